@@ -1,0 +1,127 @@
+"""Sign-up, sign-in, sign-out and profile edits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+
+from sovereel.errors import Conflict, Invalid, Unauthorized
+from sovereel.ids import new_id
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import AuthSession, User
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}$")
+RESERVED = frozenset({"api", "admin", "login", "logout", "signup", "upload", "search", "tag", "static", "docs", "me"})
+_hasher = PasswordHasher()
+
+
+def check_username(username: str) -> str:
+    """Return the username if it is acceptable, else raise Invalid."""
+    if not USERNAME_RE.match(username) or username.lower() in RESERVED:
+        raise Invalid("username must be 2-30 letters, digits, '_' or '.', not starting with '.'", code="bad_username")
+    return username
+
+
+def check_password(password: str) -> str:
+    if not 8 <= len(password) <= 256:
+        raise Invalid("password must be 8 to 256 characters", code="bad_password")
+    return password
+
+
+def token_digest(token: str, secret: str) -> str:
+    """What we store for a session token: an HMAC, so a database leak yields no usable tokens."""
+    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def do_signup(db: RegionDB, username: str, password: str, display_name: str = "", role: str = "user") -> User:
+    """Create an account in this region; usernames are unique case-insensitively."""
+    check_username(username)
+    check_password(password)
+    now = time.time()
+    user = User(
+        id=new_id(now),
+        region=db.region,
+        username=username,
+        username_key=username.lower(),
+        display_name=(display_name or username)[:64],
+        bio="",
+        password_hash=_hasher.hash(password),
+        role=role,
+        created_at=now,
+    )
+    with db.transaction() as s:
+        if s.scalar(select(User.id).where(User.username_key == username.lower())):
+            raise Conflict("that username is taken", code="username_taken")
+        s.add(user)
+    return user
+
+
+def do_login(db: RegionDB, secret: str, username: str, password: str, session_days: int) -> tuple[User, str]:
+    """Check a password and open a session; returns the user and the bearer/cookie token."""
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.username_key == username.lower()))
+    if user is None:
+        _hasher.hash(password)  # spend the same time as a real check, so usernames cannot be probed by timing
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise Unauthorized("wrong username or password", code="bad_credentials") from exc
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    with db.transaction() as s:
+        if _hasher.check_needs_rehash(user.password_hash):
+            db_user = s.get(User, user.id)
+            if db_user:
+                db_user.password_hash = _hasher.hash(password)
+        s.add(
+            AuthSession(
+                token_digest=token_digest(token, secret),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + session_days * 86400,
+            )
+        )
+    return user, token
+
+
+def do_logout(db: RegionDB, secret: str, token: str) -> None:
+    with db.transaction() as s:
+        s.execute(delete(AuthSession).where(AuthSession.token_digest == token_digest(token, secret)))
+
+
+def user_for_token(db: RegionDB, secret: str, token: str) -> User | None:
+    """The signed-in user for a session token, or None if unknown or expired."""
+    with db.session() as s:
+        row = s.get(AuthSession, token_digest(token, secret))
+        if row is None or row.expires_at < time.time():
+            return None
+        return s.get(User, row.user_id)
+
+
+def do_update_profile(
+    db: RegionDB, user_id: str, *, display_name: str | None = None, bio: str | None = None, avatar_key: str | None = None
+) -> User:
+    """Change a user's display name, bio or avatar."""
+    if display_name is not None and not 1 <= len(display_name.strip()) <= 64:
+        raise Invalid("display name must be 1 to 64 characters", code="bad_display_name")
+    if bio is not None and len(bio) > 280:
+        raise Invalid("bio must be at most 280 characters", code="bad_bio")
+    with db.transaction() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise Unauthorized("no such user")
+        if display_name is not None:
+            user.display_name = display_name.strip()
+        if bio is not None:
+            user.bio = bio
+        if avatar_key is not None:
+            user.avatar_key = avatar_key
+        return user

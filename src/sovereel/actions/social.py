@@ -1,0 +1,147 @@
+"""Follows, likes, comments and shares; counters change in the same transaction as the rows they count."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sovereel.errors import Forbidden, Invalid, NotFound
+from sovereel.events.outbox import emit
+from sovereel.ids import new_id
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import Comment, Follow, Like, Share, User, Video
+
+MAX_COMMENT_CHARS = 1000
+
+
+def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
+    """The video if the viewer may see it (ready and within its audience), else NotFound."""
+    video = s.get(Video, video_id)
+    if video is None:
+        raise NotFound("no such video")
+    if video.creator_id == viewer_id:
+        return video
+    if video.status != "ready":
+        raise NotFound("no such video")
+    if video.visibility == "private":
+        raise NotFound("no such video")
+    if video.visibility == "followers":
+        follows = viewer_id is not None and s.get(Follow, (viewer_id, video.creator_id)) is not None
+        if not follows:
+            raise NotFound("no such video")
+    return video
+
+
+def do_follow(db: RegionDB, *, user_id: str, username: str) -> bool:
+    """Follow a user; following twice is a no-op. Returns True when a follow was added."""
+    with db.transaction() as s:
+        target = s.scalar(select(User).where(User.username_key == username.lower()))
+        if target is None:
+            raise NotFound("no such user")
+        if target.id == user_id:
+            raise Invalid("you cannot follow yourself", code="self_follow")
+        if s.get(Follow, (user_id, target.id)) is not None:
+            return False
+        s.add(Follow(follower_id=user_id, followee_id=target.id, created_at=time.time()))
+        s.execute(update(User).where(User.id == target.id).values(follower_count=User.follower_count + 1))
+        s.execute(update(User).where(User.id == user_id).values(following_count=User.following_count + 1))
+        emit(s, "social.follow", {"user_id": user_id, "followee_id": target.id})
+        return True
+
+
+def do_unfollow(db: RegionDB, *, user_id: str, username: str) -> bool:
+    with db.transaction() as s:
+        target = s.scalar(select(User).where(User.username_key == username.lower()))
+        if target is None:
+            raise NotFound("no such user")
+        res = s.execute(delete(Follow).where(Follow.follower_id == user_id, Follow.followee_id == target.id))
+        if not res.rowcount:  # type: ignore[attr-defined]
+            return False
+        s.execute(update(User).where(User.id == target.id).values(follower_count=User.follower_count - 1))
+        s.execute(update(User).where(User.id == user_id).values(following_count=User.following_count - 1))
+        emit(s, "social.unfollow", {"user_id": user_id, "followee_id": target.id})
+        return True
+
+
+def do_like(db: RegionDB, *, user_id: str, video_id: str) -> int:
+    """Like a video (idempotent); returns its like count."""
+    with db.transaction() as s:
+        video = viewable_video(s, video_id, user_id)
+        if s.get(Like, (user_id, video_id)) is None:
+            s.add(Like(user_id=user_id, video_id=video_id, created_at=time.time()))
+            s.execute(update(Video).where(Video.id == video_id).values(like_count=Video.like_count + 1))
+            emit(s, "social.like", {"user_id": user_id, "video_id": video_id, "creator_id": video.creator_id})
+        s.flush()
+        s.refresh(video)
+        return video.like_count
+
+
+def do_unlike(db: RegionDB, *, user_id: str, video_id: str) -> int:
+    with db.transaction() as s:
+        video = viewable_video(s, video_id, user_id)
+        res = s.execute(delete(Like).where(Like.user_id == user_id, Like.video_id == video_id))
+        if res.rowcount:  # type: ignore[attr-defined]
+            s.execute(update(Video).where(Video.id == video_id).values(like_count=Video.like_count - 1))
+            emit(s, "social.unlike", {"user_id": user_id, "video_id": video_id})
+        s.flush()
+        s.refresh(video)
+        return video.like_count
+
+
+def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_id: str | None = None) -> Comment:
+    """Comment on a video, or reply to a top-level comment (replies are one level deep)."""
+    body = body.strip()
+    if not body:
+        raise Invalid("a comment cannot be empty", code="empty_comment")
+    if len(body) > MAX_COMMENT_CHARS:
+        raise Invalid(f"a comment is at most {MAX_COMMENT_CHARS} characters", code="comment_too_long")
+    now = time.time()
+    with db.transaction() as s:
+        viewable_video(s, video_id, user_id)
+        if parent_id is not None:
+            parent = s.get(Comment, parent_id)
+            if parent is None or parent.video_id != video_id:
+                raise NotFound("no such comment to reply to")
+            if parent.parent_id is not None:
+                raise Invalid("replies are one level deep: reply to the top-level comment", code="reply_depth")
+            parent.reply_count += 1
+        comment = Comment(
+            id=new_id(now), video_id=video_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now
+        )
+        s.add(comment)
+        s.execute(update(Video).where(Video.id == video_id).values(comment_count=Video.comment_count + 1))
+        emit(s, "social.comment", {"user_id": user_id, "video_id": video_id, "comment_id": comment.id})
+        return comment
+
+
+def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str) -> None:
+    """Delete one's own comment (and its replies)."""
+    with db.transaction() as s:
+        comment = s.get(Comment, comment_id)
+        if comment is None:
+            raise NotFound("no such comment")
+        if comment.user_id != user_id:
+            raise Forbidden("that comment is not yours", code="not_owner")
+        removed = 1 + (comment.reply_count if comment.parent_id is None else 0)
+        if comment.parent_id is not None:
+            s.execute(update(Comment).where(Comment.id == comment.parent_id).values(reply_count=Comment.reply_count - 1))
+        else:
+            s.execute(delete(Comment).where(Comment.parent_id == comment.id))
+        s.execute(delete(Comment).where(Comment.id == comment.id))
+        s.execute(
+            update(Video).where(Video.id == comment.video_id).values(comment_count=Video.comment_count - removed)
+        )
+
+
+def do_share(db: RegionDB, *, user_id: str | None, video_id: str, channel: str = "link") -> int:
+    """Count a share (copy link, …); returns the share count."""
+    with db.transaction() as s:
+        video = viewable_video(s, video_id, user_id)
+        s.add(Share(id=new_id(), video_id=video_id, user_id=user_id, channel=channel[:32], created_at=time.time()))
+        s.execute(update(Video).where(Video.id == video_id).values(share_count=Video.share_count + 1))
+        emit(s, "social.share", {"user_id": user_id, "video_id": video_id})
+        s.flush()
+        s.refresh(video)
+        return video.share_count

@@ -1,0 +1,135 @@
+"""Creating, deleting and re-queueing videos."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sovereel.captions import parse_hashtags, parse_mentions
+from sovereel.errors import Forbidden, Invalid, NotFound
+from sovereel.events.outbox import emit
+from sovereel.ids import new_id
+from sovereel.storage.blobs import BlobStore
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import Hashtag, MediaJob, Mention, User, Video, VideoHashtag
+
+VISIBILITIES = ("public", "followers", "private")
+
+
+def check_caption(caption: str, max_chars: int) -> str:
+    if len(caption) > max_chars:
+        raise Invalid(f"caption is {len(caption)} characters; the limit is {max_chars}", code="caption_too_long")
+    return caption
+
+
+def check_visibility(visibility: str) -> str:
+    if visibility not in VISIBILITIES:
+        raise Invalid("visibility must be public, followers or private", code="bad_visibility")
+    return visibility
+
+
+def _attach_caption(s: Session, video: Video) -> None:
+    for tag in parse_hashtags(video.caption):
+        row = s.get(Hashtag, tag)
+        if row is None:
+            row = Hashtag(tag=tag, video_count=0)
+            s.add(row)
+            s.flush()
+        row.video_count += 1
+        s.add(VideoHashtag(video_id=video.id, tag=tag))
+    names = parse_mentions(video.caption)
+    if names:
+        for uid in s.scalars(select(User.id).where(User.username_key.in_(names))):
+            s.add(Mention(video_id=video.id, user_id=uid))
+
+
+def do_create_video(
+    db: RegionDB,
+    blobs: BlobStore,
+    *,
+    creator_id: str,
+    staged: Path,
+    original_name: str,
+    caption: str,
+    visibility: str,
+    duration_s: float,
+    width: int,
+    height: int,
+) -> Video:
+    """Store a validated upload and queue its transcode; the row, job and event commit together."""
+    now = time.time()
+    video_id = new_id(now)
+    key = f"videos/{video_id}/original"
+    blobs.put_file(key, staged)
+    try:
+        with db.transaction() as s:
+            video = Video(
+                id=video_id,
+                region=db.region,
+                creator_id=creator_id,
+                caption=caption,
+                visibility=visibility,
+                status="processing",
+                duration_s=duration_s,
+                width=width,
+                height=height,
+                original_key=key,
+                original_name=original_name[:200],
+                renditions={},
+                created_at=now,
+            )
+            s.add(video)
+            s.flush()
+            _attach_caption(s, video)
+            s.add(MediaJob(video_id=video_id, state="queued", attempts=0, next_attempt_at=now, updated_at=now))
+            emit(s, "video.uploaded", {"video_id": video_id, "creator_id": creator_id})
+    except BaseException:
+        blobs.delete_prefix(f"videos/{video_id}")  # no orphan media when the row did not commit
+        raise
+    return video
+
+
+def _owned_video(s: Session, video_id: str, user_id: str) -> Video:
+    video = s.get(Video, video_id)
+    if video is None:
+        raise NotFound("no such video")
+    if video.creator_id != user_id:
+        raise Forbidden("that video is not yours", code="not_owner")
+    return video
+
+
+def do_delete_video(db: RegionDB, blobs: BlobStore, *, video_id: str, user_id: str) -> None:
+    """Delete one's own video, its social rows and its media."""
+    with db.transaction() as s:
+        video = _owned_video(s, video_id, user_id)
+        tags = list(s.scalars(select(VideoHashtag.tag).where(VideoHashtag.video_id == video_id)))
+        if tags:
+            s.execute(update(Hashtag).where(Hashtag.tag.in_(tags)).values(video_count=Hashtag.video_count - 1))
+        s.execute(delete(VideoHashtag).where(VideoHashtag.video_id == video_id))
+        s.delete(video)
+        emit(s, "video.deleted", {"video_id": video_id})
+    blobs.delete_prefix(f"videos/{video_id}")
+
+
+def do_retry_video(db: RegionDB, *, video_id: str, user_id: str) -> Video:
+    """Re-queue a failed transcode by hand (the original is kept until renditions verify)."""
+    now = time.time()
+    with db.transaction() as s:
+        video = _owned_video(s, video_id, user_id)
+        if video.status != "failed":
+            raise Invalid("only a failed video can be retried", code="not_failed")
+        if not video.original_key:
+            raise Invalid("the original file is gone; upload it again", code="no_original")
+        video.status = "processing"
+        video.failure_reason = None
+        job = s.get(MediaJob, video_id)
+        if job is None:
+            s.add(MediaJob(video_id=video_id, state="queued", attempts=0, next_attempt_at=now, updated_at=now))
+        else:
+            job.state, job.attempts, job.next_attempt_at, job.last_error, job.updated_at = "queued", 0, now, None, now
+            job.locked_by = job.locked_until = None
+        emit(s, "video.uploaded", {"video_id": video_id, "creator_id": user_id})
+        return video

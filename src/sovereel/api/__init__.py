@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): parses and checks requests, calls actions and queries, renders JSON."""

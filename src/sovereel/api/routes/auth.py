@@ -1,0 +1,116 @@
+"""Sign-up, sign-in, sign-out, and the signed-in user's own profile."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from sovereel.actions.accounts import do_login, do_logout, do_signup, do_update_profile
+from sovereel.api.deps import SESSION_COOKIE, CurrentUser, RuntimeDep, request_token
+from sovereel.errors import Invalid, TooLarge, UnsupportedMedia
+from sovereel.queries.videos import user_view
+from sovereel.storage.models import User
+
+router = APIRouter(prefix="/api", tags=["auth"])
+MAX_AVATAR_BYTES = 5 * 1024 * 1024
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SignupIn(Credentials):
+    display_name: str = Field("", max_length=64)
+
+
+class ProfileUpdate(BaseModel):
+    display_name: str | None = Field(None, max_length=64)
+    bio: str | None = Field(None, max_length=280)
+
+
+def me_view(user: User) -> dict[str, Any]:
+    return {**user_view(user), "role": user.role}
+
+
+def _set_cookie(response: Response, token: str, days: int, secure: bool) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=days * 86400, httponly=True, samesite="lax", secure=secure, path="/"
+    )
+
+
+@router.post("/auth/signup", status_code=201, summary="Create an account and sign in")
+async def signup(body: SignupIn, rt: RuntimeDep, response: Response) -> dict[str, Any]:
+    await run_in_threadpool(do_signup, rt.db, body.username, body.password, body.display_name)
+    user, token = await run_in_threadpool(
+        do_login, rt.db, rt.settings.secret_key, body.username, body.password, rt.settings.session_days
+    )
+    _set_cookie(response, token, rt.settings.session_days, rt.settings.environment == "production")
+    return {"user": me_view(user), "token": token}
+
+
+@router.post("/auth/login", summary="Sign in; returns a bearer token and sets the session cookie")
+async def login(body: Credentials, rt: RuntimeDep, response: Response) -> dict[str, Any]:
+    user, token = await run_in_threadpool(
+        do_login, rt.db, rt.settings.secret_key, body.username, body.password, rt.settings.session_days
+    )
+    _set_cookie(response, token, rt.settings.session_days, rt.settings.environment == "production")
+    return {"user": me_view(user), "token": token}
+
+
+@router.post("/auth/logout", status_code=204, summary="End this session")
+async def logout(request: Request, rt: RuntimeDep) -> Response:
+    token = request_token(request)
+    if token:
+        await run_in_threadpool(do_logout, rt.db, rt.settings.secret_key, token)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", summary="The signed-in user")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    return me_view(user)
+
+
+@router.patch("/me", summary="Edit display name and bio")
+async def update_me(body: ProfileUpdate, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    updated = await run_in_threadpool(
+        lambda: do_update_profile(rt.db, user.id, display_name=body.display_name, bio=body.bio)
+    )
+    return me_view(updated)
+
+
+def _square_avatar(src: Path, dest: Path) -> None:
+    """Centre-crop and scale an image to a 256×256 JPEG with ffmpeg (which also proves it is an image)."""
+    cmd = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-frames:v", "1",
+        "-vf", "scale=256:256:force_original_aspect_ratio=increase,crop=256:256", "-q:v", "3", str(dest),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+    if proc.returncode != 0 or not dest.is_file():
+        raise Invalid("the avatar image could not be read", code="image_unreadable")
+
+
+@router.post("/me/avatar", summary="Upload an avatar image (JPEG, PNG or WebP, up to 5 MB)")
+async def upload_avatar(file: UploadFile, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    data = await file.read(MAX_AVATAR_BYTES + 1)
+    if len(data) > MAX_AVATAR_BYTES:
+        raise TooLarge("an avatar is at most 5 MB")
+    if not (data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[8:12] == b"WEBP"):
+        raise UnsupportedMedia("an avatar must be a JPEG, PNG or WebP image")
+    key = f"avatars/{user.id}.jpg"
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dest = Path(tmp) / "in", Path(tmp) / "out.jpg"
+        src.write_bytes(data)
+        await asyncio.to_thread(_square_avatar, src, dest)
+        await asyncio.to_thread(rt.blobs.put_file, key, dest)
+    updated = await run_in_threadpool(lambda: do_update_profile(rt.db, user.id, avatar_key=key))
+    return me_view(updated)

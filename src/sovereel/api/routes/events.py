@@ -1,0 +1,76 @@
+"""The watch-event batch endpoint the page reports impressions, plays, progress and skips to."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from sovereel.actions.watch import WatchEvent, do_record_events
+from sovereel.api.deps import CurrentUser, RuntimeDep
+from sovereel.errors import TooLarge
+
+router = APIRouter(prefix="/api", tags=["events"])
+MAX_BODY = 1024 * 1024
+FUTURE_SLACK_S = 300.0
+MAX_AGE_S = 7 * 86400.0
+
+
+class EventIn(BaseModel):
+    """One watch event. `ts` is the client's clock in epoch milliseconds."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    kind: Literal["impression", "play", "progress", "complete", "loop", "skip"]
+    video_id: str = Field(min_length=1, max_length=32)
+    ts: int | float
+    watched_s: float | int | None = Field(None, ge=0, le=36000)
+    position_s: float | int | None = Field(None, ge=0, le=36000)
+    request_id: str | None = Field(None, max_length=32)
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_time(cls, v: float) -> float:
+        now = time.time()
+        seconds = v / 1000.0
+        if seconds > now + FUTURE_SLACK_S:
+            raise ValueError("timestamp is in the future")
+        if seconds < now - MAX_AGE_S:
+            raise ValueError("timestamp is more than 7 days old")
+        return v
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    events: list[EventIn]
+
+
+@router.post("/events", summary="Report a batch of watch events (stored once per client_id)")
+async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise TooLarge("an event batch is at most 1 MB", code="batch_too_large")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise TooLarge("an event batch is at most 1 MB", code="batch_too_large")
+    batch = EventBatch.model_validate_json(body)
+    if len(batch.events) > rt.settings.max_event_batch:
+        raise TooLarge(f"at most {rt.settings.max_event_batch} events per batch", code="batch_too_large")
+    events = [
+        WatchEvent(
+            client_id=e.client_id,
+            kind=e.kind,
+            video_id=e.video_id,
+            ts=e.ts / 1000.0,
+            watched_s=float(e.watched_s) if e.watched_s is not None else None,
+            position_s=float(e.position_s) if e.position_s is not None else None,
+            request_id=e.request_id,
+        )
+        for e in batch.events
+    ]
+    result = await run_in_threadpool(lambda: do_record_events(rt.db, user_id=user.id, events=events))
+    rt.wake()
+    return {"accepted": result.accepted, "duplicates": result.duplicates}

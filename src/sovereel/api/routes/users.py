@@ -1,0 +1,107 @@
+"""Profiles, follows, hashtags and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from sovereel.actions.social import do_follow, do_unfollow
+from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
+from sovereel.api.media_range import blob_response
+from sovereel.errors import NotFound
+from sovereel.queries.search import search_hashtags, search_users, search_video_ids
+from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
+from sovereel.runtime import RegionRuntime
+from sovereel.storage.models import Follow, Hashtag, User, Video
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+
+def profile_json(rt: RegionRuntime, username: str, viewer_id: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    with rt.db.session() as s:
+        user = s.scalar(select(User).where(User.username_key == username.lower()))
+        if user is None:
+            raise NotFound("no such user")
+        videos, nxt = user_videos(s, user.id, viewer_id, cursor, limit)
+        following = viewer_id is not None and s.get(Follow, (viewer_id, user.id)) is not None
+        return {
+            "user": {**user_view(user), "followed_by_me": following, "is_me": viewer_id == user.id},
+            "videos": video_views(s, videos, viewer_id),
+            "next_cursor": nxt,
+        }
+
+
+@router.get("/users/{username}", summary="A profile with the user's videos")
+async def get_user(
+    username: str,
+    rt: RuntimeDep,
+    viewer: OptionalUser,
+    cursor: str | None = None,
+    limit: int = Query(24, ge=1, le=100),
+) -> dict[str, Any]:
+    return await run_in_threadpool(profile_json, rt, username, viewer.id if viewer else None, cursor, limit)
+
+
+@router.get("/users/{username}/avatar", summary="The user's avatar image")
+async def avatar(username: str, request: Request, rt: RuntimeDep) -> Response:
+    def key() -> str:
+        with rt.db.session() as s:
+            user = s.scalar(select(User).where(User.username_key == username.lower()))
+            if user is None or not user.avatar_key:
+                raise NotFound("no avatar")
+            return user.avatar_key
+
+    return blob_response(request, rt.blobs, await run_in_threadpool(key), "image/jpeg")
+
+
+@router.post("/users/{username}/follow", summary="Follow a user")
+async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    await run_in_threadpool(lambda: do_follow(rt.db, user_id=user.id, username=username))
+    rt.wake()
+    return {"following": True}
+
+
+@router.delete("/users/{username}/follow", summary="Unfollow a user")
+async def unfollow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    await run_in_threadpool(lambda: do_unfollow(rt.db, user_id=user.id, username=username))
+    rt.wake()
+    return {"following": False}
+
+
+def hashtag_json(rt: RegionRuntime, tag: str, viewer_id: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    tag = tag.lower().lstrip("#")
+    with rt.db.session() as s:
+        row = s.get(Hashtag, tag)
+        videos, nxt = hashtag_videos(s, tag, viewer_id, cursor, limit)
+        if row is None and not videos:
+            raise NotFound("no such hashtag")
+        return {"tag": tag, "videos": video_views(s, videos, viewer_id), "next_cursor": nxt}
+
+
+@router.get("/hashtags/{tag}", summary="Videos with a hashtag, newest first")
+async def hashtag(
+    tag: str, rt: RuntimeDep, viewer: OptionalUser, cursor: str | None = None, limit: int = Query(24, ge=1, le=100)
+) -> dict[str, Any]:
+    return await run_in_threadpool(hashtag_json, rt, tag, viewer.id if viewer else None, cursor, limit)
+
+
+def search_json(rt: RegionRuntime, q: str, viewer_id: str | None, limit: int) -> dict[str, Any]:
+    with rt.db.session() as s:
+        ids = search_video_ids(s, q, viewer_id, limit)
+        videos = {v.id: v for v in s.scalars(select(Video).where(Video.id.in_(ids)))}
+        return {
+            "query": q,
+            "users": [user_view(u) for u in search_users(s, q, limit)],
+            "videos": video_views(s, [videos[i] for i in ids if i in videos], viewer_id),
+            "hashtags": [{"tag": h.tag, "video_count": h.video_count} for h in search_hashtags(s, q, limit)],
+        }
+
+
+@router.get("/search", summary="Search users, captions and hashtags")
+async def search(
+    rt: RuntimeDep, viewer: OptionalUser, q: str = Query(..., max_length=200), limit: int = Query(20, ge=1, le=50)
+) -> dict[str, Any]:
+    return await run_in_threadpool(search_json, rt, q, viewer.id if viewer else None, limit)

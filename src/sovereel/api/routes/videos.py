@@ -1,0 +1,195 @@
+"""Videos: upload, read, delete, retry, media, likes, comments, shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from sovereel.actions.social import (
+    do_comment,
+    do_delete_comment,
+    do_like,
+    do_share,
+    do_unlike,
+    viewable_video,
+)
+from sovereel.actions.videos import check_caption, check_visibility, do_create_video, do_delete_video, do_retry_video
+from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
+from sovereel.api.media_range import blob_response
+from sovereel.api.upload import receive_upload
+from sovereel.errors import NotFound
+from sovereel.queries.videos import user_view, video_views
+from sovereel.runtime import RegionRuntime
+from sovereel.storage.models import Comment, MediaJob, User
+
+router = APIRouter(prefix="/api/videos", tags=["videos"])
+
+
+def video_json(rt: RegionRuntime, video_id: str, viewer_id: str | None) -> dict[str, Any]:
+    with rt.db.session() as s:
+        video = viewable_video(s, video_id, viewer_id)
+        view = video_views(s, [video], viewer_id)[0]
+        if view["is_own"] and video.status != "ready":
+            job = s.get(MediaJob, video_id)
+            view["processing"] = {"attempts": job.attempts, "last_error": job.last_error} if job else None
+        return view
+
+
+@router.post("", status_code=202, summary="Upload a video (multipart: file, caption, visibility)")
+async def upload_video(request: Request, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    staged = await receive_upload(request, rt.settings)
+    try:
+        caption = check_caption(staged.fields.get("caption", ""), rt.settings.max_caption_chars)
+        visibility = check_visibility(staged.fields.get("visibility", "public") or "public")
+        video = await run_in_threadpool(
+            lambda: do_create_video(
+                rt.db,
+                rt.blobs,
+                creator_id=user.id,
+                staged=staged.path,
+                original_name=staged.original_name,
+                caption=caption,
+                visibility=visibility,
+                duration_s=staged.probe.duration_s,
+                width=staged.probe.width,
+                height=staged.probe.height,
+            )
+        )
+    finally:
+        staged.discard()
+    rt.wake()
+    return {"id": video.id, "status": video.status, "video": await run_in_threadpool(video_json, rt, video.id, user.id)}
+
+
+@router.get("/{video_id}", summary="A video as the viewer may see it")
+async def get_video(video_id: str, rt: RuntimeDep, viewer: OptionalUser) -> dict[str, Any]:
+    return await run_in_threadpool(video_json, rt, video_id, viewer.id if viewer else None)
+
+
+@router.delete("/{video_id}", status_code=204, summary="Delete your own video")
+async def delete_video(video_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
+    await run_in_threadpool(lambda: do_delete_video(rt.db, rt.blobs, video_id=video_id, user_id=user.id))
+    rt.wake()
+    return Response(status_code=204)
+
+
+@router.post("/{video_id}/retry", status_code=202, summary="Retry a failed transcode")
+async def retry_video(video_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    await run_in_threadpool(lambda: do_retry_video(rt.db, video_id=video_id, user_id=user.id))
+    rt.wake()
+    return await run_in_threadpool(video_json, rt, video_id, user.id)
+
+
+@router.get("/{video_id}/media/{rendition}", summary="Rendition (720, 360) or poster, with HTTP Range support")
+async def media(video_id: str, rendition: str, request: Request, rt: RuntimeDep, viewer: OptionalUser) -> Response:
+    def lookup() -> tuple[str, str]:
+        with rt.db.session() as s:
+            video = viewable_video(s, video_id, viewer.id if viewer else None)
+            if rendition == "poster" and video.poster_key:
+                return video.poster_key, "image/jpeg"
+            info = (video.renditions or {}).get(rendition)
+            if not info:
+                raise NotFound("no such rendition")
+            return str(info["key"]), "video/mp4"
+
+    key, media_type = await run_in_threadpool(lookup)
+    return blob_response(request, rt.blobs, key, media_type)
+
+
+@router.post("/{video_id}/like", summary="Like a video")
+async def like(video_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    count = await run_in_threadpool(lambda: do_like(rt.db, user_id=user.id, video_id=video_id))
+    rt.wake()
+    return {"liked": True, "like_count": count}
+
+
+@router.delete("/{video_id}/like", summary="Remove your like")
+async def unlike(video_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    count = await run_in_threadpool(lambda: do_unlike(rt.db, user_id=user.id, video_id=video_id))
+    rt.wake()
+    return {"liked": False, "like_count": count}
+
+
+class ShareIn(BaseModel):
+    channel: str = Field("link", max_length=32)
+
+
+@router.post("/{video_id}/share", summary="Count a share (the page copies the link)")
+async def share(video_id: str, rt: RuntimeDep, viewer: OptionalUser, body: ShareIn | None = None) -> dict[str, Any]:
+    channel = body.channel if body else "link"
+    count = await run_in_threadpool(
+        lambda: do_share(rt.db, user_id=viewer.id if viewer else None, video_id=video_id, channel=channel)
+    )
+    rt.wake()
+    return {"share_count": count, "url": f"/v/{video_id}"}
+
+
+class CommentIn(BaseModel):
+    body: str = Field(min_length=1, max_length=1000)
+    parent_id: str | None = Field(None, max_length=32)
+
+
+def comment_views(rt: RegionRuntime, video_id: str, viewer_id: str | None, limit: int) -> dict[str, Any]:
+    with rt.db.session() as s:
+        viewable_video(s, video_id, viewer_id)
+        rows = list(
+            s.scalars(
+                select(Comment).where(Comment.video_id == video_id).order_by(Comment.created_at.desc()).limit(limit)
+            )
+        )
+        authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in rows})))}
+    def one(c: Comment) -> dict[str, Any]:
+        author = authors.get(c.user_id)
+        return {
+            "id": c.id,
+            "body": c.body,
+            "author": user_view(author) if author else None,
+            "parent_id": c.parent_id,
+            "created_at": c.created_at,
+            "is_own": c.user_id == viewer_id,
+            "replies": [],
+        }
+
+    tops = [one(c) for c in rows if c.parent_id is None]
+    by_id = {t["id"]: t for t in tops}
+    for c in sorted((c for c in rows if c.parent_id is not None), key=lambda c: c.created_at):
+        if c.parent_id in by_id:
+            by_id[c.parent_id]["replies"].append(one(c))
+    return {"comments": tops}
+
+
+@router.get("/{video_id}/comments", summary="Comments, newest first, with their replies")
+async def list_comments(
+    video_id: str, rt: RuntimeDep, viewer: OptionalUser, limit: int = Query(200, ge=1, le=500)
+) -> dict[str, Any]:
+    return await run_in_threadpool(comment_views, rt, video_id, viewer.id if viewer else None, limit)
+
+
+@router.post("/{video_id}/comments", status_code=201, summary="Comment, or reply to a top-level comment")
+async def add_comment(video_id: str, body: CommentIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    comment = await run_in_threadpool(
+        lambda: do_comment(rt.db, user_id=user.id, video_id=video_id, body=body.body, parent_id=body.parent_id)
+    )
+    rt.wake()
+    return {
+        "id": comment.id,
+        "body": comment.body,
+        "parent_id": comment.parent_id,
+        "author": user_view(user),
+        "created_at": comment.created_at,
+        "is_own": True,
+        "replies": [],
+    }
+
+
+comments_router = APIRouter(prefix="/api/comments", tags=["videos"])
+
+
+@comments_router.delete("/{comment_id}", status_code=204, summary="Delete your own comment")
+async def delete_comment(comment_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
+    await run_in_threadpool(lambda: do_delete_comment(rt.db, user_id=user.id, comment_id=comment_id))
+    return Response(status_code=204)

@@ -1,0 +1,108 @@
+"""The `sovereel` command: serve, worker, migrate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from sovereel.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "region", None):
+        overrides["region"] = args.region
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sovereel.api.app import create_app
+
+    settings = _settings(args)
+    if args.no_workers:
+        settings = settings.model_copy(update={"run_workers": False})
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from sovereel.media_worker import MediaWorker
+    from sovereel.runtime import open_runtime
+
+    rt = open_runtime(_settings(args))
+    worker = MediaWorker(rt, threads=args.threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    rt.relay.start()
+    worker.start()
+    logging.getLogger("sovereel").info("media worker %s running for region %s", worker.worker_id, rt.region)
+    stop.wait()
+    worker.stop()
+    rt.close()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from sovereel.storage.db import open_engine
+    from sovereel.storage.migrate import upgrade
+
+    settings = _settings(args)
+    settings.region_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.effective_database_url)
+    upgrade(engine)
+    print(f"region {settings.region}: schema is at the newest revision")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sovereel.demo.world import build_demo_world
+    from sovereel.runtime import open_runtime
+
+    rt = open_runtime(_settings(args))
+    try:
+        summary = build_demo_world(rt, videos=args.videos, users=args.users, seed=args.seed, progress=True)
+    finally:
+        rt.close()
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sovereel", description=__doc__)
+    parser.add_argument("--data-dir", help="overrides SOVEREEL_DATA_DIR")
+    parser.add_argument("--region", help="overrides SOVEREEL_REGION")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-workers", action="store_true", help="do not run media workers in this process")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run the media (transcode) worker")
+    worker.add_argument("--threads", type=int, default=None)
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="create or upgrade the region's database schema").set_defaults(func=cmd_migrate)
+    demo = sub.add_parser("demo", help="generate a demo world (users, videos, follows, likes, comments, watches)")
+    demo.add_argument("--videos", type=int, default=40)
+    demo.add_argument("--users", type=int, default=20)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

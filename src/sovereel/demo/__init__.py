@@ -1,0 +1,1 @@
+"""The demo world: synthetic creators, videos and viewers for trying sovereel without real data."""

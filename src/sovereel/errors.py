@@ -1,0 +1,54 @@
+"""Errors that carry their HTTP status and a stable code; the API renders them as {"error": {code, message}}."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class Invalid(AppError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unavailable(AppError):
+    status = 503
+    code = "unavailable"

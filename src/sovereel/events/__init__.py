@@ -1,0 +1,1 @@
+"""Outbox, event bus and the relay between them."""

@@ -1,0 +1,1 @@
+"""The For You algorithm and the feed interface it implements."""

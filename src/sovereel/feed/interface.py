@@ -1,0 +1,171 @@
+"""The contract between the platform and any For You recommender.
+
+A recommender receives a `FeedRequest` and a read-only `CandidateWorld`
+snapshot (what the platform knows that ranking may use) and returns ranked
+`FeedItem`s, each with a `Reason` record: what "Why this video?" shows and what
+an auditor replays. Recommenders do no I/O of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    """One For You page request."""
+
+    user_id: str | None  # None for a signed-out viewer
+    region: str
+    limit: int
+    cursor: str | None = None
+    now: float = 0.0
+    personalised: bool = True
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Public facts about a ready video that ranking may use."""
+
+    id: str
+    creator_id: str
+    created_at: float
+    duration_s: float
+    hashtags: tuple[str, ...] = ()
+    caption: str = ""
+    like_count: int = 0
+    comment_count: int = 0
+    share_count: int = 0
+    view_count: int = 0
+    creator_name: str = ""  # the handle shown as "@name" in explanations; creator_id when empty
+    visibility: str = "public"  # "public" | "followers" | "private"
+    moderation: str = "ok"  # "ok" is servable; "removed", "not_for_you" and any other state are not
+
+
+ENGAGEMENT_KINDS: tuple[str, ...] = ("complete", "like", "share", "comment", "follow")
+"""Engagement kinds the sources and explanations understand (positive signals)."""
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """One positive action of the viewer on a video (from their recent watch/like/share events)."""
+
+    video_id: str
+    kind: str  # one of ENGAGEMENT_KINDS
+    at: float
+
+
+@dataclass(frozen=True)
+class EngagementBucket:
+    """Region-wide count of one engagement kind on one video in a time bucket (e.g. an hour)."""
+
+    video_id: str
+    kind: str  # one of ENGAGEMENT_KINDS
+    at: float  # the bucket's start time
+    count: int
+
+
+@dataclass(frozen=True)
+class ExposureStats:
+    """What a video's audience has done so far: drives the exploration traffic pool."""
+
+    impressions: int = 0
+    completes: int = 0  # impressions watched to the end
+    engagements: int = 0  # likes + shares + comments + follows from those impressions
+
+
+@dataclass
+class Reason:
+    """Why an item was served: the record shown to the viewer and replayed by an auditor."""
+
+    sources: list[str]
+    model_version: str
+    params_version: str
+    score: float
+    terms: dict[str, float] = field(default_factory=dict)
+    explanation: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    personalised: bool = True  # False when ranked without profiling the viewer (EU DSA Art. 38)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as plain JSON-ready data."""
+        return {
+            "personalised": self.personalised,
+            "sources": list(self.sources),
+            "model_version": self.model_version,
+            "params_version": self.params_version,
+            "score": self.score,
+            "terms": dict(self.terms),
+            "explanation": list(self.explanation),
+            "inputs": dict(self.inputs),
+        }
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One served video and why it was served."""
+
+    video_id: str
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of the feed; `next_cursor` is None when nothing more can be served."""
+
+    items: list[FeedItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CandidateWorld:
+    """The snapshot a recommender ranks over: eligible videos and the viewer's context."""
+
+    videos: dict[str, VideoInfo]
+    seen: frozenset[str] = frozenset()
+    following: frozenset[str] = frozenset()
+    # The viewer's recent positive actions, newest last; also include those videos in `videos`.
+    recent_engagements: tuple[Engagement, ...] = ()
+    # Explicit viewer controls: honoured in every mode, including the non-personalised one.
+    not_interested_videos: frozenset[str] = frozenset()
+    not_interested_creators: frozenset[str] = frozenset()
+    not_interested_hashtags: frozenset[str] = frozenset()
+    hidden_creators: frozenset[str] = frozenset()
+    keyword_filters: tuple[str, ...] = ()
+    # Region-wide, non-personal aggregates.
+    region_engagement: tuple[EngagementBucket, ...] = ()
+    exposure: Mapping[str, ExposureStats] = field(default_factory=dict)
+    # Item-to-item co-engagement from recent sessions: video id -> {neighbour id: weight}.
+    co_engagement: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+class Recommender(Protocol):
+    """What the platform calls to fill a For You page."""
+
+    name: str
+
+    def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage: ...
+
+
+TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", "follow")
+"""The actions a ranking model predicts; `watch_time` is duration-debiased (a quantile within its length bucket)."""
+
+
+class Scorer(Protocol):
+    """A learned model as the serving pipeline sees it (implemented by the trained/online model)."""
+
+    version: str
+
+    def predict(self, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, Any]:
+        """Per task in TASKS, a numpy array of predictions aligned with `videos`."""
+        ...
+
+    def user_vector(self, user_id: str | None) -> Any | None:
+        """The user's retrieval vector (numpy float32), or None for an unknown user."""
+        ...
+
+    def item_vectors(self) -> tuple[list[str], Any]:
+        """Ids and a float32 matrix of item retrieval vectors (for the ANN index)."""
+        ...

@@ -1,0 +1,1 @@
+"""Media pipeline: sniff uploads, probe them with ffprobe, transcode them into H.264/AAC renditions."""

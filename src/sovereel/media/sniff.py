@@ -1,0 +1,100 @@
+"""Decide an upload's container from its first bytes, before anything is stored or handed to ffmpeg.
+
+Sniffing only gates what we bother to probe: a file that passes is still probed, so the checks
+here favour rejecting obvious non-videos (text, images, audio-only formats) cheaply and exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SNIFF_BYTES: Final = 4096
+"""How many leading bytes of an upload `sniff_container` needs."""
+
+EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
+_EBML_DOCTYPE_ID: Final = b"\x42\x82"
+
+# ISO-BMFF major brands that announce something other than a video: audio-only iTunes/Flash files
+# and still images (HEIF/AVIF/JPEG-XL/Canon raw) share the `ftyp` box with MP4.
+_NON_VIDEO_BRANDS: Final = frozenset(
+    {
+        b"M4A ",
+        b"M4B ",
+        b"M4P ",
+        b"F4A ",
+        b"F4B ",
+        b"heic",
+        b"heix",
+        b"heim",
+        b"heis",
+        b"hevc",
+        b"hevx",
+        b"hevm",
+        b"hevs",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
+        b"jxl ",
+        b"crx ",
+    }
+)
+# QuickTime files written before `ftyp` existed open straight with one of these atoms.
+_LEGACY_QUICKTIME_ATOMS: Final = frozenset({b"moov", b"mdat", b"wide", b"pnot"})
+
+
+def sniff_container(head: bytes) -> str | None:
+    """Return 'mp4', 'mov', 'webm' or 'mkv' for a video container's leading bytes, else None."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _NON_VIDEO_BRANDS:
+            return None
+        return "mov" if brand == b"qt  " else "mp4"
+    if len(head) >= 8 and head[4:8] in _LEGACY_QUICKTIME_ATOMS and int.from_bytes(head[:4], "big") >= 8:
+        return "mov"
+    if head.startswith(EBML_MAGIC):
+        doctype = ebml_doctype(head)
+        if doctype == "webm":
+            return "webm"
+        if doctype == "matroska":
+            return "mkv"
+    return None
+
+
+def ebml_doctype(head: bytes) -> str | None:
+    """Return the DocType string declared in an EBML header ('webm', 'matroska', …), or None if absent."""
+    # The DocType element sits inside the EBML header, a few dozen bytes in; scan only that far
+    # so a stray 0x4282 deep inside media data is never read as one.
+    window = head[: min(len(head), 256)]
+    at = window.find(_EBML_DOCTYPE_ID, len(EBML_MAGIC))
+    if at < 0:
+        return None
+    size_at = at + len(_EBML_DOCTYPE_ID)
+    decoded = _read_vint(window, size_at)
+    if decoded is None:
+        return None
+    size, width = decoded
+    start = size_at + width
+    raw = window[start : start + size]
+    if len(raw) != size:
+        return None
+    # DocType is an ASCII string, optionally padded with NULs.
+    return raw.rstrip(b"\x00").decode("ascii", errors="replace")
+
+
+def _read_vint(data: bytes, at: int) -> tuple[int, int] | None:
+    """Decode an EBML variable-length size at `at`: (value, bytes used), or None when malformed."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    first = data[at]
+    width = 1
+    mask = 0x80
+    while not first & mask:
+        width += 1
+        mask >>= 1
+    if at + width > len(data):
+        return None
+    value = first & (mask - 1)
+    for byte in data[at + 1 : at + width]:
+        value = (value << 8) | byte
+    return value, width

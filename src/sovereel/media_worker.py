@@ -1,0 +1,220 @@
+"""The media worker: takes a video id, locks its job, transcodes what is missing, and records the outcome.
+
+Jobs are idempotent (rendition keys are fixed per video, so a re-run overwrites instead of duplicating),
+retried with exponential backoff, and a final failure is shown to the uploader with its reason. A job whose
+worker died is taken over once its lock expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, or_, select, update
+
+from sovereel.events.bus import Message
+from sovereel.events.outbox import emit
+from sovereel.media.probe import ProbeError, probe_file
+from sovereel.media.transcode import TranscodeError, transcode
+from sovereel.storage.models import MediaJob, Video
+
+if TYPE_CHECKING:
+    from sovereel.runtime import RegionRuntime
+
+log = logging.getLogger(__name__)
+LOCK_S = 1800.0
+
+
+def claim_job(rt: RegionRuntime, worker_id: str, now: float | None = None) -> str | None:
+    """Lock the next due job for this worker; returns its video id, or None when nothing is due."""
+    now = time.time() if now is None else now
+    with rt.db.session() as s:
+        due = list(
+            s.scalars(
+                select(MediaJob.video_id)
+                .where(
+                    or_(
+                        and_(MediaJob.state == "queued", MediaJob.next_attempt_at <= now),
+                        and_(MediaJob.state == "running", MediaJob.locked_until < now),
+                    )
+                )
+                .order_by(MediaJob.next_attempt_at)
+                .limit(5)
+            )
+        )
+    for video_id in due:
+        with rt.db.transaction() as s:
+            res = s.execute(
+                update(MediaJob)
+                .where(
+                    MediaJob.video_id == video_id,
+                    or_(
+                        and_(MediaJob.state == "queued", MediaJob.next_attempt_at <= now),
+                        and_(MediaJob.state == "running", MediaJob.locked_until < now),
+                    ),
+                )
+                .values(
+                    state="running",
+                    locked_by=worker_id,
+                    locked_until=now + LOCK_S,
+                    attempts=MediaJob.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                return video_id
+    return None
+
+
+def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
+    """Transcode one claimed video; returns the job's new state (done | queued | failed)."""
+    settings = rt.settings
+    with rt.db.session() as s:
+        video = s.get(Video, video_id)
+        job = s.get(MediaJob, video_id)
+    if video is None or job is None:
+        return "gone"
+    if video.status == "ready":
+        _finish_job(rt, video_id, "done", None)
+        return "done"
+    workdir = settings.region_dir / "work" / f"{video_id}-{worker_id}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    started = time.perf_counter()
+    try:
+        if not video.original_key or not rt.blobs.exists(video.original_key):
+            raise TranscodeError("the original upload is missing")
+        src = rt.blobs.fetch_to(video.original_key, workdir / "original")
+        probe = probe_file(Path(src), max_duration_s=settings.max_duration_s)
+        t_probe = time.perf_counter()
+        result = transcode(Path(src), workdir, probe, preset=settings.x264_preset, threads=settings.ffmpeg_threads)
+        t_transcode = time.perf_counter()
+        renditions = {}
+        for name, r in result.renditions.items():
+            key = f"videos/{video_id}/{name}.mp4"
+            rt.blobs.put_file(key, r.path)
+            renditions[name] = {"key": key, "width": r.width, "height": r.height, "bytes": r.bytes}
+        poster_key = f"videos/{video_id}/poster.jpg"
+        rt.blobs.put_file(poster_key, result.poster)
+        now = time.time()
+        with rt.db.transaction() as s:
+            row = s.get(Video, video_id)
+            if row is None:  # deleted while transcoding: leave no media behind
+                rt.blobs.delete_prefix(f"videos/{video_id}")
+                return "gone"
+            original_key = row.original_key
+            row.renditions = renditions
+            row.poster_key = poster_key
+            row.duration_s = result.duration_s
+            row.width, row.height = probe.width, probe.height
+            row.status, row.failure_reason, row.ready_at, row.original_key = "ready", None, now, None
+            s.execute(
+                update(MediaJob)
+                .where(MediaJob.video_id == video_id)
+                .values(state="done", locked_by=None, locked_until=None, last_error=None, updated_at=now)
+            )
+            emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
+        if original_key:  # renditions are verified and committed: the original may go
+            rt.blobs.delete(original_key)
+        rt.wake()
+        log.info(
+            "video %s ready: probe %.2fs transcode %.2fs store %.2fs",
+            video_id,
+            t_probe - started,
+            t_transcode - t_probe,
+            time.perf_counter() - t_transcode,
+        )
+        return "done"
+    except (TranscodeError, ProbeError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
+        return _fail_attempt(rt, video_id, str(reason))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _finish_job(rt: RegionRuntime, video_id: str, state: str, error: str | None) -> None:
+    with rt.db.transaction() as s:
+        s.execute(
+            update(MediaJob)
+            .where(MediaJob.video_id == video_id)
+            .values(state=state, locked_by=None, locked_until=None, last_error=error, updated_at=time.time())
+        )
+
+
+def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str) -> str:
+    settings = rt.settings
+    now = time.time()
+    with rt.db.transaction() as s:
+        job = s.get(MediaJob, video_id)
+        video = s.get(Video, video_id)
+        if job is None or video is None:
+            return "gone"
+        job.last_error, job.locked_by, job.locked_until, job.updated_at = reason[:2000], None, None, now
+        if job.attempts >= settings.job_max_attempts:
+            job.state = "failed"
+            video.status = "failed"
+            video.failure_reason = f"Processing failed after {job.attempts} attempts: {reason[:500]}"
+            emit(s, "video.failed", {"video_id": video_id, "reason": video.failure_reason})
+            state = "failed"
+        else:
+            job.state = "queued"
+            job.next_attempt_at = now + settings.job_backoff_s * (2 ** (job.attempts - 1))
+            state = "queued"
+    log.warning("video %s transcode attempt failed (%s): %s", video_id, state, reason)
+    rt.wake()
+    return state
+
+
+class MediaWorker:
+    """Threads that run transcode jobs; woken by `video.uploaded` events, polling as a fallback."""
+
+    def __init__(self, rt: RegionRuntime, threads: int | None = None, poll_s: float = 2.0) -> None:
+        self.rt = rt
+        self.threads = threads or rt.settings.media_threads
+        self.poll_s = poll_s
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        rt.bus.subscribe("video.uploaded", self._on_uploaded)
+
+    def _on_uploaded(self, _msg: Message) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        for i in range(self.threads):
+            t = threading.Thread(target=self._run, args=(f"{self.worker_id}-{i}",), name=f"media-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def run_until_idle(self) -> int:
+        """Process every due job in this thread (CLI `demo`, tests); returns how many were processed."""
+        n = 0
+        while (video_id := claim_job(self.rt, self.worker_id)) is not None:
+            process_job(self.rt, video_id, self.worker_id)
+            n += 1
+        return n
+
+    def _run(self, worker_id: str) -> None:
+        while not self._stop.is_set():
+            try:
+                video_id = claim_job(self.rt, worker_id)
+                if video_id is not None:
+                    process_job(self.rt, video_id, worker_id)
+                    continue
+            except Exception:
+                log.exception("media worker pass failed")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=5)

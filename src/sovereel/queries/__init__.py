@@ -1,0 +1,1 @@
+"""Plain read functions: what pages and API responses show. No writes here."""

@@ -1,0 +1,76 @@
+"""Everything a process serving one region holds: its stores, bus, relay, workers and recommender.
+
+Built by `open_runtime(settings)` and handed to the app through its lifespan state, never imported as a global.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sovereel.events.bus import Bus, open_bus
+from sovereel.events.relay import OutboxRelay
+from sovereel.feed.baseline import RecencyEngagementRecommender
+from sovereel.feed.interface import Recommender
+from sovereel.settings import Settings
+from sovereel.storage.blobs import BlobStore, open_blob_store
+from sovereel.storage.db import RegionDB, open_engine
+from sovereel.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RegionRuntime:
+    settings: Settings
+    db: RegionDB
+    blobs: BlobStore
+    bus: Bus
+    relay: OutboxRelay
+    recommender: Recommender
+    background: list[object] = field(default_factory=list)
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    def wake(self) -> None:
+        """Tell the relay that new outbox rows were committed."""
+        self.relay.notify()
+
+    def start_background(self) -> None:
+        """Start the outbox relay and (embedded layout) the media worker threads."""
+        from sovereel.media_worker import MediaWorker
+
+        self.relay.start()
+        if self.settings.run_workers:
+            worker = MediaWorker(self)
+            worker.start()
+            self.background.append(worker)
+
+    def close(self) -> None:
+        for item in self.background:
+            stop = getattr(item, "stop", None)
+            if stop:
+                stop()
+        self.relay.stop()
+        self.bus.close()
+        self.db.dispose()
+
+
+def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | None = None) -> RegionRuntime:
+    """Open one region's stores (migrating the schema unless told not to)."""
+    settings.region_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.effective_database_url, schema=db_schema)
+    if migrate:
+        upgrade(engine)
+    db = RegionDB(settings.region, engine)
+    bus = open_bus(settings.bus_url)
+    return RegionRuntime(
+        settings=settings,
+        db=db,
+        blobs=open_blob_store(settings.effective_media_url),
+        bus=bus,
+        relay=OutboxRelay(db, bus),
+        recommender=RecencyEngagementRecommender(),
+    )

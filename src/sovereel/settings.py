@@ -1,0 +1,87 @@
+"""One typed settings object, read from the environment (SOVEREEL_*) and .env.
+
+Every setting is documented in its Field description; `tests/test_settings.py`
+fails if one is not. A process serves exactly one region and holds the URLs of
+that region's stores only.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+REGION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class Settings(BaseSettings):
+    """Settings of one sovereel process (one region)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOVEREEL_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development | test | production; production refuses the default secret."
+    )
+    data_dir: Path = Field(Path("data"), description="Root folder of the embedded stores (SQLite files, media).")
+    region: str = Field("default", description="The region (jurisdiction) this process serves.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the region's metadata store; empty = SQLite file under data_dir/<region>."
+    )
+    media_url: str = Field("", description="Blob store URL of the region's media (file://…); empty = data_dir/<region>/media.")
+    bus_url: str = Field("memory://", description="Event bus: memory:// (in-process) or nats://host:port.")
+    cache_url: str = Field("memory://", description="Hot state: memory:// (in-process) or redis://host:port/db.")
+    secret_key: str = Field(DEV_SECRET, description="Secret used to derive session-token digests; set it in production.")
+    session_days: int = Field(30, ge=1, description="How long a login session lasts, in days.")
+    max_upload_mb: int = Field(200, ge=1, description="Largest accepted upload, in MiB (413 above it).")
+    max_duration_s: float = Field(180.0, gt=0, description="Longest accepted video, in seconds (422 above it).")
+    max_caption_chars: int = Field(2200, ge=1, description="Longest accepted caption, in characters.")
+    max_event_batch: int = Field(500, ge=1, description="Most events accepted in one POST /api/events batch.")
+    run_workers: bool = Field(True, description="Run the media worker and outbox relay as threads inside `serve`.")
+    media_threads: int = Field(1, ge=1, le=16, description="Transcode jobs run at once by an in-process worker.")
+    ffmpeg_threads: int = Field(0, ge=0, description="Threads ffmpeg may use per job (0 = ffmpeg decides).")
+    job_max_attempts: int = Field(4, ge=1, description="Transcode attempts before a video is marked failed.")
+    job_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential retry backoff for media jobs.")
+    x264_preset: str = Field("veryfast", description="x264 preset used for renditions.")
+
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, v: str) -> str:
+        if not REGION_RE.match(v):
+            raise ValueError("region must be lower-case letters, digits, '-' or '_' (max 32)")
+        return v
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("SOVEREEL_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def region_dir(self) -> Path:
+        return self.data_dir / self.region
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.region_dir / 'sovereel.db').resolve()}"
+
+    @cached_property
+    def effective_media_url(self) -> str:
+        if self.media_url:
+            return self.media_url
+        return f"file://{(self.region_dir / 'media').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,124 @@
+"""The blob store of a region's media, behind one small interface chosen by URL."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$")
+
+
+class BlobError(Exception):
+    """A blob could not be stored or read (disk full, missing object)."""
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape the store (keys are made by the platform, never by users)."""
+    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+        raise ValueError(f"invalid blob key: {key!r}")
+    return key
+
+
+class BlobStore(Protocol):
+    url: str
+
+    def put_file(self, key: str, src: Path) -> int: ...
+    def put_bytes(self, key: str, data: bytes) -> int: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def size(self, key: str) -> int: ...
+    def exists(self, key: str) -> bool: ...
+    def iter_range(self, key: str, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]: ...
+    def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def fetch_to(self, key: str, dest: Path) -> Path: ...
+
+
+class LocalBlobStore:
+    """Blobs as files under one root folder; writes land atomically (temp file + rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.url = f"file://{self.root}"
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _atomic_write(self, key: str, write: object) -> int:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)  # type: ignore[operator]
+            os.replace(tmp, dest)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise BlobError(f"could not store {key}: {exc.strerror or exc}") from exc
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest.stat().st_size
+
+    def put_file(self, key: str, src: Path) -> int:
+        def copy(out: object) -> None:
+            with src.open("rb") as f:
+                shutil.copyfileobj(f, out, 1024 * 1024)  # type: ignore[misc]
+
+        return self._atomic_write(key, copy)
+
+    def put_bytes(self, key: str, data: bytes) -> int:
+        return self._atomic_write(key, lambda out: out.write(data))
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobError(f"no blob {key}") from exc
+
+    def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobError(f"no blob {key}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def iter_range(self, key: str, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
+        """Bytes start..end inclusive."""
+        with self.path(key).open("rb") as f:
+            f.seek(start)
+            left = end - start + 1
+            while left > 0:
+                data = f.read(min(chunk, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        target = self.path(prefix.rstrip("/"))
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+
+    def fetch_to(self, key: str, dest: Path) -> Path:
+        """Return a local path with the blob's bytes (the file itself for a local store)."""
+        return self.path(key)
+
+
+def open_blob_store(url: str) -> BlobStore:
+    """Open a blob store by URL: file:///abs/path."""
+    if url.startswith("file://"):
+        return LocalBlobStore(Path(url[len("file://") :]))
+    raise ValueError(f"unsupported media URL {url!r} (file:// is built in; s3:// comes with the scale-out backends)")

@@ -1,0 +1,117 @@
+"""Shared fixtures: a region runtime on real SQLite, and on the real PostgreSQL when it is reachable.
+
+Under CI=true a missing PostgreSQL, ffmpeg or Chromium fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from sovereel.api.app import create_app
+from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.settings import Settings, load_settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("SOVEREEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with a reason on a developer machine; fail under CI, where everything must be present."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def has_ffmpeg() -> bool:
+    return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+
+
+@pytest.fixture
+def ffmpeg(has_ffmpeg: bool) -> None:
+    require(has_ffmpeg, "ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    base: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "environment": "test",
+        "run_workers": False,
+        "job_backoff_s": 0.0,
+        "x264_preset": "ultrafast",
+    }
+    base.update(overrides)
+    return load_settings(**base)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgres":
+        require(postgres_available(), f"PostgreSQL is not reachable at {PG_URL}")
+    return name
+
+
+@pytest.fixture
+def rt(backend: str, tmp_path: Path) -> Iterator[RegionRuntime]:
+    """A migrated region runtime on the chosen backend (a fresh schema per test on PostgreSQL)."""
+    if backend == "sqlite":
+        runtime = open_runtime(make_settings(tmp_path))
+        yield runtime
+        runtime.close()
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    runtime = open_runtime(make_settings(tmp_path, database_url=PG_URL), db_schema=schema)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_rt(tmp_path: Path) -> Iterator[RegionRuntime]:
+    """A runtime on SQLite only, for tests whose subject is not the storage backend."""
+    runtime = open_runtime(make_settings(tmp_path))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(rt: RegionRuntime) -> Iterator[TestClient]:
+    app = create_app(rt.settings, runtime=rt, start_background=False)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_client(sqlite_rt: RegionRuntime) -> Iterator[TestClient]:
+    app = create_app(sqlite_rt.settings, runtime=sqlite_rt, start_background=False)
+    with TestClient(app) as c:
+        yield c
