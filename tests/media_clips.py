@@ -56,4 +56,3 @@ def make_audio_only(path: Path, *, duration_s: float = 1.0) -> Path:
     codec = ["-c:a", "libmp3lame"] if path.suffix == ".mp3" else ["-c:a", "aac"]
     ffmpeg("-f", "lavfi", "-i", f"sine=f=440:sample_rate=44100:d={duration_s}", *codec, str(path))
     return path
-

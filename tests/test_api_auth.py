@@ -81,7 +81,19 @@ def test_profile_edit_and_avatar(client: TestClient, ffmpeg: None, tmp_path: obj
 
     png = Path(str(tmp_path)) / "a.png"
     subprocess.run(
-        ["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=300x200", "-frames:v", "1", str(png)],
+        [
+            "ffmpeg",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=300x200",
+            "-frames:v",
+            "1",
+            str(png),
+        ],
         check=True,
     )
     up = client.post("/api/me/avatar", headers=headers, files={"file": ("a.png", png.read_bytes(), "image/png")})

@@ -124,7 +124,11 @@ class Params:
             },
             "trending": {"half_life_s": tr.half_life_s, "kind_weights": dict(tr.kind_weights)},
             "following": {"max_age_s": fo.max_age_s, "half_life_s": fo.half_life_s, "per_creator": fo.per_creator},
-            "history": {"seed_count": hi.seed_count, "half_life_s": hi.half_life_s, "kind_weights": dict(hi.kind_weights)},
+            "history": {
+                "seed_count": hi.seed_count,
+                "half_life_s": hi.half_life_s,
+                "kind_weights": dict(hi.kind_weights),
+            },
             "rerank": {"creator_window": rr.creator_window, "topic_window": rr.topic_window},
             "index": {
                 "hnsw_threshold": ix.hnsw_threshold,
@@ -240,7 +244,9 @@ def params_from_dict(raw: Any) -> Params:
     tr.done()
     fo = top.section("following")
     following = FollowingParams(
-        max_age_s=fo.number("max_age_s"), half_life_s=fo.number("half_life_s", low=1.0), per_creator=fo.count("per_creator")
+        max_age_s=fo.number("max_age_s"),
+        half_life_s=fo.number("half_life_s", low=1.0),
+        per_creator=fo.count("per_creator"),
     )
     fo.done()
     hi = top.section("history")
@@ -251,7 +257,9 @@ def params_from_dict(raw: Any) -> Params:
     )
     hi.done()
     rr = top.section("rerank")
-    rerank = RerankParams(creator_window=rr.count("creator_window", low=1), topic_window=rr.count("topic_window", low=1))
+    rerank = RerankParams(
+        creator_window=rr.count("creator_window", low=1), topic_window=rr.count("topic_window", low=1)
+    )
     rr.done()
     ix = top.section("index")
     index = IndexParams(

@@ -108,7 +108,7 @@ class ItemIndex:
                 stale[known] = np.any(self._buf[positions[known]] != matrix[known], axis=1)
                 rows = np.flatnonzero(stale)
                 self._kill([int(p) for p in positions[rows] if p >= 0])
-                self._append([ids[r] for r in rows], matrix[rows])
+                self._append([ids[int(r)] for r in rows], matrix[rows])
                 self._maybe_compact()
             self._last = (ids, vectors, np.fromiter((self._pos[i] for i in ids), dtype=np.int64, count=len(ids)))
 

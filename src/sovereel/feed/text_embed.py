@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import re
 import unicodedata
@@ -49,11 +50,12 @@ class HashingTextEmbedder:
             for word in words:
                 slot, sign = self._slot(word)
                 out[row, slot] += sign
-            for a, b in zip(words, words[1:], strict=False):
+            for a, b in itertools.pairwise(words):
                 slot, sign = self._slot(f"{a} {b}")
                 out[row, slot] += sign * self._bigram_weight
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=out, where=norms > 0)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
 
 
 # --- all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide, mean pooling, L2 normalised) ---------------------------------------
@@ -147,11 +149,9 @@ class _MiniLM:
     """A BERT encoder's forward pass over safetensors weights, mean-pooled into sentence vectors."""
 
     def __init__(self, model_dir: Path, max_length: int, batch_size: int) -> None:
-        import torch
         from safetensors.torch import load_file
 
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        self._torch = torch
         self._w = load_file(str(model_dir / "model.safetensors"))
         self._layers = int(config["num_hidden_layers"])
         self._heads = int(config["num_attention_heads"])
@@ -161,19 +161,29 @@ class _MiniLM:
         self.tokenizer = WordPieceTokenizer.from_file(model_dir / "vocab.txt")
 
     def _dense(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return self._torch.nn.functional.linear(x, self._w[f"{name}.weight"], self._w[f"{name}.bias"])
+        import torch
+
+        return torch.nn.functional.linear(x, self._w[f"{name}.weight"], self._w[f"{name}.bias"])
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         w, b = self._w[f"{name}.weight"], self._w[f"{name}.bias"]
-        return self._torch.nn.functional.layer_norm(x, w.shape, w, b, self._eps)
+        import torch
+
+        return torch.nn.functional.layer_norm(x, w.shape, w, b, self._eps)
 
     def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
-        torch, f = self._torch, self._torch.nn.functional
+        import torch
+
+        f = torch.nn.functional
         length = max(len(t) for t in token_ids)
         ids = torch.tensor([t + [self.tokenizer.pad_id] * (length - len(t)) for t in token_ids])
         mask = torch.tensor([[1.0] * len(t) + [0.0] * (length - len(t)) for t in token_ids])
         x = self._w["embeddings.word_embeddings.weight"][ids]
-        x = x + self._w["embeddings.position_embeddings.weight"][:length] + self._w["embeddings.token_type_embeddings.weight"][0]
+        x = (
+            x
+            + self._w["embeddings.position_embeddings.weight"][:length]
+            + self._w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = self._norm(x, "embeddings.LayerNorm")
         batch, width = x.shape[0], x.shape[2]
         head = width // self._heads
@@ -191,10 +201,13 @@ class _MiniLM:
             hidden = f.gelu(self._dense(x, f"{p}.intermediate.dense"))
             x = self._norm(x + self._dense(hidden, f"{p}.output.dense"), f"{p}.output.LayerNorm")
         pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
-        return f.normalize(pooled, p=2.0, dim=1).numpy().astype(np.float32)
+        out: np.ndarray = f.normalize(pooled, p=2.0, dim=1).numpy().astype(np.float32)
+        return out
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
+        import torch
+
+        with torch.inference_mode():
             encoded = [self.tokenizer.encode(t, self._max_length) for t in texts]
             # Sorting by length keeps padding, and so wasted work, small within a batch.
             order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
@@ -215,7 +228,9 @@ def minilm_model_dir() -> Path | None:
     return path if (path / "model.safetensors").is_file() else None
 
 
-def load_minilm(model_dir: str | Path | None = None, *, max_length: int = 256, batch_size: int = 64) -> EmbedTexts | None:
+def load_minilm(
+    model_dir: str | Path | None = None, *, max_length: int = 256, batch_size: int = 64
+) -> EmbedTexts | None:
     """all-MiniLM-L6-v2 as an `embed_texts` (384-d), from `model_dir` or the installed package; None if absent."""
     path = Path(model_dir) if model_dir is not None else minilm_model_dir()
     if path is None or not (path / "model.safetensors").is_file():

@@ -49,9 +49,7 @@ def rendition_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return _even_round(width * scale), _even_floor(short_side)
 
 
-def transcode_args(
-    src: Path, out: dict[str, Path], probe: ProbeResult, *, preset: str, threads: int
-) -> list[str]:
+def transcode_args(src: Path, out: dict[str, Path], probe: ProbeResult, *, preset: str, threads: int) -> list[str]:
     """Return one ffmpeg command that encodes every rendition in `out` (name -> path) as H.264/AAC MP4."""
     if not out:
         raise ValueError("at least one rendition is required")
@@ -75,9 +73,9 @@ def transcode_args(
     for index, (name, path) in enumerate(out.items()):
         quality = QUALITY[name]
         args += ["-map", f"[v{index}]", "-map", audio_map]
-        args += _video_codec_args(quality, preset) + thread_args
+        args += [*_video_codec_args(quality, preset), *thread_args]
         args += ["-c:a", "aac", "-b:a", f"{quality.audio_kbps}k", "-ac", "2", "-ar", str(AUDIO_SAMPLE_RATE)]
-        args += _container_args() + [str(path)]
+        args += [*_container_args(), str(path)]
     return args
 
 

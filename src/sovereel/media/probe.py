@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sovereel.media.boxes import is_truncated, top_level_boxes
+from sovereel.media.sniff import is_truncated, top_level_boxes
 
 MIN_DIMENSION: Final = 64
 MAX_DIMENSION: Final = 8192
@@ -23,7 +23,11 @@ _STDERR_DETAIL_CHARS: Final = 300
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What the pipeline needs to know about a video; width/height are display dimensions (after rotation)."""
+    """What the pipeline needs to know about a video.
+
+    width/height are display dimensions (after rotation); rotation is the clockwise turn a
+    player applies to the coded frames (0, 90, 180 or 270); format_name is ffprobe's.
+    """
 
     duration_s: float
     width: int

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from sovereel.media.boxes import is_faststart, top_level_boxes
 from sovereel.media.ffmpeg_args import RENDITIONS, poster_args, poster_time, rendition_size, transcode_args
 from sovereel.media.probe import ProbeError, ProbeResult, probe_file
+from sovereel.media.sniff import is_faststart, top_level_boxes
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +79,19 @@ def transcode(
     poster_final = workdir / POSTER_NAME
     poster_temp = workdir / f".{POSTER_NAME}.partial"
     deadline = time.monotonic() + timeout_s
+    redact = (src, workdir)
     try:
         started = time.monotonic()
-        _run_ffmpeg(transcode_args(src, temps, probe, preset=preset, threads=threads), deadline, (src, workdir))
+        _run_ffmpeg(transcode_args(src, temps, probe, preset=preset, threads=threads), deadline, redact)
         logger.info("transcode %s: encoded %d renditions in %.2f s", src.name, len(temps), time.monotonic() - started)
 
         started = time.monotonic()
         poster_width, _ = rendition_size(probe.width, probe.height, max(RENDITIONS.values()))
-        _run_ffmpeg(poster_args(src, poster_temp, poster_time(probe.duration_s), poster_width), deadline, (src, workdir))
+        _run_ffmpeg(poster_args(src, poster_temp, poster_time(probe.duration_s), poster_width), deadline, redact)
+        if not poster_temp.is_file() or poster_temp.stat().st_size == 0:
+            # The seek landed past the last video frame (the container's duration counts a longer
+            # audio track): ffmpeg then writes nothing and still exits 0. The first frame will do.
+            _run_ffmpeg(poster_args(src, poster_temp, 0.0, poster_width), deadline, redact)
         _verify_poster(poster_temp)
         logger.info("transcode %s: poster in %.2f s", src.name, time.monotonic() - started)
 

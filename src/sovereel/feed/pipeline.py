@@ -1,0 +1,345 @@
+"""The For You serving pipeline: sources -> merge -> filters -> score -> re-rank -> page, with a Reason per item.
+
+`ForYouRecommender` implements the platform's `Recommender` protocol over any
+`Scorer` (the learned model) and a versioned `Params`. It does no I/O: all it
+knows arrives in the `CandidateWorld`. The same request, world, scorer version
+and parameter version always give the same page and scores, because every
+choice that looks random is drawn from a seed derived from the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sovereel.feed.explain import ExplainContext, explain
+from sovereel.feed.filters import FilterContext, apply_filters
+from sovereel.feed.interface import (
+    TASKS,
+    CandidateWorld,
+    FeedItem,
+    FeedPage,
+    FeedRequest,
+    Reason,
+    Scorer,
+    VideoInfo,
+)
+from sovereel.feed.params import SOURCES, Params
+from sovereel.feed.rerank import Placed, Scored, primary_topic, rerank_page
+from sovereel.feed.sources import (
+    ContentIndex,
+    ItemIndex,
+    SourceHit,
+    co_engagement_candidates,
+    content_candidates,
+    embedding_candidates,
+    exploration_candidates,
+    following_candidates,
+    history_seeds,
+    tiebreak,
+    trending_candidates,
+    trending_scores,
+)
+from sovereel.feed.text_embed import EmbedTexts
+
+MAX_PAGE = 100
+MAX_CURSOR_CHARS = 4096
+SERVED_MEMORY = 200  # ids a cursor remembers; older pages rely on the seen set
+OVERFETCH = 10  # at most this many times its quota is asked of a source, to make up for filtered hits
+NON_PERSONALISED_MODEL = "none"  # the model version a non-personalised item records: no model ranked it
+
+
+class InvalidCursor(ValueError):
+    """A cursor that this recommender did not make (or that was altered)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a scroll stands: its seed, how many items it has served, and which."""
+
+    seed: int
+    offset: int
+    served: tuple[bytes, ...] = ()  # 4-byte digests of served ids, newest last
+    tail: tuple[str, ...] = ()  # the last few served ids, for spacing across the page break
+
+    def encode(self) -> str:
+        """Compact URL-safe text."""
+        # An id too long for a length byte is left out: spacing across the page break is best effort.
+        tail = [t.encode("utf-8") for t in self.tail if len(t.encode("utf-8")) < 256]
+        packed = b"".join(struct.pack(">B", len(t)) + t for t in tail)
+        raw = struct.pack(">BQIB", 1, self.seed, self.offset, len(tail)) + packed + b"".join(self.served)
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse a cursor from `encode`; raises InvalidCursor on anything else."""
+        if len(text) > MAX_CURSOR_CHARS:
+            raise InvalidCursor("cursor too long")
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            version, seed, offset, n_tail = struct.unpack_from(">BQIB", raw)
+            at = struct.calcsize(">BQIB")
+            tail = []
+            for _ in range(n_tail):
+                (size,) = struct.unpack_from(">B", raw, at)
+                if at + 1 + size > len(raw):
+                    raise InvalidCursor("malformed cursor")
+                tail.append(raw[at + 1 : at + 1 + size].decode("utf-8"))
+                at += 1 + size
+        except (binascii.Error, struct.error, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidCursor("malformed cursor") from exc
+        rest = raw[at:]
+        if version != 1 or len(rest) % 4:
+            raise InvalidCursor("malformed cursor")
+        return cls(seed, offset, tuple(rest[i : i + 4] for i in range(0, len(rest), 4)), tuple(tail))
+
+
+def served_digest(video_id: str) -> bytes:
+    """What a cursor stores for a served id: 4 bytes, enough to exclude it with negligible collisions."""
+    return hashlib.blake2b(video_id.encode("utf-8"), digest_size=4).digest()
+
+
+def request_seed(request: FeedRequest) -> int:
+    """The seed of a new scroll: from the request only, so the same request replays exactly."""
+    # The non-personalised feed is not seeded by who is asking: it must not differ between viewers.
+    who = request.user_id if request.personalised else ""
+    key = f"{who}|{request.region}|{request.now!r}|{request.personalised}"
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def _interleave(lists: Sequence[list[SourceHit]], cap: int) -> dict[str, dict[str, SourceHit]]:
+    """Merge hits by video, keeping every source's tag; past `cap` videos, sources take turns by rank."""
+    merged: dict[str, dict[str, SourceHit]] = {}
+    for rank in range(max((len(hits) for hits in lists), default=0)):
+        for hits in lists:
+            if rank < len(hits):
+                hit = hits[rank]
+                if hit.video_id in merged:
+                    merged[hit.video_id][hit.source] = hit
+                elif len(merged) < cap:
+                    merged[hit.video_id] = {hit.source: hit}
+    return merged
+
+
+def predictions_for(scorer: Scorer, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, np.ndarray]:
+    """The scorer's predictions, checked: one finite value per video for every task."""
+    raw = scorer.predict(user_id, videos, now) if videos else {t: np.zeros(0) for t in TASKS}
+    out: dict[str, np.ndarray] = {}
+    for task in TASKS:
+        if task not in raw:
+            raise ValueError(f"scorer {scorer.version} returned no predictions for task {task!r}")
+        values = np.asarray(raw[task], dtype=np.float64).reshape(-1)
+        if values.shape[0] != len(videos) or not np.all(np.isfinite(values)):
+            raise ValueError(f"scorer {scorer.version}: task {task!r} needs {len(videos)} finite predictions")
+        out[task] = values
+    return out
+
+
+def score_terms(params: Params, predictions: dict[str, float]) -> tuple[float, dict[str, float]]:
+    """The published weighted sum: each task's term (weight x prediction) and their total."""
+    terms = {task: params.weights[task] * predictions[task] for task in TASKS}
+    return sum(terms[task] for task in TASKS), terms  # fixed order: float sums depend on it
+
+
+def video_record(video: VideoInfo) -> dict[str, Any]:
+    """A video's facts as JSON-ready data (what replay rebuilds it from)."""
+    record = dataclasses.asdict(video)
+    record["hashtags"] = list(video.hashtags)
+    return record
+
+
+def replay(scorer: Scorer, params: Params, reason: Reason) -> tuple[float, dict[str, float]]:
+    """Recompute a served item's score and terms from its Reason (the auditor's check)."""
+    if reason.params_version != params.version:
+        raise ValueError(f"reason was ranked with params {reason.params_version}, not {params.version}")
+    inputs = reason.inputs
+    if not reason.personalised:
+        top = float(inputs["max_popularity"])
+        popularity = float(inputs["popularity"]) / top if top > 0 else 0.0
+        return popularity, {"popularity": popularity}
+    if reason.model_version != scorer.version:
+        raise ValueError(f"reason was scored by model {reason.model_version}, not {scorer.version}")
+    record = dict(inputs["video"])
+    record["hashtags"] = tuple(record["hashtags"])
+    preds = predictions_for(scorer, inputs["user_id"], [VideoInfo(**record)], float(inputs["now"]))
+    return score_terms(params, {task: float(preds[task][0]) for task in TASKS})
+
+
+class ForYouRecommender:
+    """The For You recommender: candidate sources, filters, the learned Scorer, re-ranking and reasons."""
+
+    name = "for_you"
+
+    def __init__(self, scorer: Scorer, params: Params, embed_texts: EmbedTexts | None = None) -> None:
+        # Replace `scorer` to swap models: each request reads it once, so no request mixes two versions.
+        self.scorer = scorer
+        self.params = params
+        self._items = ItemIndex(params.index)
+        self._content = ContentIndex(embed_texts, params.index) if embed_texts is not None else None
+
+    def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
+        """One page of the For You feed for this request."""
+        scorer, params = self.scorer, self.params
+        cursor = Cursor.decode(request.cursor) if request.cursor else Cursor(request_seed(request), 0)
+        limit = max(1, min(request.limit, MAX_PAGE))
+        personalised = request.personalised
+        now = request.now
+        user_vector = scorer.user_vector(request.user_id) if personalised and request.user_id else None
+        hits = self._sources(request, world, params, cursor, user_vector)
+        merged = _interleave(hits, params.max_candidates)
+
+        served_ids = set(cursor.served)
+        served = [vid for vid in merged if served_digest(vid) in served_ids]
+        ctx = FilterContext.from_world(world, request.user_id, use_history=personalised, served=served)
+        kept, _dropped = apply_filters(sorted(merged), world.videos, ctx)
+        videos = [world.videos[vid] for vid in kept]
+
+        per_item: dict[str, tuple[float, dict[str, float], dict[str, Any]]] = {}
+        if personalised:
+            preds = predictions_for(scorer, request.user_id, videos, now)
+            for i, video in enumerate(videos):
+                item_preds = {task: float(preds[task][i]) for task in TASKS}
+                score, terms = score_terms(params, item_preds)
+                per_item[video.id] = (score, terms, {"predictions": item_preds, "weights": dict(params.weights)})
+        else:
+            # Content-neutral: region popularity only, no model and nothing about the viewer.
+            popularity = trending_scores(world, params.trending, now)
+            top = max((popularity.get(v.id, 0.0) for v in videos), default=0.0)
+            for video in videos:
+                raw = popularity.get(video.id, 0.0)
+                score = raw / top if top > 0 else 0.0
+                per_item[video.id] = (score, {"popularity": score}, {"popularity": raw, "max_popularity": top})
+
+        # Equal scores (a model that knows nothing yet of a new viewer) go to the videos more sources agree on,
+        # then in a per-scroll shuffled order rather than by id (ids sort by age).
+        ranked = [
+            Scored(
+                v.id,
+                v.creator_id,
+                primary_topic(v),
+                per_item[v.id][0],
+                "exploration" in merged[v.id],
+                tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
+            )
+            for v in videos
+        ]
+        history = [
+            (world.videos[t].creator_id, primary_topic(world.videos[t])) for t in cursor.tail if t in world.videos
+        ]
+        placed, more = rerank_page(
+            ranked,
+            params.rerank,
+            exploration_share=params.exploration.share,
+            limit=limit,
+            start=cursor.offset,
+            seed=cursor.seed,
+            history=history,
+        )
+        base: dict[str, Any] = {
+            "mode": "personalised" if personalised else "non_personalised",
+            "user_id": request.user_id if personalised else None,
+            "region": request.region,
+            "now": now,
+            "seed": cursor.seed,
+            "cold_start": personalised and user_vector is None,
+        }
+        model_version = scorer.version if personalised else NON_PERSONALISED_MODEL
+        items = [self._item(p, merged, per_item, world, base, model_version, params) for p in placed]
+
+        next_cursor = None
+        if more and placed:
+            keep = max(params.rerank.creator_window, params.rerank.topic_window) - 1
+            new_ids = [p.item.video_id for p in placed]
+            next_cursor = Cursor(
+                seed=cursor.seed,
+                offset=cursor.offset + len(placed),
+                served=(cursor.served + tuple(served_digest(v) for v in new_ids))[-SERVED_MEMORY:],
+                tail=(cursor.tail + tuple(new_ids))[-keep:] if keep else (),
+            ).encode()
+        return FeedPage(items=items, next_cursor=next_cursor)
+
+    def _sources(
+        self,
+        request: FeedRequest,
+        world: CandidateWorld,
+        params: Params,
+        cursor: Cursor,
+        user_vector: Any | None,
+    ) -> list[list[SourceHit]]:
+        """Every source's hits, in SOURCES order; history-based sources only for the personalised feed."""
+        q, now = params.quotas, request.now
+        seen = world.seen if request.personalised else frozenset()
+        served = set(cursor.served)
+
+        def fresh(hits: list[SourceHit], quota: int) -> list[SourceHit]:
+            # Sources are asked for more than their quota so that what this viewer has already watched, or was
+            # served earlier in this scroll, does not use it up and end the feed early.
+            kept = [h for h in hits if h.video_id not in seen and served_digest(h.video_id) not in served]
+            return kept[:quota]
+
+        def ask(quota: int) -> int:
+            return min(quota + len(seen) + len(served), OVERFETCH * quota)
+
+        hits: dict[str, list[SourceHit]] = {}
+        if request.personalised:
+            if user_vector is not None and q["embedding"] > 0:
+                self._items.sync(*self.scorer.item_vectors())
+                found = embedding_candidates(self._items, user_vector, ask(q["embedding"]))
+                hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
+            hits["following"] = fresh(following_candidates(world, params.following, now, ask(q["following"])), q["following"])
+            seeds = history_seeds(world, params.history, now)
+            co = co_engagement_candidates(world, seeds, ask(q["co_engagement"]))
+            hits["co_engagement"] = fresh(co, q["co_engagement"])
+            if self._content is not None and seeds and q["content"] > 0:
+                self._content.sync(world.videos)
+                hits["content"] = fresh(content_candidates(self._content.index, seeds, ask(q["content"])), q["content"])
+        trending = trending_candidates(world, params.trending, now, ask(q["trending"]))
+        hits["trending"] = fresh(trending, q["trending"])
+        exploring = exploration_candidates(world, params.exploration, now, ask(q["exploration"]), cursor.seed)
+        hits["exploration"] = fresh(exploring, q["exploration"])
+        return [hits[s] for s in SOURCES if s in hits]
+
+    def _item(
+        self,
+        placed: Placed,
+        merged: dict[str, dict[str, SourceHit]],
+        per_item: dict[str, tuple[float, dict[str, float], dict[str, Any]]],
+        world: CandidateWorld,
+        base: dict[str, Any],
+        model_version: str,
+        params: Params,
+    ) -> FeedItem:
+        vid = placed.item.video_id
+        video = world.videos[vid]
+        by_source = merged[vid]
+        score, terms, extra = per_item[vid]
+        via = {s: h.via for s, h in by_source.items() if h.via}
+        inputs = {
+            **base,
+            "video": video_record(video),
+            "source_scores": {s: by_source[s].score for s in SOURCES if s in by_source},
+            "via": via,
+            "position": placed.position,
+            "slot": placed.slot,
+            **extra,
+        }
+        reason = Reason(
+            sources=[s for s in SOURCES if s in by_source],
+            model_version=model_version,
+            params_version=params.version,
+            score=score,
+            terms=terms,
+            inputs=inputs,
+            personalised=base["mode"] == "personalised",
+        )
+        ctx = ExplainContext(video=video, world=world, via=via, slot=placed.slot, cold_start=bool(base["cold_start"]))
+        reason.explanation = explain(reason, ctx)
+        return FeedItem(video_id=vid, reason=reason)

@@ -1,0 +1,142 @@
+"""Re-ranking: turn scored candidates into a page that is varied and gives new videos a chance.
+
+Rules, all from the parameter set:
+- creator spacing: any `creator_window` consecutive slots hold distinct creators
+  (with the default 3, two videos of one creator have at least two others between them);
+- topic spacing: likewise for the primary hashtag over `topic_window` slots;
+- exploration slots: a share of the slots is reserved for the exploration source,
+  evenly spaced, their phase picked by the request seed.
+The rules hold across page boundaries: the tail of the previous page is passed in.
+When the candidates cannot satisfy a rule the page still fills: topic spacing is
+given up first, creator spacing only when every remaining candidate would break it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sovereel.feed.filters import normalise_tag
+from sovereel.feed.interface import VideoInfo
+from sovereel.feed.params import RerankParams
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate after ranking, with what the re-ranker needs to place it."""
+
+    video_id: str
+    creator_id: str
+    topic: str  # the primary hashtag, normalised; "" when the video has none
+    score: float
+    exploration: bool  # proposed by the exploration source
+    tiebreak: int = 0  # among equal scores the lower goes first (ids settle what is still tied)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A candidate in its slot."""
+
+    item: Scored
+    position: int  # 0-based position in the whole scroll, not just this page
+    slot: str  # "exploration" when it fills a reserved exploration slot, else "ranked"
+
+
+def primary_topic(video: VideoInfo) -> str:
+    """The topic a video counts as for spacing: its first hashtag."""
+    return normalise_tag(video.hashtags[0]) if video.hashtags else ""
+
+
+def exploration_period(share: float) -> int:
+    """Slots per exploration slot for a share (0 when there are none)."""
+    return 0 if share <= 0 else math.ceil(1 / share)
+
+
+def is_exploration_slot(position: int, share: float, phase: int) -> bool:
+    """Whether a scroll position is reserved for exploration: floor(share*n) steps up at this slot."""
+    if share <= 0:
+        return False
+    # Exact fractions: with floats, 0.1 * 30 is not 3 and a slot could be skipped.
+    frac = Fraction(share).limit_denominator(1000)
+    return math.floor((position + phase + 1) * frac) > math.floor((position + phase) * frac)
+
+
+def _spaced(
+    item: Scored, recent: Sequence[tuple[str, str]], creator_window: int, topic_window: int
+) -> tuple[bool, bool]:
+    # `recent` holds (creator, topic) of the slots just before, newest last.
+    creators = recent[max(0, len(recent) - (creator_window - 1)) :]
+    topics = recent[max(0, len(recent) - (topic_window - 1)) :]
+    creator_ok = all(c != item.creator_id for c, _ in creators)
+    topic_ok = not item.topic or all(t != item.topic for _, t in topics)
+    return creator_ok, topic_ok
+
+
+def rerank(
+    candidates: Sequence[Scored],
+    params: RerankParams,
+    *,
+    exploration_share: float,
+    limit: int,
+    start: int = 0,
+    phase: int = 0,
+    history: Sequence[tuple[str, str]] = (),
+) -> list[Placed]:
+    """Fill up to `limit` slots from position `start`, best score first within the spacing and exploration rules."""
+    remaining = sorted(candidates, key=lambda c: (-c.score, c.tiebreak, c.video_id))
+    keep = max(params.creator_window, params.topic_window) - 1
+    recent: list[tuple[str, str]] = list(history)[-keep:] if keep else []
+    placed: list[Placed] = []
+    for position in range(start, start + limit):
+        if not remaining:
+            break
+        explore = is_exploration_slot(position, exploration_share, phase)
+        index = _choose(remaining, recent, params, explore)
+        item = remaining.pop(index)
+        slot = "exploration" if explore and item.exploration else "ranked"
+        placed.append(Placed(item, position, slot))
+        if keep:
+            recent = [*recent, (item.creator_id, item.topic)][-keep:]
+    return placed
+
+
+def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: RerankParams, explore: bool) -> int:
+    spacing = [_spaced(c, recent, params.creator_window, params.topic_window) for c in remaining]
+    # Passes of (exploration candidates only, topic spacing required), strictest first. An exploration slot
+    # takes an exploration candidate whenever creator spacing allows: the reserved share is a promise to new videos.
+    passes = [(True, True), (True, False)] if explore else []
+    passes += [(False, True), (False, False)]
+    for only_exploration, need_topic in passes:
+        for i, (creator_ok, topic_ok) in enumerate(spacing):
+            if only_exploration and not remaining[i].exploration:
+                continue
+            if creator_ok and (topic_ok or not need_topic):
+                return i
+    return 0  # every candidate left breaks creator spacing: the best of them, rather than an empty slot
+
+
+def rerank_page(
+    ranked: Sequence[Scored],
+    params: RerankParams,
+    *,
+    exploration_share: float,
+    limit: int,
+    start: int,
+    seed: int,
+    history: Sequence[tuple[str, str]] = (),
+) -> tuple[list[Placed], bool]:
+    """One page of `rerank` with the exploration phase drawn from the seed; also whether candidates remain."""
+    period = exploration_period(exploration_share)
+    phase = seed % period if period else 0
+    placed = rerank(
+        ranked,
+        params,
+        exploration_share=exploration_share,
+        limit=limit,
+        start=start,
+        phase=phase,
+        history=history,
+    )
+    return placed, len(ranked) > len(placed)

@@ -1,0 +1,173 @@
+"""The HTML pages: `install(app)` adds the page routes, the HTML 404 page and the /static mount.
+
+Pages read the viewer from the session cookie (the API's `OptionalUser`) and their data through the same
+query functions the JSON API uses, so a page never shows what the API would refuse.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from sovereel.api.deps import OptionalUser, RuntimeDep, optional_user
+from sovereel.api.routes.users import hashtag_json, profile_json, search_json
+from sovereel.api.routes.videos import video_json
+from sovereel.errors import AppError, NotFound
+from sovereel.feed_service import FeedService
+from sovereel.storage.models import User
+from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
+
+FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
+GRID_PAGE = 24
+TABS = ("foryou", "following")
+
+
+def _feed_service(request: Request) -> FeedService:
+    service: FeedService = request.state.feed
+    return service
+
+
+def _video_title(video: dict[str, Any]) -> str:
+    caption = " ".join(str(video.get("caption") or "").split())
+    creator = video.get("creator") or {}
+    who = f"@{creator.get('username')}" if creator else "a video"
+    if not caption:
+        return f"Video by {who}"
+    return f"{caption[:57]}…" if len(caption) > 60 else caption
+
+
+def build_router(render: PageRenderer) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def not_found(request: Request, viewer: User | None, message: str) -> Response:
+        return render(request, "404.html", title="Not found", viewer=viewer, message=message, status_code=404)
+
+    @router.get("/")
+    async def feed_page(request: Request, viewer: OptionalUser, tab: str = "foryou") -> Response:
+        tab = tab if tab in TABS else "foryou"
+        service = _feed_service(request)
+        page: dict[str, Any] = {"items": [], "next_cursor": None, "request_id": None}
+        if tab == "foryou":
+            page = await run_in_threadpool(service.for_you, viewer.id if viewer else None, FIRST_PAGE, None)
+        elif viewer is not None:
+            page = await run_in_threadpool(service.following, viewer.id, FIRST_PAGE, None)
+        boot = {
+            "mode": tab,
+            "items": page["items"],
+            "next_cursor": page.get("next_cursor"),
+            "request_id": page.get("request_id"),
+        }
+        title = "For You" if tab == "foryou" else "Following"
+        return render(request, "feed.html", title=title, viewer=viewer, nav=tab, tab=tab, boot=boot)
+
+    @router.get("/v/{video_id}")
+    async def video_page(request: Request, video_id: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:
+        try:
+            video = await run_in_threadpool(video_json, rt, video_id, viewer.id if viewer else None)
+        except NotFound:
+            return not_found(request, viewer, "This video is not available: it was removed, or is not shared with you.")
+        boot = {"mode": "single", "items": [video], "next_cursor": None, "request_id": None}
+        return render(
+            request, "video.html", title=_video_title(video), viewer=viewer, nav="", tab="", video=video, boot=boot
+        )
+
+    @router.get("/upload")
+    async def upload_page(request: Request, viewer: OptionalUser, rt: RuntimeDep) -> Response:
+        if viewer is None:
+            return RedirectResponse("/login?next=/upload", status_code=303)
+        limits = {
+            "max_upload_mb": rt.settings.max_upload_mb,
+            "max_caption_chars": rt.settings.max_caption_chars,
+            "max_duration_s": rt.settings.max_duration_s,
+        }
+        return render(request, "upload.html", title="Upload", viewer=viewer, nav="upload", limits=limits)
+
+    @router.get("/@{username}")
+    async def profile_page(request: Request, username: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:
+        try:
+            profile = await run_in_threadpool(
+                profile_json, rt, username, viewer.id if viewer else None, None, GRID_PAGE
+            )
+        except NotFound:
+            return not_found(request, viewer, f"There is no account called @{username}.")
+        user = profile["user"]
+        title = f"{user['display_name']} (@{user['username']})"
+        nav = "profile" if user["is_me"] else ""
+        return render(request, "profile.html", title=title, viewer=viewer, nav=nav, profile=profile)
+
+    @router.get("/tag/{tag}")
+    async def tag_page(request: Request, tag: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:
+        try:
+            result = await run_in_threadpool(hashtag_json, rt, tag, viewer.id if viewer else None, None, GRID_PAGE)
+        except NotFound:
+            return not_found(request, viewer, f"No videos with #{tag.lstrip('#')} yet.")
+        return render(request, "tag.html", title=f"#{result['tag']}", viewer=viewer, nav="", result=result)
+
+    @router.get("/search")
+    async def search_page(
+        request: Request, viewer: OptionalUser, rt: RuntimeDep, q: str = Query("", max_length=200)
+    ) -> Response:
+        query = q.strip()
+        result: dict[str, Any] | None = None
+        error = ""
+        if query:
+            try:
+                result = await run_in_threadpool(search_json, rt, query, viewer.id if viewer else None, 30)
+            except AppError as exc:  # a query the search backend refuses is shown, not a 500
+                error = exc.message
+        title = f"{query} – Search" if query else "Search"
+        return render(
+            request, "search.html", title=title, viewer=viewer, nav="search", q=query, result=result, error=error
+        )
+
+    @router.get("/login")
+    async def login_page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
+        target = safe_next(next)
+        if viewer is not None:
+            return RedirectResponse(target, status_code=303)
+        return render(request, "auth.html", title="Sign in", viewer=None, nav="login", mode="login", next=target)
+
+    @router.get("/signup")
+    async def signup_page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
+        target = safe_next(next)
+        if viewer is not None:
+            return RedirectResponse(target, status_code=303)
+        return render(request, "auth.html", title="Sign up", viewer=None, nav="signup", mode="signup", next=target)
+
+    return router
+
+
+def _is_page_path(path: str) -> bool:
+    return not (path.startswith("/api/") or path == "/api" or path.startswith("/static/"))
+
+
+def install(app: FastAPI) -> None:
+    """Add the page routes, serve /static, and answer unknown page paths with the HTML 404 page."""
+    render = PageRenderer()
+    app.include_router(build_router(render))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    api_handler = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and _is_page_path(request.url.path):
+            viewer: User | None = None
+            try:
+                viewer = await run_in_threadpool(optional_user, request, request.state.rt)
+            except AppError:
+                viewer = None
+            message = "This page does not exist. It may have moved, or the link is wrong."
+            return render(request, "404.html", title="Not found", viewer=viewer, message=message, status_code=404)
+        if api_handler is not None:
+            response = api_handler(request, exc)
+            return await response if inspect.isawaitable(response) else response
+        return Response(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

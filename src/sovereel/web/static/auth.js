@@ -1,0 +1,40 @@
+// Sign in / sign up: post the form as JSON, then go where the viewer was going.
+import { api } from './api.js';
+
+const form = document.getElementById('auth-form');
+const errorBox = form.querySelector('[data-testid=auth-error]');
+const next = form.dataset.next && form.dataset.next.startsWith('/') && !form.dataset.next.startsWith('//')
+  ? form.dataset.next : '/';
+
+function check(mode, values) {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}$/.test(values.username)) {
+    return mode === 'signup' ? "A username is 2-30 letters, digits, '_' or '.', not starting with '.'." : 'Enter your username.';
+  }
+  if (mode === 'signup' && values.password.length < 8) return 'Choose a password of at least 8 characters.';
+  if (!values.password) return 'Enter your password.';
+  return '';
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const mode = form.dataset.mode;
+  const values = {
+    username: form.elements.username.value.trim(),
+    password: form.elements.password.value,
+  };
+  if (mode === 'signup') values.display_name = form.elements.display_name.value.trim();
+  const problem = check(mode, values);
+  errorBox.textContent = problem;
+  errorBox.hidden = !problem;
+  if (problem) return;
+  const submit = form.querySelector('[type=submit]');
+  submit.disabled = true;
+  try {
+    await api('POST', mode === 'signup' ? '/api/auth/signup' : '/api/auth/login', values);
+    location.assign(next);
+  } catch (err) {
+    errorBox.textContent = err.status === 401 ? 'Wrong username or password.' : err.message;
+    errorBox.hidden = false;
+    submit.disabled = false;
+  }
+});

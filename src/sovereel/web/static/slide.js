@@ -1,0 +1,200 @@
+// One screen of the feed: the <video>, its overlay (creator, caption, why) and the action rail.
+import { viewer } from './api.js';
+import { avatar, captionNodes, compact, el, icon, profileUrl } from './dom.js';
+
+const DOUBLE_TAP_MS = 260;
+
+/** The rendition to stream: 720 unless the connection asks to save data. */
+function pickSource(media) {
+  const conn = navigator.connection;
+  const slow = conn && (conn.saveData || /(^|-)2g|3g/.test(conn.effectiveType || ''));
+  return (slow ? media['360'] || media['720'] : media['720'] || media['360']) || null;
+}
+
+export class Slide {
+  /** `actions` = {like(slide), comments(slide), share(slide), follow(slide), tap(slide), doubleTap(slide)} */
+  constructor(video, actions, { requestId = null } = {}) {
+    this.v = video;
+    this.actions = actions;
+    this.requestId = requestId;
+    this.src = video.status === 'ready' ? pickSource(video.media || {}) : null;
+    this.loaded = false;
+    this.pending = new Set(); // actions awaiting the server (one at a time per kind)
+    this.tracker = null;
+    this.root = this.render();
+  }
+
+  render() {
+    const v = this.v;
+    const creator = v.creator || { username: 'unknown', display_name: 'unknown' };
+    const portrait = !v.aspect || v.aspect < 0.8;
+    this.video = el('video', {
+      class: `player ${portrait ? 'fit-cover' : 'fit-contain'}`,
+      playsinline: true,
+      'webkit-playsinline': true,
+      loop: true,
+      muted: true,
+      preload: 'none',
+      poster: v.poster_url,
+      disablepictureinpicture: true,
+      'data-testid': 'feed-video',
+    });
+    this.video.muted = true;
+    this.progressFill = el('div', { class: 'progress-fill' });
+    this.video.addEventListener('timeupdate', () => this.renderProgress());
+    this.video.addEventListener('waiting', () => this.root.classList.add('is-buffering'));
+    this.video.addEventListener('playing', () => this.root.classList.remove('is-buffering', 'is-paused'));
+    this.video.addEventListener('pause', () => this.root.classList.add('is-paused'));
+
+    const stage = el('div', { class: 'stage', 'data-testid': 'feed-stage' },
+      this.video,
+      v.status === 'ready' ? null : el('div', { class: 'stage-note', 'data-testid': 'stage-note' },
+        v.status === 'failed' ? `Processing failed${v.failure_reason ? `: ${v.failure_reason}` : ''}` : 'Processing…'),
+      el('div', { class: 'spinner', 'aria-hidden': 'true' }),
+      el('div', { class: 'paused-icon', 'aria-hidden': 'true' }, icon('play')),
+      el('div', { class: 'heart-burst', 'aria-hidden': 'true' }, icon('heart')),
+      el('button', { class: 'unmute-hint', type: 'button', 'data-testid': 'unmute-hint' }, icon('muted'), 'Tap to unmute'),
+      this.renderMeta(creator),
+      el('div', { class: 'progress-track', 'aria-hidden': 'true' }, this.progressFill),
+    );
+    stage.addEventListener('click', (event) => this.onStageClick(event));
+    return el('section', {
+      class: 'slide', 'data-testid': 'feed-item', 'data-video-id': v.id, 'aria-label': `Video by @${creator.username}`,
+    }, el('div', { class: 'slide-inner' }, stage, this.renderRail(creator)));
+  }
+
+  renderMeta(creator) {
+    const v = this.v;
+    this.followBtn = el('button', {
+      class: 'follow-pill', type: 'button', 'data-testid': 'follow-btn',
+      onclick: (e) => { e.stopPropagation(); this.actions.follow(this); },
+    });
+    const caption = el('p', { class: 'caption', 'data-testid': 'caption' }, captionNodes(v.caption || ''));
+    const why = v.reason && v.reason.explanation && v.reason.explanation.length
+      ? el('details', { class: 'why', 'data-testid': 'why' },
+        el('summary', {}, icon('info', 'icon-sm'), 'Why this video?'),
+        el('ul', {}, v.reason.explanation.map((line) => el('li', { text: line }))),
+        el('p', { class: 'why-version', text: `model ${v.reason.model_version} · parameters ${v.reason.params_version}` }))
+      : null;
+    const meta = el('div', { class: 'meta' },
+      el('div', { class: 'creator-line' },
+        el('a', { class: 'creator-name', href: profileUrl(creator.username), 'data-testid': 'creator-link' },
+          `@${creator.username}`),
+        this.followBtn),
+      caption,
+      why);
+    this.renderFollow();
+    // Links and controls inside the overlay do their own thing, not play/pause.
+    meta.addEventListener('click', (e) => { if (e.target.closest('a, button, summary, details')) e.stopPropagation(); });
+    return meta;
+  }
+
+  renderRail(creator) {
+    const button = (kind, iconName, label, onclick) => {
+      const count = el('span', { class: 'count', 'data-testid': `${kind}-count` });
+      const btn = el('button', {
+        class: `action action-${kind}`, type: 'button', 'aria-label': label, 'data-testid': `${kind}-btn`, onclick,
+      }, el('span', { class: 'action-icon' }, icon(iconName)), count);
+      return [btn, count];
+    };
+    const avatarLink = el('a', { class: 'rail-avatar', href: profileUrl(creator.username), 'aria-label': `@${creator.username}` },
+      avatar(creator, 'md'));
+    [this.likeBtn, this.likeCount] = button('like', 'heart', 'Like', () => this.actions.like(this));
+    [this.commentBtn, this.commentCount] = button('comment', 'comment', 'Comments', () => this.actions.comments(this));
+    [this.shareBtn, this.shareCount] = button('share', 'share', 'Share', () => this.actions.share(this));
+    this.muteBtn = el('button', {
+      class: 'action action-mute', type: 'button', 'aria-label': 'Sound on/off', 'data-testid': 'mute-btn',
+      onclick: () => this.actions.toggleMute(this),
+    }, el('span', { class: 'action-icon' }, icon('muted', 'when-muted'), icon('sound', 'when-sound')));
+    this.renderCounts();
+    return el('div', { class: 'rail' }, avatarLink, this.likeBtn, this.commentBtn, this.shareBtn, this.muteBtn);
+  }
+
+  renderCounts() {
+    const v = this.v;
+    this.likeBtn.classList.toggle('on', !!v.liked);
+    this.likeBtn.setAttribute('aria-pressed', v.liked ? 'true' : 'false');
+    this.likeCount.textContent = compact(v.like_count);
+    this.likeCount.dataset.count = String(v.like_count);
+    this.commentCount.textContent = compact(v.comment_count);
+    this.commentCount.dataset.count = String(v.comment_count);
+    this.shareCount.textContent = compact(v.share_count);
+    this.shareCount.dataset.count = String(v.share_count);
+  }
+
+  renderFollow() {
+    const own = this.v.is_own || (viewer && this.v.creator && viewer.id === this.v.creator.id);
+    this.followBtn.hidden = !!own || !this.v.creator;
+    const following = !!this.v.following_creator;
+    this.followBtn.textContent = following ? 'Following' : 'Follow';
+    this.followBtn.classList.toggle('on', following);
+    this.followBtn.setAttribute('aria-pressed', following ? 'true' : 'false');
+  }
+
+  renderProgress() {
+    const d = this.video.duration;
+    if (Number.isFinite(d) && d > 0) this.progressFill.style.transform = `scaleX(${this.video.currentTime / d})`;
+  }
+
+  onStageClick(event) {
+    if (event.target.closest('.meta a, .meta button, .meta details')) return;
+    if (this.tapTimer) {
+      clearTimeout(this.tapTimer);
+      this.tapTimer = 0;
+      this.actions.doubleTap(this);
+      return;
+    }
+    this.tapTimer = setTimeout(() => {
+      this.tapTimer = 0;
+      this.actions.tap(this);
+    }, DOUBLE_TAP_MS);
+  }
+
+  burstHeart() {
+    this.root.classList.remove('burst');
+    void this.root.offsetWidth; // restart the animation
+    this.root.classList.add('burst');
+  }
+
+  /** Attach the source so the browser may buffer it ('auto' for the next video, 'metadata' behind). */
+  load(preload) {
+    if (!this.src) return;
+    this.video.preload = preload;
+    if (!this.loaded) {
+      this.video.src = this.src;
+      this.loaded = true;
+    }
+  }
+
+  /** Drop the source of a far-away video so its buffers are freed; the poster stays. */
+  unload() {
+    if (!this.loaded) return;
+    this.video.pause();
+    this.video.removeAttribute('src');
+    this.video.preload = 'none';
+    this.video.load();
+    this.loaded = false;
+  }
+
+  async play(muted) {
+    if (!this.src) return;
+    this.load('auto');
+    this.video.muted = muted;
+    try {
+      await this.video.play();
+    } catch (err) {
+      if (err && err.name === 'NotAllowedError' && !this.video.muted) {
+        // Sound without a gesture is refused: play muted instead.
+        this.video.muted = true;
+        this.actions.autoplayMuted(this);
+        await this.video.play().catch(() => this.root.classList.add('is-paused'));
+      } else if (err && err.name !== 'AbortError') {
+        this.root.classList.add('is-paused');
+      }
+    }
+  }
+
+  pause() {
+    this.video.pause();
+  }
+}
