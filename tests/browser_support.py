@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import uvicorn
 
 from tests.conftest import require
 
@@ -28,6 +33,27 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+@contextmanager
+def serve_in_thread(app: object) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn server on a free loopback port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
@@ -91,9 +117,7 @@ class ApiUser:
 
     def upload(self, path: Path, caption: str) -> str:
         with path.open("rb") as fh:
-            r = self.client.post(
-                "/api/videos", files={"file": (path.name, fh, "video/mp4")}, data={"caption": caption}
-            )
+            r = self.client.post("/api/videos", files={"file": (path.name, fh, "video/mp4")}, data={"caption": caption})
         assert r.status_code == 202, r.text
         video_id: str = r.json()["id"]
         return video_id

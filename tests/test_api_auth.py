@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import User
-
 from tests.api_support import signup
 
 

@@ -126,7 +126,7 @@ def test_oversized_stream_without_length_is_cut_off(sqlite_rt: RegionRuntime) ->
     import socket
 
     from sovereel.api.app import create_app
-    from tests.conftest import serve_in_thread
+    from sovereel.api.server import serve_in_thread
 
     sqlite_rt.settings.max_upload_mb = 1
     app = create_app(sqlite_rt.settings, runtime=sqlite_rt, start_background=False)

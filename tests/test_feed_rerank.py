@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sovereel.feed.params import RerankParams
 from sovereel.feed.rerank import Placed, Scored, is_exploration_slot, primary_topic, rerank, rerank_page
 
@@ -64,7 +66,7 @@ def test_exploration_slots_are_evenly_spread_at_the_exact_share() -> None:
     for share in (0.1, 0.2, 0.25, 1 / 3):
         positions = [p for p in range(300) if is_exploration_slot(p, share, phase=4)]
         assert len(positions) == round(300 * share)
-        gaps = {b - a for a, b in zip(positions, positions[1:], strict=False)}
+        gaps = {b - a for a, b in itertools.pairwise(positions)}
         assert max(gaps) - min(gaps) <= 1
 
 

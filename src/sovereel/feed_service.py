@@ -126,7 +126,9 @@ class FeedService:
         next_cursor = f"{chain}:{page_no + 1}" if page.items else None
         return self._render(page.items, viewer_id, next_cursor, chain)
 
-    def _render(self, items: list[Any], viewer_id: str | None, next_cursor: str | None, chain: str | None) -> dict[str, Any]:
+    def _render(
+        self, items: list[Any], viewer_id: str | None, next_cursor: str | None, chain: str | None
+    ) -> dict[str, Any]:
         ids = [item.video_id for item in items]
         with self.rt.db.session() as s:
             rows = {v.id: v for v in s.scalars(select(Video).where(Video.id.in_(ids)))}

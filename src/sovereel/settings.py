@@ -32,16 +32,21 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL of the region's metadata store; empty = SQLite file under data_dir/<region>."
     )
-    media_url: str = Field("", description="Blob store URL of the region's media (file://…); empty = data_dir/<region>/media.")
-    bus_url: str = Field("memory://", description="Event bus: memory:// (in-process) or nats://host:port.")
-    cache_url: str = Field("memory://", description="Hot state: memory:// (in-process) or redis://host:port/db.")
-    secret_key: str = Field(DEV_SECRET, description="Secret used to derive session-token digests; set it in production.")
+    media_url: str = Field(
+        "", description="Blob store URL of the region's media (file://…); empty = data_dir/<region>/media."
+    )
+    bus_url: str = Field("memory://", description="Event bus URL; memory:// (in-process) is the built-in backend.")
+    secret_key: str = Field(
+        DEV_SECRET, description="Secret used to derive session-token digests; set it in production."
+    )
     session_days: int = Field(30, ge=1, description="How long a login session lasts, in days.")
     max_upload_mb: int = Field(200, ge=1, description="Largest accepted upload, in MiB (413 above it).")
     max_duration_s: float = Field(180.0, gt=0, description="Longest accepted video, in seconds (422 above it).")
     max_caption_chars: int = Field(2200, ge=1, description="Longest accepted caption, in characters.")
     max_event_batch: int = Field(500, ge=1, description="Most events accepted in one POST /api/events batch.")
-    run_workers: bool = Field(True, description="Run the media worker and outbox relay as threads inside `serve`.")
+    run_workers: bool = Field(
+        True, description="Run the media worker as threads inside `serve` (off when a separate `sovereel worker` runs)."
+    )
     media_threads: int = Field(1, ge=1, le=16, description="Transcode jobs run at once by an in-process worker.")
     ffmpeg_threads: int = Field(0, ge=0, description="Threads ffmpeg may use per job (0 = ffmpeg decides).")
     job_max_attempts: int = Field(4, ge=1, description="Transcode attempts before a video is marked failed.")

@@ -107,7 +107,12 @@ def user_for_token(db: RegionDB, secret: str, token: str) -> User | None:
 
 
 def do_update_profile(
-    db: RegionDB, user_id: str, *, display_name: str | None = None, bio: str | None = None, avatar_key: str | None = None
+    db: RegionDB,
+    user_id: str,
+    *,
+    display_name: str | None = None,
+    bio: str | None = None,
+    avatar_key: str | None = None,
 ) -> User:
     """Change a user's display name, bio or avatar."""
     if display_name is not None and not 1 <= len(display_name.strip()) <= 64:

@@ -126,13 +126,13 @@ def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str) -> None:
             raise Forbidden("that comment is not yours", code="not_owner")
         removed = 1 + (comment.reply_count if comment.parent_id is None else 0)
         if comment.parent_id is not None:
-            s.execute(update(Comment).where(Comment.id == comment.parent_id).values(reply_count=Comment.reply_count - 1))
+            s.execute(
+                update(Comment).where(Comment.id == comment.parent_id).values(reply_count=Comment.reply_count - 1)
+            )
         else:
             s.execute(delete(Comment).where(Comment.parent_id == comment.id))
         s.execute(delete(Comment).where(Comment.id == comment.id))
-        s.execute(
-            update(Video).where(Video.id == comment.video_id).values(comment_count=Video.comment_count - removed)
-        )
+        s.execute(update(Video).where(Video.id == comment.video_id).values(comment_count=Video.comment_count - removed))
 
 
 def do_share(db: RegionDB, *, user_id: str | None, video_id: str, channel: str = "link") -> int:

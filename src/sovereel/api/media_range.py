@@ -13,7 +13,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(start, end) inclusive for a satisfiable single range, None for no/ignored range; raises ValueError if unsatisfiable."""
+    """(start, end) inclusive for one satisfiable range; None to send everything; ValueError if unsatisfiable."""
     m = _RANGE.match(header.strip())
     if not m:
         return None  # multi-range or malformed: RFC 9110 lets us ignore it and send the whole body

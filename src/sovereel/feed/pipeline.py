@@ -179,21 +179,35 @@ class ForYouRecommender:
     name = "for_you"
 
     def __init__(self, scorer: Scorer, params: Params, embed_texts: EmbedTexts | None = None) -> None:
-        # Replace `scorer` to swap models: each request reads it once, so no request mixes two versions.
-        self.scorer = scorer
         self.params = params
-        self._items = ItemIndex(params.index)
         self._content = ContentIndex(embed_texts, params.index) if embed_texts is not None else None
+        self._serving = self._prepare(scorer)
+
+    @property
+    def scorer(self) -> Scorer:
+        """The model now serving."""
+        return self._serving[0]
+
+    @scorer.setter
+    def scorer(self, scorer: Scorer) -> None:
+        # Swapping models builds the new model's item index first and then replaces model and index in one
+        # assignment: requests in flight finish on the old pair, later ones get the new, none waits for a build.
+        self._serving = self._prepare(scorer)
+
+    def _prepare(self, scorer: Scorer) -> tuple[Scorer, ItemIndex]:
+        index = ItemIndex(self.params.index)
+        index.sync(*scorer.item_vectors())
+        return scorer, index
 
     def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
         """One page of the For You feed for this request."""
-        scorer, params = self.scorer, self.params
+        (scorer, index), params = self._serving, self.params
         cursor = Cursor.decode(request.cursor) if request.cursor else Cursor(request_seed(request), 0)
         limit = max(1, min(request.limit, MAX_PAGE))
         personalised = request.personalised
         now = request.now
         user_vector = scorer.user_vector(request.user_id) if personalised and request.user_id else None
-        hits = self._sources(request, world, params, cursor, user_vector)
+        hits = self._sources(request, world, params, cursor, scorer, index, user_vector)
         merged = _interleave(hits, params.max_candidates)
 
         served_ids = set(cursor.served)
@@ -272,6 +286,8 @@ class ForYouRecommender:
         world: CandidateWorld,
         params: Params,
         cursor: Cursor,
+        scorer: Scorer,
+        index: ItemIndex,
         user_vector: Any | None,
     ) -> list[list[SourceHit]]:
         """Every source's hits, in SOURCES order; history-based sources only for the personalised feed."""
@@ -291,10 +307,12 @@ class ForYouRecommender:
         hits: dict[str, list[SourceHit]] = {}
         if request.personalised:
             if user_vector is not None and q["embedding"] > 0:
-                self._items.sync(*self.scorer.item_vectors())
-                found = embedding_candidates(self._items, user_vector, ask(q["embedding"]))
+                index.sync(*scorer.item_vectors())  # cheap unless the model's vectors changed since the last request
+                found = embedding_candidates(index, user_vector, ask(q["embedding"]))
                 hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
-            hits["following"] = fresh(following_candidates(world, params.following, now, ask(q["following"])), q["following"])
+            hits["following"] = fresh(
+                following_candidates(world, params.following, now, ask(q["following"])), q["following"]
+            )
             seeds = history_seeds(world, params.history, now)
             co = co_engagement_candidates(world, seeds, ask(q["co_engagement"]))
             hits["co_engagement"] = fresh(co, q["co_engagement"])

@@ -63,17 +63,6 @@ def is_exploration_slot(position: int, share: float, phase: int) -> bool:
     return math.floor((position + phase + 1) * frac) > math.floor((position + phase) * frac)
 
 
-def _spaced(
-    item: Scored, recent: Sequence[tuple[str, str]], creator_window: int, topic_window: int
-) -> tuple[bool, bool]:
-    # `recent` holds (creator, topic) of the slots just before, newest last.
-    creators = recent[max(0, len(recent) - (creator_window - 1)) :]
-    topics = recent[max(0, len(recent) - (topic_window - 1)) :]
-    creator_ok = all(c != item.creator_id for c, _ in creators)
-    topic_ok = not item.topic or all(t != item.topic for _, t in topics)
-    return creator_ok, topic_ok
-
-
 def rerank(
     candidates: Sequence[Scored],
     params: RerankParams,
@@ -103,16 +92,18 @@ def rerank(
 
 
 def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: RerankParams, explore: bool) -> int:
-    spacing = [_spaced(c, recent, params.creator_window, params.topic_window) for c in remaining]
+    # `recent` holds (creator, topic) of the slots just before, newest last.
+    creators = {c for c, _ in recent[max(0, len(recent) - (params.creator_window - 1)) :]}
+    topics = {t for _, t in recent[max(0, len(recent) - (params.topic_window - 1)) :] if t}
     # Passes of (exploration candidates only, topic spacing required), strictest first. An exploration slot
     # takes an exploration candidate whenever creator spacing allows: the reserved share is a promise to new videos.
     passes = [(True, True), (True, False)] if explore else []
     passes += [(False, True), (False, False)]
     for only_exploration, need_topic in passes:
-        for i, (creator_ok, topic_ok) in enumerate(spacing):
-            if only_exploration and not remaining[i].exploration:
+        for i, c in enumerate(remaining):
+            if only_exploration and not c.exploration:
                 continue
-            if creator_ok and (topic_ok or not need_topic):
+            if c.creator_id not in creators and not (need_topic and c.topic in topics):
                 return i
     return 0  # every candidate left breaks creator spacing: the best of them, rather than an empty slot
 

@@ -8,6 +8,7 @@ model and the re-ranker decide what is shown.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
@@ -36,10 +37,22 @@ def decay(age_s: float, half_life_s: float) -> float:
     return float(0.5 ** (max(age_s, 0.0) / half_life_s))
 
 
+_MASK64 = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _id_key(video_id: str) -> int:
+    # blake2b, not hash(): Python's string hash differs between processes, and replays must not.
+    return int.from_bytes(hashlib.blake2b(video_id.encode("utf-8"), digest_size=8).digest(), "big")
+
+
 def tiebreak(seed: int, video_id: str) -> int:
     """A per-request pseudo-random rank for a video, stable for the same seed (never the global RNG)."""
-    digest = hashlib.blake2b(f"{seed}:{video_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+    # splitmix64's finaliser over (id key xor seed): a fresh shuffle per seed for a few integer operations.
+    z = (_id_key(video_id) ^ seed) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
 
 
 def _top(scores: Mapping[str, float], k: int, source: str, via: Mapping[str, str] | None = None) -> list[SourceHit]:
@@ -90,6 +103,11 @@ class ItemIndex:
         with self._lock:
             last = self._last
             if last is not None and last[0] is ids and last[1] is vectors:
+                return
+            if len(ids) == 0:
+                self._kill(list(self._pos.values()))
+                self._pos.clear()
+                self._last = (ids, vectors, np.zeros(0, dtype=np.int64))
                 return
             matrix = _as_matrix(vectors, len(ids))
             if self._index is None or matrix.shape[1] != self._buf.shape[1]:
@@ -275,11 +293,16 @@ def exploration_candidates(
 ) -> list[SourceHit]:
     """Fresh videos still owed impressions by their traffic pool; the least-shown first, ties shuffled by seed."""
     ranked: list[tuple[float, int, str, int]] = []
-    empty = ExposureStats()
+    exposure = world.exposure
+    oldest = now - params.max_age_s
     for video in world.videos.values():
-        if now - video.created_at > params.max_age_s:
+        if video.created_at < oldest:
             continue
-        state = pool_state(world.exposure.get(video.id, empty), params)
+        stats = exposure.get(video.id)
+        if stats is None:  # never shown yet: the whole first pool is owed
+            ranked.append((-1.0, tiebreak(seed, video.id), video.id, 0))
+            continue
+        state = pool_state(stats, params)
         if state.status == "active":
             owed = state.remaining / params.pool_sizes[state.level]
             ranked.append((-owed, tiebreak(seed, video.id), video.id, state.level))
@@ -347,23 +370,32 @@ class ContentIndex:
     def __init__(self, embed_texts: Callable[[list[str]], Any], params: IndexParams, batch_size: int = 256) -> None:
         self.index = ItemIndex(params)
         self._embed = embed_texts
-        self._texts: dict[str, str] = {}
+        self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}  # id -> the caption and hashtags embedded
         self._batch = batch_size
         self._lock = threading.Lock()
+        self._last: Mapping[str, VideoInfo] | None = None
 
     def sync(self, videos: Mapping[str, VideoInfo]) -> None:
         """Embed new or edited videos' texts and forget removed videos."""
         with self._lock:
+            if videos is self._last:
+                return
             gone = self._texts.keys() - videos.keys()
             if gone:
                 self.index.remove(gone)
                 for vid in gone:
                     del self._texts[vid]
-            stale = [(vid, text) for vid, v in videos.items() if self._texts.get(vid) != (text := video_text(v))]
+            stale = []
+            for vid, v in videos.items():
+                known = self._texts.get(vid)
+                # Comparing the fields, not a rebuilt string: this runs over every video on every sync.
+                if known is None or known[0] != v.caption or known[1] != v.hashtags:
+                    stale.append(v)
             for start in range(0, len(stale), self._batch):
                 chunk = stale[start : start + self._batch]
-                self.index.upsert([vid for vid, _ in chunk], self._embed([text for _, text in chunk]))
-                self._texts.update(chunk)
+                self.index.upsert([v.id for v in chunk], self._embed([video_text(v) for v in chunk]))
+                self._texts.update((v.id, (v.caption, v.hashtags)) for v in chunk)
+            self._last = videos
 
 
 def content_candidates(index: ItemIndex, seeds: Sequence[tuple[str, float]], k: int) -> list[SourceHit]:

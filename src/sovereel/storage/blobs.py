@@ -6,9 +6,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$")
 
@@ -49,13 +49,13 @@ class LocalBlobStore:
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _atomic_write(self, key: str, write: object) -> int:
+    def _atomic_write(self, key: str, write: Callable[[BinaryIO], object]) -> int:
         dest = self.path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                write(out)  # type: ignore[operator]
+                write(out)
             os.replace(tmp, dest)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
@@ -66,9 +66,9 @@ class LocalBlobStore:
         return dest.stat().st_size
 
     def put_file(self, key: str, src: Path) -> int:
-        def copy(out: object) -> None:
+        def copy(out: BinaryIO) -> None:
             with src.open("rb") as f:
-                shutil.copyfileobj(f, out, 1024 * 1024)  # type: ignore[misc]
+                shutil.copyfileobj(f, out, 1024 * 1024)
 
         return self._atomic_write(key, copy)
 

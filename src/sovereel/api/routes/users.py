@@ -20,7 +20,9 @@ from sovereel.storage.models import Follow, Hashtag, User, Video
 router = APIRouter(prefix="/api", tags=["users"])
 
 
-def profile_json(rt: RegionRuntime, username: str, viewer_id: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+def profile_json(
+    rt: RegionRuntime, username: str, viewer_id: str | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
     with rt.db.session() as s:
         user = s.scalar(select(User).where(User.username_key == username.lower()))
         if user is None:

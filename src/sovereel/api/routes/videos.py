@@ -142,6 +142,7 @@ def comment_views(rt: RegionRuntime, video_id: str, viewer_id: str | None, limit
             )
         )
         authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in rows})))}
+
     def one(c: Comment) -> dict[str, Any]:
         author = authors.get(c.user_id)
         return {

@@ -17,16 +17,17 @@ export class EventQueue {
     this.disabled = false;
     this.failures = 0;
     this.sent = 0;
-    this.beforeExit = []; // callbacks that add last reports (e.g. watch progress) before an exit flush
+    // Callbacks that add last reports before an exit flush; called with 'hidden' (tab hidden) or 'pagehide'.
+    this.beforeExit = [];
     this.timer = setInterval(() => this.flush(), flushMs);
-    const onHide = () => {
-      for (const fn of this.beforeExit) fn();
+    const onHide = (why) => {
+      for (const fn of this.beforeExit) fn(why);
       this.flush({ leaving: true });
     };
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'hidden') onHide();
+      if (document.visibilityState === 'hidden') onHide('hidden');
     });
-    window.addEventListener('pagehide', onHide);
+    window.addEventListener('pagehide', () => onHide('pagehide'));
   }
 
   push(kind, videoId, extra = {}) {

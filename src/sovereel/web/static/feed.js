@@ -224,8 +224,21 @@ class Feed {
         slide.play(this.muted);
       }
     });
-    // The queue calls this before its exit flush (tab hidden, page left): report the watch time so far.
-    if (this.queue) this.queue.beforeExit.push(() => this.current && this.current.tracker && this.current.tracker.tick());
+    // Before the queue's exit flush: a hidden tab reports the watch time so far; leaving the page ends the
+    // visit (a skip if the video had not completed).
+    if (this.queue) {
+      this.queue.beforeExit.push((why) => {
+        const tracker = this.current && this.current.tracker;
+        if (tracker) (why === 'pagehide' ? tracker.leave() : tracker.tick());
+      });
+    }
+    // Back from the back/forward cache: the visit starts again.
+    window.addEventListener('pageshow', (event) => {
+      const slide = this.current;
+      if (!event.persisted || !slide) return;
+      if (slide.tracker) slide.tracker.enter();
+      slide.play(this.muted);
+    });
   }
 }
 

@@ -53,7 +53,8 @@ export class Slide {
       el('div', { class: 'spinner', 'aria-hidden': 'true' }),
       el('div', { class: 'paused-icon', 'aria-hidden': 'true' }, icon('play')),
       el('div', { class: 'heart-burst', 'aria-hidden': 'true' }, icon('heart')),
-      el('button', { class: 'unmute-hint', type: 'button', 'data-testid': 'unmute-hint' }, icon('muted'), 'Tap to unmute'),
+      el('button', { class: 'unmute-hint', type: 'button', 'data-testid': 'unmute-hint' }, icon('muted'),
+        el('span', { class: 'hint-tap', text: 'Tap to unmute' }), el('span', { class: 'hint-click', text: 'Click to unmute' })),
       this.renderMeta(creator),
       el('div', { class: 'progress-track', 'aria-hidden': 'true' }, this.progressFill),
     );

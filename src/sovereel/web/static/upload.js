@@ -61,6 +61,12 @@ function choose(picked) {
 }
 
 fileInput.addEventListener('change', () => choose(fileInput.files[0]));
+// A file the browser cannot play (it may still be a valid upload, e.g. some MKV): show the prompt instead.
+preview.addEventListener('error', () => {
+  if (!preview.getAttribute('src')) return;
+  preview.hidden = true;
+  prompt.hidden = false;
+});
 caption.addEventListener('input', refresh);
 for (const type of ['dragenter', 'dragover']) {
   dropzone.addEventListener(type, (event) => {
@@ -117,6 +123,8 @@ function upload() {
   watchLink.hidden = retryBtn.hidden = againBtn.hidden = true;
   setProgress(0);
   setStatus('uploading', 'Uploading…');
+  submitBtn.hidden = true;
+  statusBox.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   xhr = new XMLHttpRequest();
   xhr.open('POST', '/api/videos');
   xhr.responseType = 'text';
@@ -149,6 +157,7 @@ function upload() {
   xhr.onabort = () => {
     xhr = null;
     setBusy(false);
+    submitBtn.hidden = false;
     statusBox.hidden = true;
     showError('Upload cancelled.');
   };
@@ -157,6 +166,7 @@ function upload() {
 
 function failed(message, status) {
   setBusy(false);
+  submitBtn.hidden = false;
   statusBox.hidden = true;
   const prefix = { 413: 'Too large: ', 415: 'Not a supported video: ', 422: 'Cannot use this video: ' }[status] || '';
   showError(prefix + message);
@@ -220,6 +230,7 @@ againBtn.addEventListener('click', () => {
   prompt.hidden = false;
   fileName.textContent = '';
   statusBox.hidden = true;
+  submitBtn.hidden = false;
   showError('');
   refresh();
 });
