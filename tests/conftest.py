@@ -115,4 +115,3 @@ def sqlite_client(sqlite_rt: RegionRuntime) -> Iterator[TestClient]:
     app = create_app(sqlite_rt.settings, runtime=sqlite_rt, start_background=False)
     with TestClient(app) as c:
         yield c
-

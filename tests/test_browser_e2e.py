@@ -320,11 +320,13 @@ def test_desktop_signed_out_watch_and_prompt(browser: Browser, site: Site) -> No
     screenshot(page, "desktop-feed")
 
     # Signed out, liking asks to sign in (and changes nothing).
+    likes = count_of(page, "like")
     active(page).get_by_test_id("like-btn").click()
     dialog = page.get_by_test_id("signin-dialog")
     dialog.wait_for()
     assert dialog.get_by_test_id("signin-dialog-login").get_attribute("href") == "/login?next=%2F"
-    assert count_of(page, "like") == 1  # alice liked the other one; this one keeps its count
+    assert count_of(page, "like") == likes
+    assert active(page).get_by_test_id("like-btn").get_attribute("aria-pressed") == "false"
     screenshot(page, "desktop-signin-prompt")
     page.keyboard.press("Escape")
 
@@ -332,6 +334,16 @@ def test_desktop_signed_out_watch_and_prompt(browser: Browser, site: Site) -> No
     active(page).get_by_test_id("comment-btn").click()
     page.get_by_test_id("comments-drawer").get_by_text("Sign in").wait_for()
     screenshot(page, "desktop-comments")
+    page.get_by_test_id("comments-close").click()
+
+    # Past the last video: the end card, and nothing keeps playing off screen.
+    end = page.get_by_test_id("feed-end")
+    for _ in range(len(ids) + 1):
+        page.keyboard.press("j")
+        page.wait_for_timeout(450)
+    end.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('.slide video')].every(v => v.paused)")
+    assert end.is_visible()
 
     # The other pages, on desktop.
     page.goto("/@bob_e2e")
@@ -373,5 +385,59 @@ def test_desktop_signed_out_watch_and_prompt(browser: Browser, site: Site) -> No
     assert page.locator(".profile-head img.avatar").get_attribute("src") == "/api/users/alice_e2e/avatar"
     assert page.locator(".profile-head img.avatar").evaluate("img => img.naturalWidth") == 256
     screenshot(page, "desktop-own-profile")
+    assert not errors.errors, errors.errors
+    context.close()
+
+
+WATCH_SCRIPT = """async () => {
+  const { WatchTracker } = await import('/static/watch.js');
+  class FakeVideo extends EventTarget {
+    constructor(duration) { super(); this.duration = duration; this.currentTime = 0; this.paused = true; }
+    at(t, type = 'timeupdate') { this.currentTime = t; this.dispatchEvent(new Event(type)); }
+    play() { this.paused = false; this.dispatchEvent(new Event('playing')); }
+  }
+  const run = (duration, script) => {
+    const pushed = [];
+    const queue = { push: (kind, videoId, extra) => pushed.push({ kind, videoId, ...extra }) };
+    const video = new FakeVideo(duration);
+    const tracker = new WatchTracker(video, 'v1', queue, 'req1');
+    script(video, tracker);
+    return pushed;
+  };
+  const step = (video, from, to) => { for (let t = from; t <= to + 1e-9; t += 0.25) video.at(t); };
+  return {
+    // Watched to the end, looped (the browser seeks to 0), watched a second more, then moved on.
+    looped: run(3, (video, tracker) => {
+      tracker.impression(); tracker.impression();
+      tracker.enter(); video.play(); step(video, 0, 2.75);
+      video.at(0.05, 'seeking'); step(video, 0.25, 1.0);
+      tracker.tick(); tracker.leave();
+    }),
+    // Played 1.5 s, jumped ahead by seeking (not counted as watching), left before the end: a skip.
+    skipped: run(10, (video, tracker) => {
+      tracker.enter(); video.play(); step(video, 0, 1.5);
+      video.at(6, 'seeking'); video.at(6.25); video.at(6.5);
+      tracker.leave();
+    }),
+  };
+}"""
+
+
+def test_watch_tracker_reports_seconds_actually_watched(browser: Browser, site: Site) -> None:
+    """The page's watch-event logic, driven by a scripted <video> stand-in: exact kinds and watched_s."""
+    context, page, errors = new_page(browser, site, DESKTOP)
+    page.goto("/login")
+    result = page.evaluate(WATCH_SCRIPT)
+    kinds = [e["kind"] for e in result["looped"]]
+    assert kinds == ["impression", "play", "complete", "loop", "progress"], kinds  # one impression, however often seen
+    complete, loop, progress = result["looped"][2:]
+    assert complete["watched_s"] == pytest.approx(2.75)  # within 0.3 s of the end counts as complete
+    assert loop["watched_s"] == pytest.approx(3.05)  # + the 0.25 s tail before the wrap and 0.05 s after it
+    assert progress["watched_s"] == pytest.approx(4.0)
+    assert all(e["request_id"] == "req1" and e["videoId"] == "v1" for e in result["looped"])
+    skipped = result["skipped"]
+    assert [e["kind"] for e in skipped] == ["play", "skip"]
+    assert skipped[1]["watched_s"] == pytest.approx(1.75)  # 1.5 s + 0.25 s played after the seek; not 6.5
+    assert skipped[1]["position_s"] == pytest.approx(6.5)
     assert not errors.errors, errors.errors
     context.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,7 @@ from sovereel.feed.interface import (
     EngagementBucket,
     FeedPage,
     FeedRequest,
+    Reason,
     VideoInfo,
 )
 from sovereel.feed.params import Params, default_params
@@ -55,8 +59,8 @@ def _world(**kw: Any) -> CandidateWorld:
     return CandidateWorld(videos=dict(VIDEOS), region_engagement=POPULAR, **kw)
 
 
-def _request(user: str | None = "cook_fan", limit: int = 10, **kw: Any) -> FeedRequest:
-    return FeedRequest(user_id=user, region="default", limit=limit, now=NOW, **kw)
+def _request(user: str | None = "cook_fan", limit: int = 10, now: float = NOW, **kw: Any) -> FeedRequest:
+    return FeedRequest(user_id=user, region="default", limit=limit, now=now, **kw)
 
 
 def _recommender(scorer: DotScorer | None = None, params: Params | None = None, **kw: Any) -> ForYouRecommender:
@@ -98,7 +102,9 @@ def test_the_same_request_gives_the_same_items_and_scores() -> None:
 def test_an_auditor_can_replay_every_score_from_its_reason() -> None:
     scorer, params = DotScorer(USERS, VECTORS), default_params()
     for item in _recommender(scorer, params).recommend(_request(), _world()).items:
-        score, terms = replay(scorer, params, item.reason)
+        # As an auditor gets it: the stored JSON record, not the live object.
+        stored = Reason(**json.loads(json.dumps(item.reason.as_dict())))
+        score, terms = replay(scorer, params, stored)
         assert score == item.reason.score and terms == item.reason.terms
     with pytest.raises(ValueError, match="model"):
         replay(DotScorer(USERS, VECTORS, version="dot-2"), params, item.reason)
@@ -193,6 +199,7 @@ def test_a_new_viewer_gets_popular_and_new_videos() -> None:
     assert page.items[0].reason.explanation[0].startswith("You are new here")
     signed_out = _recommender().recommend(_request(None), _world())
     assert {s for i in signed_out.items for s in i.reason.sources} <= {"trending", "exploration"}
+    assert signed_out.items[0].reason.explanation[0].startswith("You are not signed in")
 
 
 def test_a_new_viewer_who_finishes_a_video_sees_related_ones_on_the_next_page() -> None:
@@ -231,3 +238,63 @@ def test_a_scorer_that_skips_a_task_is_a_loud_error() -> None:
 
     with pytest.raises(ValueError, match="follow"):
         _recommender(Broken(USERS, VECTORS)).recommend(_request(), _world())
+
+
+def test_captions_embedded_ahead_of_time_are_not_embedded_again_in_a_request() -> None:
+    batches: list[int] = []
+    embedder = HashingTextEmbedder()
+
+    def counting(texts: list[str]) -> np.ndarray:
+        batches.append(len(texts))
+        return embedder(texts)
+
+    rec = _recommender(embed_texts=counting)
+    rec.index_texts(VIDEOS)
+    assert sum(batches) == len(VIDEOS)
+    world = _world(recent_engagements=(Engagement("cats0", "like", NOW),))
+    world.videos["late"] = video("late", "ivy", tags=("cats",), caption="cats clip late")
+    page = rec.recommend(_request("newcomer"), world)
+    assert sum(batches) == len(VIDEOS) + 1  # only the video published since
+    assert any("content" in i.reason.sources for i in page.items)
+
+
+def test_swapping_models_under_concurrent_requests_fails_none_and_never_mixes_versions() -> None:
+    rec = _recommender()
+    errors: list[BaseException] = []
+    versions_per_page: list[set[str]] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                page = rec.recommend(_request(), _world())
+                versions_per_page.append({i.reason.model_version for i in page.items})
+            except BaseException as exc:  # any failure at all is what this test looks for
+                errors.append(exc)
+
+    threads = [threading.Thread(target=serve) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for n in range(2, 8):
+        rec.scorer = DotScorer(USERS, {k: v * n for k, v in VECTORS.items()}, version=f"dot-{n}")
+        served = len(versions_per_page)
+        deadline = time.monotonic() + 5
+        while len(versions_per_page) < served + 2 and time.monotonic() < deadline:  # pages served between swaps
+            time.sleep(0.001)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(versions_per_page) >= 12 and all(len(v) == 1 for v in versions_per_page)
+    assert {v for vs in versions_per_page for v in vs} >= {"dot-7"}
+
+
+def test_a_platform_that_tracks_the_scroll_itself_gets_no_repeats_in_either_mode() -> None:
+    rec = _recommender()
+    for personalised in (True, False):
+        served: set[str] = set()
+        for step in range(3):  # no cursor passed on: the platform lists what this scroll was served
+            request = _request(limit=3, personalised=personalised, now=NOW + step)
+            page = rec.recommend(request, _world(served=frozenset(served)))
+            assert page.items and not set(_ids(page)) & served
+            served |= set(_ids(page))

@@ -109,6 +109,18 @@ def test_syncing_the_same_arrays_again_is_free_and_search_survives_many_updates(
     assert [vid for vid, _ in index.search(q, 5)] == exact
 
 
+def test_vectors_updated_in_place_are_picked_up_when_the_model_version_moves() -> None:
+    index = ItemIndex(SMALL)
+    ids = ["a", "b"]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    index.sync(ids, vectors, token="v1")
+    vectors[1] = [2.0, 0.0]  # an online learner writing into the same array
+    index.sync(ids, vectors, token="v1")
+    assert index.search(np.array([1.0, 0.0]), 1)[0][0] == "a"  # same objects, same token: not looked at
+    index.sync(ids, vectors, token="v1+1")
+    assert index.search(np.array([1.0, 0.0]), 1)[0][0] == "b"
+
+
 def test_index_refuses_mismatched_input() -> None:
     index = ItemIndex(SMALL)
     with pytest.raises(ValueError):

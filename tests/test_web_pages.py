@@ -211,8 +211,9 @@ def test_static_assets_and_module_imports_exist(world: World) -> None:
         assert (STATIC_DIR / name).is_file(), f"missing static file {name}"
         response = world.client.get(f"/static/{name}")
         assert response.status_code == 200, name
-    script_type = world.client.get("/static/feed.js").headers["content-type"]
-    assert script_type.startswith(("text/javascript", "application/javascript"))
+    script = world.client.get("/static/feed.js")
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert script.headers["cache-control"] == "no-cache"  # revalidated, so a new release is picked up at once
 
 
 def test_linkify_caption_escapes_everything_but_its_links() -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from sovereel.api.errors import install_error_handlers
-from sovereel.api.routes import auth, events, feed, users, videos
+from sovereel.api.routes import auth, events, feed, feed_controls, users, videos
 from sovereel.feed_service import FeedService
 from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.web import pages
 from sovereel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,8 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, videos, feed, events, users):
+    for module in (auth, videos, feed, feed_controls, events, users):
         app.include_router(module.router)
     app.include_router(videos.comments_router)
-    try:
-        from sovereel.web import pages
-    except ImportError:  # the web pages are optional for API-only deployments
-        pass
-    else:
-        pages.install(app)
+    pages.install(app)
     return app

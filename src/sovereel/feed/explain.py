@@ -44,6 +44,7 @@ class ExplainContext:
     via: Mapping[str, str] = field(default_factory=dict)  # source -> seed video id or "pool N"
     slot: str = "ranked"
     cold_start: bool = False
+    signed_in: bool = True
 
 
 def handle(video: VideoInfo) -> str:
@@ -124,6 +125,8 @@ def explain(reason: Reason, ctx: ExplainContext) -> list[str]:
             "Your For You feed is not personalised (you switched personalisation off): "
             "it is ranked by popularity in your region, not by your activity"
         )
+    elif ctx.cold_start and not ctx.signed_in:
+        sentences.append("You are not signed in, so you see videos popular in your region and new videos")
     elif ctx.cold_start:
         sentences.append("You are new here, so you see popular and new videos until your feed learns what you like")
     if "following" in sources:

@@ -124,8 +124,11 @@ class CandidateWorld:
     """The snapshot a recommender ranks over: eligible videos and the viewer's context."""
 
     videos: dict[str, VideoInfo]
-    seen: frozenset[str] = frozenset()
+    seen: frozenset[str] = frozenset()  # watched: behavioural history, not consulted by the non-personalised feed
     following: frozenset[str] = frozenset()
+    # Served earlier in this scroll session (a platform-side alternative to passing the cursor on); every mode
+    # honours it, since it only keeps one scroll from repeating itself.
+    served: frozenset[str] = frozenset()
     # The viewer's recent positive actions, newest last; also include those videos in `videos`.
     recent_engagements: tuple[Engagement, ...] = ()
     # Explicit viewer controls: honoured in every mode, including the non-personalised one.
@@ -156,10 +159,13 @@ TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", 
 class Scorer(Protocol):
     """A learned model as the serving pipeline sees it (implemented by the trained/online model)."""
 
+    # Names the model state: a logged score replays exactly only against the same version, and a new version
+    # makes the serving index re-check the item vectors (so an online learner should move it as it updates).
     version: str
 
     def predict(self, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, Any]:
         """Per task in TASKS, a numpy array of predictions aligned with `videos`."""
+        # Each video's predictions must not depend on the others in the batch: an auditor replays one item alone.
         ...
 
     def user_vector(self, user_id: str | None) -> Any | None:
@@ -168,4 +174,5 @@ class Scorer(Protocol):
 
     def item_vectors(self) -> tuple[list[str], Any]:
         """Ids and a float32 matrix of item retrieval vectors (for the ANN index)."""
+        # Return the same two objects while nothing changed: the serving index then skips its comparison.
         ...

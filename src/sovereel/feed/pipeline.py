@@ -14,7 +14,7 @@ import binascii
 import dataclasses
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,32 @@ def replay(scorer: Scorer, params: Params, reason: Reason) -> tuple[float, dict[
     return score_terms(params, {task: float(preds[task][0]) for task in TASKS})
 
 
+ItemScore = tuple[float, dict[str, float], dict[str, Any]]
+"""A candidate's final score, its terms, and the scoring inputs its Reason records."""
+
+
+def _score(
+    scorer: Scorer, params: Params, request: FeedRequest, world: CandidateWorld, videos: list[VideoInfo]
+) -> dict[str, ItemScore]:
+    """Score the filtered candidates: the model's weighted sum, or region popularity when not personalised."""
+    per_item: dict[str, ItemScore] = {}
+    if request.personalised:
+        preds = predictions_for(scorer, request.user_id, videos, request.now)
+        for i, video in enumerate(videos):
+            item_preds = {task: float(preds[task][i]) for task in TASKS}
+            score, terms = score_terms(params, item_preds)
+            per_item[video.id] = (score, terms, {"predictions": item_preds, "weights": dict(params.weights)})
+        return per_item
+    # Content-neutral: region popularity only, no model and nothing about the viewer.
+    popularity = trending_scores(world, params.trending, request.now)
+    top = max((popularity.get(v.id, 0.0) for v in videos), default=0.0)
+    for video in videos:
+        raw = popularity.get(video.id, 0.0)
+        score = raw / top if top > 0 else 0.0
+        per_item[video.id] = (score, {"popularity": score}, {"popularity": raw, "max_popularity": top})
+    return per_item
+
+
 class ForYouRecommender:
     """The For You recommender: candidate sources, filters, the learned Scorer, re-ranking and reasons."""
 
@@ -194,9 +220,15 @@ class ForYouRecommender:
         # assignment: requests in flight finish on the old pair, later ones get the new, none waits for a build.
         self._serving = self._prepare(scorer)
 
+    def index_texts(self, videos: Mapping[str, VideoInfo]) -> None:
+        """Embed videos' captions and hashtags ahead of requests (at start-up, and as videos are published)."""
+        # Requests embed only what is new since; a cold start would otherwise embed the whole catalogue in one request.
+        if self._content is not None:
+            self._content.sync(videos)
+
     def _prepare(self, scorer: Scorer) -> tuple[Scorer, ItemIndex]:
         index = ItemIndex(self.params.index)
-        index.sync(*scorer.item_vectors())
+        index.sync(*scorer.item_vectors(), token=scorer.version)
         return scorer, index
 
     def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
@@ -205,32 +237,17 @@ class ForYouRecommender:
         cursor = Cursor.decode(request.cursor) if request.cursor else Cursor(request_seed(request), 0)
         limit = max(1, min(request.limit, MAX_PAGE))
         personalised = request.personalised
-        now = request.now
         user_vector = scorer.user_vector(request.user_id) if personalised and request.user_id else None
         hits = self._sources(request, world, params, cursor, scorer, index, user_vector)
         merged = _interleave(hits, params.max_candidates)
 
         served_ids = set(cursor.served)
-        served = [vid for vid in merged if served_digest(vid) in served_ids]
+        served = [vid for vid in merged if vid in world.served or served_digest(vid) in served_ids]
         ctx = FilterContext.from_world(world, request.user_id, use_history=personalised, served=served)
         kept, _dropped = apply_filters(sorted(merged), world.videos, ctx)
         videos = [world.videos[vid] for vid in kept]
 
-        per_item: dict[str, tuple[float, dict[str, float], dict[str, Any]]] = {}
-        if personalised:
-            preds = predictions_for(scorer, request.user_id, videos, now)
-            for i, video in enumerate(videos):
-                item_preds = {task: float(preds[task][i]) for task in TASKS}
-                score, terms = score_terms(params, item_preds)
-                per_item[video.id] = (score, terms, {"predictions": item_preds, "weights": dict(params.weights)})
-        else:
-            # Content-neutral: region popularity only, no model and nothing about the viewer.
-            popularity = trending_scores(world, params.trending, now)
-            top = max((popularity.get(v.id, 0.0) for v in videos), default=0.0)
-            for video in videos:
-                raw = popularity.get(video.id, 0.0)
-                score = raw / top if top > 0 else 0.0
-                per_item[video.id] = (score, {"popularity": score}, {"popularity": raw, "max_popularity": top})
+        per_item = _score(scorer, params, request, world, videos)
 
         # Equal scores (a model that knows nothing yet of a new viewer) go to the videos more sources agree on,
         # then in a per-scroll shuffled order rather than by id (ids sort by age).
@@ -261,8 +278,8 @@ class ForYouRecommender:
             "mode": "personalised" if personalised else "non_personalised",
             "user_id": request.user_id if personalised else None,
             "region": request.region,
-            "now": now,
-            "seed": cursor.seed,
+            "now": request.now,
+            "seed": f"{cursor.seed:016x}",  # hex: JSON readers that hold numbers as doubles would round it
             "cold_start": personalised and user_vector is None,
         }
         model_version = scorer.version if personalised else NON_PERSONALISED_MODEL
@@ -298,16 +315,21 @@ class ForYouRecommender:
         def fresh(hits: list[SourceHit], quota: int) -> list[SourceHit]:
             # Sources are asked for more than their quota so that what this viewer has already watched, or was
             # served earlier in this scroll, does not use it up and end the feed early.
-            kept = [h for h in hits if h.video_id not in seen and served_digest(h.video_id) not in served]
+            kept = [
+                h
+                for h in hits
+                if h.video_id not in seen and h.video_id not in world.served and served_digest(h.video_id) not in served
+            ]
             return kept[:quota]
 
         def ask(quota: int) -> int:
-            return min(quota + len(seen) + len(served), OVERFETCH * quota)
+            return min(quota + len(seen) + len(served) + len(world.served), OVERFETCH * quota)
 
         hits: dict[str, list[SourceHit]] = {}
         if request.personalised:
             if user_vector is not None and q["embedding"] > 0:
-                index.sync(*scorer.item_vectors())  # cheap unless the model's vectors changed since the last request
+                # Cheap unless the model's vectors or version changed since the last request.
+                index.sync(*scorer.item_vectors(), token=scorer.version)
                 found = embedding_candidates(index, user_vector, ask(q["embedding"]))
                 hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
             hits["following"] = fresh(
@@ -329,7 +351,7 @@ class ForYouRecommender:
         self,
         placed: Placed,
         merged: dict[str, dict[str, SourceHit]],
-        per_item: dict[str, tuple[float, dict[str, float], dict[str, Any]]],
+        per_item: dict[str, ItemScore],
         world: CandidateWorld,
         base: dict[str, Any],
         model_version: str,
@@ -358,6 +380,13 @@ class ForYouRecommender:
             inputs=inputs,
             personalised=base["mode"] == "personalised",
         )
-        ctx = ExplainContext(video=video, world=world, via=via, slot=placed.slot, cold_start=bool(base["cold_start"]))
+        ctx = ExplainContext(
+            video=video,
+            world=world,
+            via=via,
+            slot=placed.slot,
+            cold_start=bool(base["cold_start"]),
+            signed_in=base["user_id"] is not None,
+        )
         reason.explanation = explain(reason, ctx)
         return FeedItem(video_id=vid, reason=reason)

@@ -13,6 +13,7 @@ given up first, creator spacing only when every remaining candidate would break 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,12 +55,17 @@ def exploration_period(share: float) -> int:
     return 0 if share <= 0 else math.ceil(1 / share)
 
 
+@functools.lru_cache(maxsize=64)
+def _as_fraction(share: float) -> Fraction:
+    # Exact fractions: with floats, 0.1 * 30 is not 3 and a slot could be skipped.
+    return Fraction(share).limit_denominator(1000)
+
+
 def is_exploration_slot(position: int, share: float, phase: int) -> bool:
     """Whether a scroll position is reserved for exploration: floor(share*n) steps up at this slot."""
     if share <= 0:
         return False
-    # Exact fractions: with floats, 0.1 * 30 is not 3 and a slot could be skipped.
-    frac = Fraction(share).limit_denominator(1000)
+    frac = _as_fraction(share)
     return math.floor((position + phase + 1) * frac) > math.floor((position + phase) * frac)
 
 

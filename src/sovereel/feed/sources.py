@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import math
 import threading
 from collections import defaultdict
@@ -57,7 +58,7 @@ def tiebreak(seed: int, video_id: str) -> int:
 
 def _top(scores: Mapping[str, float], k: int, source: str, via: Mapping[str, str] | None = None) -> list[SourceHit]:
     # Ties broken by id so the same world always yields the same hits.
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    ranked = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
     return [SourceHit(vid, source, float(s), (via or {}).get(vid, "")) for vid, s in ranked]
 
 
@@ -67,7 +68,7 @@ class ItemIndex:
     Updates are incremental: a changed or removed item is tombstoned and a changed
     one re-added, and the faiss index is rebuilt only when a quarter of it is dead
     or it crosses the size threshold. `sync` is cheap when handed the same arrays
-    again, so a model should return the same objects while its vectors are unchanged.
+    and token again, so a model should return the same objects while its vectors are unchanged.
     """
 
     def __init__(self, params: IndexParams) -> None:
@@ -79,7 +80,8 @@ class ItemIndex:
         self._ids: list[str] = []  # faiss position -> id
         self._alive = np.zeros(0, dtype=bool)
         self._pos: dict[str, int] = {}  # live id -> faiss position
-        self._last: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None  # last sync: ids, matrix, positions
+        # The last sync's ids, matrix, token and faiss positions of those ids.
+        self._last: tuple[Sequence[str], Any, object, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self._pos)
@@ -98,23 +100,27 @@ class ItemIndex:
             pos = self._pos.get(video_id)
             return None if pos is None else self._buf[pos].copy()
 
-    def sync(self, ids: Sequence[str], vectors: Any) -> None:
-        """Make the index hold exactly these items (rows of `vectors`), changing only what changed."""
+    def sync(self, ids: Sequence[str], vectors: Any, token: object = None) -> None:
+        """Make the index hold exactly these items (rows of `vectors`), changing only what changed.
+
+        The same `ids` and `vectors` objects with the same `token` (e.g. the model version) are taken as unchanged
+        without looking; a new token makes it compare every row, which also catches vectors updated in place.
+        """
         with self._lock:
             last = self._last
-            if last is not None and last[0] is ids and last[1] is vectors:
+            if last is not None and last[0] is ids and last[1] is vectors and last[2] == token:
                 return
             if len(ids) == 0:
                 self._kill(list(self._pos.values()))
                 self._pos.clear()
-                self._last = (ids, vectors, np.zeros(0, dtype=np.int64))
+                self._last = (ids, vectors, token, np.zeros(0, dtype=np.int64))
                 return
             matrix = _as_matrix(vectors, len(ids))
             if self._index is None or matrix.shape[1] != self._buf.shape[1]:
                 self._rebuild(list(ids), matrix)
             else:
                 if last is not None and (last[0] is ids or list(last[0]) == list(ids)):
-                    positions = last[2]  # same ids in the same order: no dictionary walk needed
+                    positions = last[3]  # same ids in the same order: no dictionary walk needed
                 else:
                     positions = np.fromiter((self._pos.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
                     if len(set(ids)) != len(ids):
@@ -128,10 +134,13 @@ class ItemIndex:
                 self._kill([int(p) for p in positions[rows] if p >= 0])
                 self._append([ids[int(r)] for r in rows], matrix[rows])
                 self._maybe_compact()
-            self._last = (ids, vectors, np.fromiter((self._pos[i] for i in ids), dtype=np.int64, count=len(ids)))
+            positions = np.fromiter((self._pos[i] for i in ids), dtype=np.int64, count=len(ids))
+            self._last = (ids, vectors, token, positions)
 
     def upsert(self, ids: Sequence[str], vectors: Any) -> None:
         """Add or replace some items, keeping the others."""
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate ids in item vectors")
         with self._lock:
             matrix = _as_matrix(vectors, len(ids))
             if self._index is None:
@@ -306,8 +315,7 @@ def exploration_candidates(
         if state.status == "active":
             owed = state.remaining / params.pool_sizes[state.level]
             ranked.append((-owed, tiebreak(seed, video.id), video.id, state.level))
-    ranked.sort()
-    return [SourceHit(vid, "exploration", -neg, f"pool {level}") for neg, _, vid, level in ranked[:k]]
+    return [SourceHit(vid, "exploration", -neg, f"pool {level}") for neg, _, vid, level in heapq.nsmallest(k, ranked)]
 
 
 def history_seeds(world: CandidateWorld, params: HistoryParams, now: float) -> list[tuple[str, float]]:

@@ -209,3 +209,24 @@ class OutboxMessage(Base):
     created_at: Mapped[float] = mapped_column(Float)
     delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FeedPreferences(Base):
+    """A user's For You controls; honoured across sessions."""
+
+    __tablename__ = "feed_preferences"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    personalised: Mapped[bool] = mapped_column(default=True)  # False: the EU DSA Art. 38 non-profiled feed
+    keyword_filters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    profile_reset_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # "Refresh For You"
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class NotInterested(Base):
+    """"Not interested" marks: a video, a creator (user id) or a hashtag the user does not want in For You."""
+
+    __tablename__ = "not_interested"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # video | creator | hashtag
+    value: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)

@@ -17,21 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from sovereel.api.deps import OptionalUser, RuntimeDep, optional_user
+from sovereel.api.routes.feed import feed_service
 from sovereel.api.routes.users import hashtag_json, profile_json, search_json
 from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
-from sovereel.feed_service import FeedService
 from sovereel.storage.models import User
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
 FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
 GRID_PAGE = 24
 TABS = ("foryou", "following")
-
-
-def _feed_service(request: Request) -> FeedService:
-    service: FeedService = request.state.feed
-    return service
 
 
 def _video_title(video: dict[str, Any]) -> str:
@@ -52,7 +47,7 @@ def build_router(render: PageRenderer) -> APIRouter:
     @router.get("/")
     async def feed_page(request: Request, viewer: OptionalUser, tab: str = "foryou") -> Response:
         tab = tab if tab in TABS else "foryou"
-        service = _feed_service(request)
+        service = feed_service(request)
         page: dict[str, Any] = {"items": [], "next_cursor": None, "request_id": None}
         if tab == "foryou":
             page = await run_in_threadpool(service.for_you, viewer.id if viewer else None, FIRST_PAGE, None)
@@ -144,6 +139,16 @@ def build_router(render: PageRenderer) -> APIRouter:
     return router
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """Static files the browser revalidates on every use (a cheap 304), so a new release is seen at once."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 def _is_page_path(path: str) -> bool:
     return not (path.startswith("/api/") or path == "/api" or path.startswith("/static/"))
 
@@ -152,7 +157,7 @@ def install(app: FastAPI) -> None:
     """Add the page routes, serve /static, and answer unknown page paths with the HTML 404 page."""
     render = PageRenderer()
     app.include_router(build_router(render))
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
     api_handler = app.exception_handlers.get(StarletteHTTPException)
 
     async def http_error(request: Request, exc: Exception) -> Response:

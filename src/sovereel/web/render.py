@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from sovereel.captions import HASHTAG_RE, MENTION_RE
+from sovereel.queries.videos import user_view
 from sovereel.storage.models import User
 
 WEB_DIR = Path(__file__).parent
@@ -88,12 +89,8 @@ def viewer_json(user: User | None) -> dict[str, Any] | None:
     """What the page scripts know about the signed-in viewer."""
     if user is None:
         return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "avatar_url": f"/api/users/{user.username}/avatar" if user.avatar_key else None,
-    }
+    public = user_view(user)
+    return {key: public[key] for key in ("id", "username", "display_name", "avatar_url")}
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

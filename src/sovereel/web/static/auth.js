@@ -3,8 +3,9 @@ import { api } from './api.js';
 
 const form = document.getElementById('auth-form');
 const errorBox = form.querySelector('[data-testid=auth-error]');
-const next = form.dataset.next && form.dataset.next.startsWith('/') && !form.dataset.next.startsWith('//')
-  ? form.dataset.next : '/';
+const wanted = form.dataset.next || '/';
+// Only a path on this site (the server checks too): never '//host' or '/\\host', which browsers read as a host.
+const next = wanted.startsWith('/') && !wanted.startsWith('//') && !wanted.includes('\\') ? wanted : '/';
 
 function check(mode, values) {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}$/.test(values.username)) {

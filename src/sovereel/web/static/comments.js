@@ -14,6 +14,7 @@ export class CommentsDrawer {
     this.replying = $('[data-role=replying]', root);
     this.slide = null;
     this.replyTo = null;
+    this.replyLists = new Map(); // top-level comment id -> its <ol> of replies
     this.onClose = null;
     $('[data-role=close]', root).addEventListener('click', () => this.close());
     this.backdrop.addEventListener('click', () => this.close());
@@ -44,6 +45,7 @@ export class CommentsDrawer {
     this.setReply(null);
     this.renderTitle();
     this.list.replaceChildren();
+    this.replyLists.clear();
     this.status.textContent = 'Loading…';
     this.root.hidden = false;
     this.backdrop.hidden = false;
@@ -100,7 +102,6 @@ export class CommentsDrawer {
         class: 'link-btn danger', type: 'button', 'data-testid': 'delete-comment-btn', text: 'Delete',
         onclick: () => this.remove(c, item),
       }) : null);
-    this.replyLists = this.replyLists || new Map();
     const replies = el('ol', { class: 'replies', 'data-testid': 'replies' },
       (c.replies || []).map((r) => this.renderComment(r, true)));
     const item = el('li', { class: 'comment', 'data-testid': 'comment', 'data-comment-id': c.id },

@@ -17,8 +17,11 @@ document.addEventListener('click', async (event) => {
 const dialog = document.getElementById('signin-dialog');
 if (dialog) {
   dialog.querySelector('[data-role=close]').addEventListener('click', () => dialog.close());
-  // A click on the backdrop (outside the dialog box) closes it.
+  // A click on the backdrop (outside the dialog's box) closes it.
   dialog.addEventListener('click', (event) => {
-    if (event.target === dialog) dialog.close();
+    const box = dialog.getBoundingClientRect();
+    const inside = event.clientX >= box.left && event.clientX <= box.right
+      && event.clientY >= box.top && event.clientY <= box.bottom;
+    if (event.target === dialog && !inside) dialog.close();
   });
 }

@@ -11,6 +11,7 @@ import { WatchTracker } from './watch.js';
 const PAGE = 6;
 const ACTIVE_RATIO = 0.6;
 const IMPRESSION_RATIO = 0.5;
+const PARK_RATIO = 0.25;
 const KEEP_LOADED = 2; // slides further than this from the active one drop their source
 const PROGRESS_MS = 5000;
 
@@ -27,6 +28,7 @@ class Feed {
     this.slides = [];
     this.ids = new Set();
     this.active = -1;
+    this.parked = false; // the active video scrolled away with no other in its place (end of the feed)
     this.muted = true;
     this.ratios = new Map();
     this.queue = viewer ? new EventQueue() : null; // events are recorded for signed-in viewers
@@ -47,6 +49,7 @@ class Feed {
     this.append(boot.items, boot.request_id);
     this.root.setAttribute('aria-busy', 'false');
     if (!this.slides.length) this.loadMore().then(() => this.renderEmpty());
+    else if (this.exhausted) this.renderEnd();
     this.bind();
     setInterval(() => this.current && this.current.tracker && this.current.tracker.tick(), PROGRESS_MS);
   }
@@ -133,11 +136,23 @@ class Feed {
     for (const [slide, ratio] of this.ratios) {
       if (ratio > bestRatio) [best, bestRatio] = [slide, ratio];
     }
-    if (best && bestRatio >= ACTIVE_RATIO && best.index !== this.active) this.activate(best.index);
+    if (best && bestRatio >= ACTIVE_RATIO && (best.index !== this.active || this.parked)) {
+      this.activate(best.index);
+    } else if (this.current && !this.parked && (this.ratios.get(this.current) || 0) < PARK_RATIO) {
+      this.park();
+    }
+  }
+
+  /** Nothing is on screen any more (the end card is): stop the last video and end its visit. */
+  park() {
+    this.parked = true;
+    this.current.pause();
+    if (this.current.tracker) this.current.tracker.leave();
   }
 
   activate(index) {
-    const previous = this.current;
+    const previous = this.parked ? null : this.current;
+    this.parked = false;
     if (previous) {
       previous.pause();
       if (previous.tracker) previous.tracker.leave();
@@ -159,6 +174,10 @@ class Feed {
   }
 
   go(delta) {
+    if (this.parked) {
+      if (delta < 0) this.current.root.scrollIntoView({ behavior: 'smooth', block: 'start' });
+      return;
+    }
     const target = Math.max(0, Math.min(this.slides.length - 1, (this.active < 0 ? 0 : this.active) + delta));
     if (delta > 0 && this.active === this.slides.length - 1 && this.endNode) {
       this.endNode.scrollIntoView({ behavior: 'smooth', block: 'start' });
@@ -218,7 +237,7 @@ class Feed {
       const slide = this.current;
       if (!slide) return;
       if (document.visibilityState === 'hidden') {
-        this.resumeOnShow = !slide.video.paused;
+        this.resumeOnShow = !slide.video.paused && !this.parked;
         slide.pause();
       } else if (this.resumeOnShow) {
         slide.play(this.muted);
@@ -242,9 +261,27 @@ class Feed {
   }
 }
 
+/** One's own video, still processing, on its own page: reload when it is ready (or failed). */
+function reloadWhenProcessed(videoId) {
+  setTimeout(async () => {
+    try {
+      const video = await api('GET', `/api/videos/${encodeURIComponent(videoId)}`);
+      if (video.status !== 'processing') {
+        location.reload();
+        return;
+      }
+    } catch {
+      // keep trying: the server may be restarting
+    }
+    reloadWhenProcessed(videoId);
+  }, 2000);
+}
+
 const root = document.getElementById('feed');
 const boot = readJSON('feed-data');
 if (root && boot) {
   root.replaceChildren();
   window.sovereelFeed = new Feed(root, boot);
+  const only = boot.mode === 'single' && boot.items[0];
+  if (only && only.status === 'processing') reloadWhenProcessed(only.id);
 }

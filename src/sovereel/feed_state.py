@@ -1,0 +1,164 @@
+"""The region's live For You state, kept current from the event bus within milliseconds of each event.
+
+It holds the non-personal aggregates the candidate sources need (trending buckets, exposure of fresh videos,
+item-to-item co-engagement) and each viewer's recent positive actions. The arithmetic is plain and local;
+the only I/O is `bootstrap`, which replays the region's recent event log after a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import Comment, Event, Like, Share
+
+BUCKET_S = 3600.0
+KEEP_BUCKETS_S = 7 * 86400.0
+MAX_RECENT = 100
+MAX_NEIGHBOURS = 50
+SESSION_WINDOW = 20  # co-engagement pairs a positive action with the viewer's last N positive videos
+POSITIVE = ("complete", "like", "share", "comment", "follow")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One thing a viewer did to a video, as the state and the online learner consume it."""
+
+    user_id: str
+    video_id: str
+    kind: str  # impression | play | progress | complete | loop | skip | like | unlike | share | comment
+    at: float
+    watched_s: float | None = None
+    seq: int | None = None  # event-log sequence number, for watch events
+
+
+class RegionFeedState:
+    """Live aggregates for one region; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: dict[str, deque[Engagement]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
+        self._buckets: dict[tuple[str, str, float], int] = defaultdict(int)
+        self._impressions: dict[str, int] = defaultdict(int)
+        self._completes: dict[str, int] = defaultdict(int)
+        self._engagements: dict[str, int] = defaultdict(int)
+        self._co: dict[str, dict[str, float]] = defaultdict(dict)
+        self._region_cache: tuple[float, tuple[EngagementBucket, ...]] = (0.0, ())
+        self.last_seq = 0
+        self.applied = 0
+
+    def apply(self, signals: Iterable[Signal]) -> None:
+        """Fold signals into the aggregates (idempotence is the event log's job: each seq arrives once)."""
+        with self._lock:
+            for sig in signals:
+                self._apply_one(sig)
+            self._region_cache = (0.0, self._region_cache[1])
+
+    def _apply_one(self, sig: Signal) -> None:
+        self.applied += 1
+        if sig.seq is not None:
+            self.last_seq = max(self.last_seq, sig.seq)
+        if sig.kind == "impression":
+            self._impressions[sig.video_id] += 1
+            return
+        if sig.kind == "complete":
+            self._completes[sig.video_id] += 1
+        elif sig.kind in ("like", "share", "comment", "follow"):
+            self._engagements[sig.video_id] += 1
+        elif sig.kind == "unlike":
+            self._engagements[sig.video_id] = max(0, self._engagements[sig.video_id] - 1)
+            return
+        if sig.kind not in POSITIVE:
+            return
+        bucket = sig.at - sig.at % BUCKET_S
+        self._buckets[(sig.video_id, sig.kind, bucket)] += 1
+        recent = self._recent[sig.user_id]
+        for earlier in list(recent)[-SESSION_WINDOW:]:
+            if earlier.video_id != sig.video_id:
+                self._pair(sig.video_id, earlier.video_id)
+        recent.append(Engagement(video_id=sig.video_id, kind=sig.kind, at=sig.at))
+
+    def _pair(self, a: str, b: str) -> None:
+        for x, y in ((a, b), (b, a)):
+            row = self._co[x]
+            row[y] = row.get(y, 0.0) + 1.0
+            if len(row) > MAX_NEIGHBOURS * 2:  # keep the strongest neighbours only
+                self._co[x] = dict(sorted(row.items(), key=lambda kv: -kv[1])[:MAX_NEIGHBOURS])
+
+    def forget_user(self, user_id: str) -> None:
+        """Refresh For You: the viewer's recent history no longer steers their feed."""
+        with self._lock:
+            self._recent.pop(user_id, None)
+
+    def recent(self, user_id: str) -> tuple[Engagement, ...]:
+        with self._lock:
+            return tuple(self._recent.get(user_id, ()))
+
+    def exposure(self) -> dict[str, ExposureStats]:
+        with self._lock:
+            ids = set(self._impressions) | set(self._completes) | set(self._engagements)
+            return {
+                v: ExposureStats(self._impressions.get(v, 0), self._completes.get(v, 0), self._engagements.get(v, 0))
+                for v in ids
+            }
+
+    def co_engagement(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._co.items()}
+
+    def region_engagement(self, now: float, max_age_s: float = 5.0) -> tuple[EngagementBucket, ...]:
+        """Trending buckets of the last week; the materialised tuple is reused for up to `max_age_s`."""
+        with self._lock:
+            built_at, cached = self._region_cache
+            if now - built_at < max_age_s and built_at:
+                return cached
+            horizon = now - KEEP_BUCKETS_S
+            for key in [k for k in self._buckets if k[2] < horizon]:
+                del self._buckets[key]
+            buckets = tuple(EngagementBucket(v, kind, at, n) for (v, kind, at), n in self._buckets.items())
+            self._region_cache = (now, buckets)
+            return buckets
+
+
+def bootstrap_signals(db: RegionDB, since: float) -> list[Signal]:
+    """The region's recent event log and social actions, in time order (replayed after a restart)."""
+    with db.session() as s:
+        watch = [
+            Signal(e.user_id, e.video_id, e.kind, e.client_ts, e.watched_s, e.seq)
+            for e in s.scalars(select(Event).where(Event.received_at >= since).order_by(Event.seq))
+        ]
+        likes = [Signal(r.user_id, r.video_id, "like", r.created_at) for r in s.scalars(select(Like))]
+        shares = [
+            Signal(r.user_id, r.video_id, "share", r.created_at)
+            for r in s.scalars(select(Share).where(Share.created_at >= since))
+            if r.user_id
+        ]
+        comments = [
+            Signal(r.user_id, r.video_id, "comment", r.created_at)
+            for r in s.scalars(select(Comment).where(Comment.created_at >= since))
+        ]
+    return sorted(watch + likes + shares + comments, key=lambda sig: sig.at)
+
+
+def signals_from_message(topic: str, payload: dict[str, object], now: float | None = None) -> list[Signal]:
+    """Turn one bus message into signals (unknown topics give none)."""
+    at = time.time() if now is None else now
+    if topic == "watch.events":
+        user = str(payload["user_id"])
+        events = payload.get("events")
+        assert isinstance(events, list)
+        return [
+            Signal(user, str(e["video_id"]), str(e["kind"]), float(e.get("ts") or at), e.get("watched_s"), e.get("seq"))
+            for e in events
+        ]
+    kinds = {"social.like": "like", "social.unlike": "unlike", "social.share": "share", "social.comment": "comment"}
+    if topic in kinds and payload.get("user_id") and payload.get("video_id"):
+        return [Signal(str(payload["user_id"]), str(payload["video_id"]), kinds[topic], at)]
+    return []
