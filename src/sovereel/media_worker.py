@@ -98,10 +98,10 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         renditions = {}
         for name, r in result.renditions.items():
             key = f"videos/{video_id}/{name}.mp4"
-            rt.blobs.put_file(key, r.path)
+            rt.blobs.put_file(key, r.path, move=True)
             renditions[name] = {"key": key, "width": r.width, "height": r.height, "bytes": r.bytes}
         poster_key = f"videos/{video_id}/poster.jpg"
-        rt.blobs.put_file(poster_key, result.poster)
+        rt.blobs.put_file(poster_key, result.poster, move=True)
         now = time.time()
         with rt.db.transaction() as s:
             row = s.get(Video, video_id)

@@ -63,7 +63,7 @@ def do_create_video(
     now = time.time()
     video_id = new_id(now)
     key = f"videos/{video_id}/original"
-    blobs.put_file(key, staged)
+    blobs.put_file(key, staged, move=True)  # the staged upload becomes the stored original
     try:
         with db.transaction() as s:
             video = Video(

@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -97,8 +98,11 @@ def transcode(
 
         started = time.monotonic()
         renditions: dict[str, RenditionFile] = {}
+        # ffprobe runs are mostly process start-up: check the renditions side by side.
+        with ThreadPoolExecutor(max_workers=len(temps)) as pool:
+            checks = dict(zip(temps, pool.map(lambda p: _verify(p, probe.duration_s), temps.values()), strict=True))
         for name, temp in temps.items():
-            checked = _verify(temp, probe.duration_s)
+            checked = checks[name]
             expected = rendition_size(probe.width, probe.height, RENDITIONS[name])
             if (checked.width, checked.height) != expected:
                 raise TranscodeError(

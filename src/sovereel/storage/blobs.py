@@ -27,7 +27,7 @@ def check_key(key: str) -> str:
 class BlobStore(Protocol):
     url: str
 
-    def put_file(self, key: str, src: Path) -> int: ...
+    def put_file(self, key: str, src: Path, *, move: bool = False) -> int: ...
     def put_bytes(self, key: str, data: bytes) -> int: ...
     def get_bytes(self, key: str) -> bytes: ...
     def size(self, key: str) -> int: ...
@@ -65,12 +65,25 @@ class LocalBlobStore:
             raise
         return dest.stat().st_size
 
-    def put_file(self, key: str, src: Path) -> int:
+    def put_file(self, key: str, src: Path, *, move: bool = False) -> int:
+        """Store a file's bytes; with move=True the file itself is renamed into place when it can be."""
+        if move:
+            dest = self.path(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(src, dest)  # same filesystem: no copy at all
+                return dest.stat().st_size
+            except OSError:
+                pass  # another filesystem: copy below, then drop the source
+
         def copy(out: BinaryIO) -> None:
             with src.open("rb") as f:
                 shutil.copyfileobj(f, out, 1024 * 1024)
 
-        return self._atomic_write(key, copy)
+        size = self._atomic_write(key, copy)
+        if move:
+            src.unlink(missing_ok=True)
+        return size
 
     def put_bytes(self, key: str, data: bytes) -> int:
         return self._atomic_write(key, lambda out: out.write(data))
