@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+SENSITIVITY = (0.5, 0.6)  # thresholds always reported besides the configured one
 BANNER = "SIMULATOR calibrated on KuaiRand-Pure feature tables (real videos and users), not real interaction logs"
 
 
@@ -68,7 +69,8 @@ def summarise(trace: Trace, users: list[SimUser], cfg: SimConfig) -> dict[str, A
     for i, hit in zip(user[new].tolist(), on_taste[new].tolist(), strict=True):
         by_user.setdefault(i, []).append(hit)
     new_ids = [i for i, u in enumerate(users) if u.new]
-    stm = {th: [swipes_to_match(by_user.get(i, []), cfg.window, th) for i in new_ids] for th in (cfg.threshold, 0.5)}
+    thresholds = sorted({cfg.threshold, *SENSITIVITY})
+    stm = {th: [swipes_to_match(by_user.get(i, []), cfg.window, th) for i in new_ids] for th in thresholds}
 
     def curve(values: FloatArray) -> list[float]:
         # Mean over new users at each swipe index of the horizon.
@@ -128,12 +130,13 @@ def _swipes(value: int | None, horizon: int) -> str:
 def markdown_table(results: dict[str, dict[str, Any]], cfg: SimConfig) -> str:
     """The report's table: one row per policy."""
     key = f"threshold_{cfg.threshold}"
+    other = max(th for th in SENSITIVITY if th != cfg.threshold)
     lines = [
         f"_{BANNER}._",
         "",
         f"| policy | watch ratio / impression (95% CI) | new users' watch ratio | completion | new users on-taste "
-        f"| swipes to match: median | p90 | matched within {cfg.horizon} |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| swipes to match: median | p90 | matched within {cfg.horizon} | matched at {other:.0%} |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         s = r["swipes_to_match"][key]
@@ -141,7 +144,8 @@ def markdown_table(results: dict[str, dict[str, Any]], cfg: SimConfig) -> str:
         lines.append(
             f"| {name} | {r['mean_watch_ratio']:.3f} ({lo:.3f}-{hi:.3f}) | {r['new_user_mean_watch_ratio']:.3f} "
             f"| {r['completion_rate']:.3f} | {r['new_user_on_taste_share']:.3f} | {_swipes(s['median'], cfg.horizon)} "
-            f"| {_swipes(s['p90'], cfg.horizon)} | {s['matched_share']:.0%} |"
+            f"| {_swipes(s['p90'], cfg.horizon)} | {s['matched_share']:.0%} "
+            f"| {r['swipes_to_match'][f'threshold_{other}']['matched_share']:.0%} |"
         )
     lines.append("")
     lines.append(
@@ -186,8 +190,8 @@ def plot(results: dict[str, dict[str, Any]], cfg: SimConfig, out: Path, prefix: 
         ax1.plot(swipes, _smooth(results[n]["new_user_on_taste_by_swipe"]), label=n, color=f"C{i}")
         values = results[n]["swipes_to_match"][key]["per_new_user"]
         found = np.sort([v for v in values if v is not None])
-        ax2.step(np.concatenate([[0], found]), np.arange(len(found) + 1) / max(len(values), 1), where="post",
-                 label=n, color=f"C{i}")  # fmt: skip
+        share = np.arange(len(found) + 1) / max(len(values), 1)
+        ax2.step([0, *found, cfg.horizon], [*share, share[-1]], where="post", label=n, color=f"C{i}")
     ax1.axhline(cfg.threshold, color="grey", lw=0.8, ls="--")
     ax1.set_xlabel("new user's swipe")
     ax1.set_ylabel("on-taste share (mean over new users, 5-swipe mean)")

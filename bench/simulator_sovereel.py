@@ -1,47 +1,44 @@
 """sovereel's For You pipeline as a policy of the short-video SIMULATOR (bench/simulator.py).
 
-The adapter plays the platform's part: it keeps what the platform would know (each user's seen set, follows
-and recent engagements; the region's hourly engagement buckets, exposure counts for the traffic pools and
-item-to-item co-engagement) and hands it to `ForYouRecommender.recommend` as a `CandidateWorld`, one request
-per page. Feedback goes back as the platform's engagement kinds and, when a learned model is present, to its
-online update. Content similarity uses the deterministic `HashingTextEmbedder` over the videos' tags (KuaiRand
-tags are numbers with no text), so no model files are needed.
+The adapter plays the platform's part. Each simulated impression becomes the events the web client's
+WatchTracker sends (web/static/watch.js): impression, play, a progress report per 5 s watched (PROGRESS_MS),
+then complete or skip with the seconds watched; likes, shares and follows follow. Those events feed the
+platform's live state (`sovereel.feed_state.RegionFeedState`: trending buckets, exposure of fresh videos,
+co-engagement, recent actions) and the model's online step (`FeedModel.observe`). Every page is one
+`ForYouRecommender.recommend` call over a `CandidateWorld` built from that state, the user's seen set and follows.
+A trainer refits the model from the whole event log on a schedule of simulated time (`FeedModel.fit`, see
+FIRST_FIT_S), as the scheduled trainer would; until the first fit the ranker is untrained. Content similarity uses the
+deterministic `HashingTextEmbedder` over the videos' tags (KuaiRand tags are numbers with no text).
 
 Policies:
-- `sovereel`: the pipeline with the learned model of `sovereel.feed.model` (PolicyUnavailable until it exists);
-- `sovereel-sources`: the same pipeline with a scorer that knows nothing (every prediction 0, no vectors):
-  what candidate sources, filters and re-ranking alone achieve, and a check that the adapter works.
+- `sovereel`: the pipeline with the learned `sovereel.feed.model.FeedModel`;
+- `sovereel-sources`: the same pipeline and live state with a scorer that knows nothing (every prediction 0,
+  no vectors): what candidate sources, filters and re-ranking achieve without the model.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from bench.simulator import Feedback, World
-from sovereel.feed.interface import (
-    TASKS,
-    CandidateWorld,
-    Engagement,
-    EngagementBucket,
-    ExposureStats,
-    FeedRequest,
-    Scorer,
-    VideoInfo,
-)
+from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, VideoInfo
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
-from sovereel.feed.sources import build_co_engagement
 from sovereel.feed.text_embed import HashingTextEmbedder
+from sovereel.feed_state import RegionFeedState, Signal
 
 REGION = "sim"
-BUCKET_S = 3600.0
-RECENT_ENGAGEMENTS = 50  # per user, newest kept: what the platform passes as recent activity
-CO_ENGAGEMENT_EVERY = 100  # pages between rebuilds of the co-engagement neighbours (quadratic in session length)
+PROGRESS_S = 5.0  # the web client reports progress every 5 s of playback (feed.js PROGRESS_MS)
+# Pages between snapshots of the region's aggregates (exposure, trending buckets, co-engagement): copying them
+# for every page cost more than the rest of the adapter; 10 pages is about 160 s of simulated time.
+SNAPSHOT_EVERY = 10
+# The scheduled trainer: a first full fit after an hour of simulated time, then every 3 hours (a full fit costs
+# about 20 s here, dominated by EASE's dense inverse; a full run has 2, --quick 1).
+FIRST_FIT_S = 3600.0
+REFIT_EVERY_S = 3 * 3600.0
 
 
 class PolicyUnavailable(RuntimeError):
@@ -82,6 +79,16 @@ def video_infos(world: World) -> dict[str, VideoInfo]:
     }
 
 
+def client_signals(e: Feedback) -> list[Signal]:
+    """The events the web client sends for one impression, in order (ts spaced 1 ms apart to keep that order)."""
+    kinds: list[tuple[str, float | None]] = [("impression", None), ("play", 0.0)]
+    watched = e.watch_s
+    kinds += [("progress", t) for t in np.arange(PROGRESS_S, watched, PROGRESS_S).tolist()]
+    kinds.append(("complete" if e.completed else "skip", round(watched, 2)))
+    kinds += [(k, None) for k, did in (("like", e.liked), ("share", e.shared), ("follow", e.followed)) if did]
+    return [Signal(e.user_id, e.video_id, kind, e.at + 0.001 * n, w) for n, (kind, w) in enumerate(kinds)]
+
+
 class SovereelPolicy:
     """Serves pages from a `ForYouRecommender`, keeping the platform state its CandidateWorld needs."""
 
@@ -89,74 +96,85 @@ class SovereelPolicy:
         self,
         name: str,
         world: World,
-        recommender: ForYouRecommender,
-        learn: Callable[[Sequence[Feedback]], None] | None = None,
+        scorer: Scorer,
+        model: Any | None = None,
+        first_fit_s: float = FIRST_FIT_S,
+        refit_every_s: float = REFIT_EVERY_S,
     ) -> None:
         self.name = name
-        self._recommender = recommender
-        self._learn = learn
+        self._first_fit_s, self._refit_every_s = first_fit_s, refit_every_s
         self._videos = video_infos(world)
+        self._recommender = ForYouRecommender(scorer, default_params(), HashingTextEmbedder())
+        self._model = model  # a FeedModel to update online and refit on schedule, or None
+        self._state = RegionFeedState()
         self._seen: dict[str, set[str]] = {}
         self._following: dict[str, set[str]] = {}
-        self._recent: dict[str, deque[Engagement]] = {}
-        self._engaged: dict[str, list[str]] = {}  # per user, videos completed/liked/shared: co-engagement sessions
-        self._buckets: dict[tuple[str, str, float], int] = {}
-        self._bucket_rows: tuple[EngagementBucket, ...] = ()
-        self._exposure: dict[str, ExposureStats] = {}
-        self._co: dict[str, dict[str, float]] = {}
+        self._aggregates: dict[str, Any] = {"region_engagement": (), "exposure": {}, "co_engagement": {}}
         self._pages = 0
+        self._log: list[Any] = []  # the model's event log, for the scheduled refits
+        self._next_fit: float | None = None
+        self.fits = 0
 
     def recommend(self, user_id: str, k: int, now: float) -> list[str]:
+        if self._model is not None:
+            self._maybe_refit(now)
         world = CandidateWorld(
             videos=self._videos,
             seen=frozenset(self._seen.get(user_id, ())),
             following=frozenset(self._following.get(user_id, ())),
-            recent_engagements=tuple(self._recent.get(user_id, ())),
-            region_engagement=self._bucket_rows,
-            exposure=self._exposure,
-            co_engagement=self._co,
+            recent_engagements=self._state.recent(user_id),
+            **self._aggregates,
         )
         page = self._recommender.recommend(FeedRequest(user_id=user_id, region=REGION, limit=k, now=now), world)
         return [item.video_id for item in page.items]
 
     def observe(self, events: Sequence[Feedback]) -> None:
+        signals = [s for e in events for s in client_signals(e)]
         for e in events:
             self._seen.setdefault(e.user_id, set()).add(e.video_id)
-            kinds = [kind for kind, did in (("complete", e.completed), ("like", e.liked), ("share", e.shared),
-                                            ("follow", e.followed)) if did]  # fmt: skip
-            old = self._exposure.get(e.video_id, ExposureStats())
-            self._exposure[e.video_id] = ExposureStats(
-                old.impressions + 1, old.completes + e.completed, old.engagements + len(kinds) - e.completed
-            )
             if e.followed:
                 self._following.setdefault(e.user_id, set()).add(e.creator_id)
-            recent = self._recent.setdefault(e.user_id, deque(maxlen=RECENT_ENGAGEMENTS))
-            hour = e.at // BUCKET_S * BUCKET_S
-            for kind in kinds:
-                recent.append(Engagement(e.video_id, kind, e.at))
-                self._buckets[(e.video_id, kind, hour)] = self._buckets.get((e.video_id, kind, hour), 0) + 1
-            if kinds and kinds != ["follow"]:
-                self._engaged.setdefault(e.user_id, []).append(e.video_id)
-        self._bucket_rows = tuple(EngagementBucket(v, kind, at, n) for (v, kind, at), n in self._buckets.items())
+        self._state.apply(signals)
         self._pages += 1
-        if self._pages % CO_ENGAGEMENT_EVERY == 0:
-            self._co = build_co_engagement(self._engaged.values(), max_session_len=30)
-        if self._learn is not None:
-            self._learn(events)
+        if self._pages % SNAPSHOT_EVERY == 1:
+            self._aggregates = {
+                "region_engagement": self._state.region_engagement(events[-1].at),
+                "exposure": self._state.exposure(),
+                "co_engagement": self._state.co_engagement(),
+            }
+        if self._model is not None:
+            model_events = [self._model_event(s) for s in signals]
+            self._log.extend(model_events)
+            self._model.observe(model_events)
+
+    def _model_event(self, s: Signal) -> Any:
+        from sovereel.feed.model import Event
+
+        duration = self._videos[s.video_id].duration_s
+        return Event(s.user_id, s.video_id, s.at, s.kind, s.watched_s or 0.0, duration)
+
+    def _maybe_refit(self, now: float) -> None:
+        if self._next_fit is None:
+            self._next_fit = now + self._first_fit_s
+        if now < self._next_fit or not self._log:
+            return
+        assert self._model is not None
+        self._model.fit(self._log, list(self._videos.values()))
+        self._recommender.scorer = self._model  # a new version: the serving index is rebuilt for it
+        self._next_fit = now + self._refit_every_s
+        self.fits += 1
 
 
-def _pipeline(scorer: Scorer) -> ForYouRecommender:
-    return ForYouRecommender(scorer, default_params(), HashingTextEmbedder())
-
-
-def make_policy(name: str, world: World, seed: int) -> SovereelPolicy:
-    """`sovereel` (learned model) or `sovereel-sources` (pipeline without a model)."""
+def make_policy(name: str, world: World, seed: int, **schedule: float) -> SovereelPolicy:
+    """`sovereel` (learned model) or `sovereel-sources` (pipeline without a model); `schedule` sets the refits."""
     if name == "sovereel-sources":
-        return SovereelPolicy(name, world, _pipeline(ColdScorer()))
+        return SovereelPolicy(name, world, ColdScorer())
     if name != "sovereel":
         raise ValueError(f"unknown sovereel policy {name!r}")
     try:
-        model = importlib.import_module("sovereel.feed.model")
-    except ModuleNotFoundError as exc:
-        raise PolicyUnavailable("sovereel.feed.model does not exist yet (the learned Scorer with observe())") from exc
-    raise PolicyUnavailable(f"no adapter yet for {model.__name__}: its API was not known when this was written")
+        from sovereel.feed.model import FeedModel, ModelConfig
+    except ImportError as exc:
+        raise PolicyUnavailable(f"sovereel.feed.model is not usable: {exc}") from exc
+    model = FeedModel(ModelConfig(seed=seed))
+    model.describe(list(video_infos(world).values()))
+    return SovereelPolicy(name, world, model, model, **schedule)

@@ -41,7 +41,10 @@ def serve_in_thread(app: object) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    # Keep idle connections longer than the clients do: with uvicorn's 5 s default, a request Playwright sends on a
+    # pooled connection just as the server closes it fails with ECONNRESET.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -62,14 +65,15 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a screenshot under test-artifacts/screenshots/ (a folder git ignores)."""
+def screenshot(page: Page, name: str, *, settle: bool = False) -> Path:
+    """Save a screenshot under test-artifacts/screenshots/ (a folder git ignores); with `settle`, finite CSS
+    animations and transitions (a sheet sliding in) are shown at their end."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ignore = ARTIFACTS / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n")
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), animations="disabled" if settle else "allow")
     return path
 
 

@@ -228,3 +228,45 @@ def test_no_template_disables_autoescape() -> None:
     for template in Path(TEMPLATE_DIR).glob("*.html"):
         text = template.read_text()
         assert "|safe" not in text and "autoescape false" not in text, template.name
+
+
+def np_badge(html: str) -> str:
+    match = re.search(r'<span class="np-badge" data-testid="np-badge"[^>]*>', html)
+    assert match, "the For You tab has no Not personalised badge"
+    return match.group(0)
+
+
+def test_feed_page_carries_the_for_you_controls(world: World) -> None:
+    signed_out = world.page("/")
+    assert 'data-testid="feed-settings-btn"' in signed_out  # the gear on the For You tab (a sign-in prompt)
+    assert np_badge(signed_out).endswith(" hidden>")
+    assert boot_data(signed_out)["feed_settings"] is None
+    assert 'data-testid="feed-settings-btn"' not in world.page("/?tab=following")
+    assert 'data-testid="feed-settings-btn"' not in world.page(f"/v/{world.video_id}")
+
+    signed_in = world.page("/", signed_in=True)
+    assert np_badge(signed_in).endswith(" hidden>")
+    assert boot_data(signed_in)["feed_settings"] == {
+        "personalised": True,
+        "keyword_filters": [],
+        "profile_reset_at": None,
+        "not_interested": [],
+    }
+    auth = {"Authorization": f"Bearer {world.token}"}
+    assert world.client.put("/api/me/feed-settings", json={"personalised": False}, headers=auth).status_code == 200
+    try:
+        html = world.page("/", signed_in=True)
+        assert not np_badge(html).endswith(" hidden>")  # shown from the first paint, on both tabs
+        assert not np_badge(world.page("/?tab=following", signed_in=True)).endswith(" hidden>")
+        settings = boot_data(html)["feed_settings"]
+        assert isinstance(settings, dict) and settings["personalised"] is False
+    finally:
+        world.client.put("/api/me/feed-settings", json={"personalised": True}, headers=auth)
+
+
+def test_scripts_never_write_html() -> None:
+    """Every script builds the page with textContent and DOM nodes: user text can never become markup."""
+    sinks = re.compile(r"\.(innerHTML|outerHTML|insertAdjacentHTML)\b|document\.write|createContextualFragment")
+    for script in STATIC_DIR.glob("*.js"):
+        found = sinks.findall(script.read_text())
+        assert not found, f"{script.name} writes HTML: {found}"

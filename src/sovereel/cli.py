@@ -71,9 +71,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rt = open_runtime(_settings(args).model_copy(update={"x264_preset": args.preset}))
     try:
         summary = build_demo_world(rt, videos=args.videos, users=args.users, seed=args.seed, progress=True)
+        if summary.videos:
+            from sovereel.learner import train_version
+
+            version, manifest = train_version(rt.db, rt.settings.region_dir)
+            print(f"first For You model {version} trained on {manifest.get('training_events')} events")
     finally:
         rt.close()
     print(summary)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sovereel.learner import train_version
+    from sovereel.storage.db import RegionDB, open_engine
+    from sovereel.storage.migrate import upgrade
+
+    settings = _settings(args)
+    engine = open_engine(settings.effective_database_url)
+    upgrade(engine)
+    version, manifest = train_version(RegionDB(settings.region, engine), settings.region_dir, epochs=args.epochs)
+    print(f"region {settings.region}: model {version} trained on {manifest.get('training_events')} events")
+    print(f"saved to {settings.region_dir / 'models' / version} and made current; running servers swap it in")
     return 0
 
 
@@ -91,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=None)
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="create or upgrade the region's database schema").set_defaults(func=cmd_migrate)
+    train = sub.add_parser("train", help="train a new For You model version from the region's event log")
+    train.add_argument("--epochs", type=int, default=None)
+    train.set_defaults(func=cmd_train)
     demo = sub.add_parser("demo", help="generate a demo world (users, videos, follows, likes, comments, watches)")
     demo.add_argument("--videos", type=int, default=40)
     demo.add_argument("--users", type=int, default=20)

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 
+from sovereel.captions import parse_hashtags
 from sovereel.errors import Invalid
-from sovereel.feed.interface import CandidateWorld, FeedRequest, VideoInfo
+from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest, VideoInfo
+from sovereel.feed.pipeline import InvalidCursor
 from sovereel.ids import new_id
 from sovereel.queries.videos import following_feed, video_views
 from sovereel.runtime import RegionRuntime
-from sovereel.storage.models import FeedImpression, Follow, Video, VideoHashtag, Watch
+from sovereel.storage.models import (
+    FeedImpression,
+    FeedPreferences,
+    Follow,
+    NotInterested,
+    User,
+    Video,
+    Watch,
+)
 
 SNAPSHOT_TTL_S = 2.0
 
@@ -47,9 +57,7 @@ class VideoSnapshot:
     def _load(self) -> dict[str, Eligible]:
         with self.rt.db.session() as s:
             rows = list(s.scalars(select(Video).where(Video.status == "ready", Video.visibility != "private")))
-            tags: dict[str, list[str]] = {}
-            for vid, tag in s.execute(select(VideoHashtag.video_id, VideoHashtag.tag)):
-                tags.setdefault(vid, []).append(tag)
+            names: dict[str, str] = {uid: name for uid, name in s.execute(select(User.id, User.username))}
         return {
             v.id: Eligible(
                 VideoInfo(
@@ -57,8 +65,10 @@ class VideoSnapshot:
                     creator_id=v.creator_id,
                     created_at=v.created_at,
                     duration_s=v.duration_s or 0.0,
-                    hashtags=tuple(sorted(tags.get(v.id, []))),
+                    hashtags=tuple(parse_hashtags(v.caption)),  # caption order: the first is the topic
                     caption=v.caption,
+                    creator_name=names.get(v.creator_id, ""),
+                    visibility=v.visibility,
                     like_count=v.like_count,
                     comment_count=v.comment_count,
                     share_count=v.share_count,
@@ -87,30 +97,81 @@ class FeedService:
         self.snapshot = VideoSnapshot(rt)
         rt.bus.subscribe("video.", lambda _m: self.snapshot.invalidate())
 
+    def _recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
+        try:
+            return self.rt.learner.recommender.recommend(request, world)
+        except InvalidCursor as exc:
+            raise Invalid("malformed cursor", code="bad_cursor") from exc
+
+    def _viewer_context(self, viewer_id: str, chain: str) -> dict[str, Any]:
+        with self.rt.db.session() as s:
+            prefs = s.get(FeedPreferences, viewer_id)
+            marks = list(
+                s.execute(select(NotInterested.kind, NotInterested.value).where(NotInterested.user_id == viewer_id))
+            )
+            return {
+                "following": frozenset(s.scalars(select(Follow.followee_id).where(Follow.follower_id == viewer_id))),
+                "watched": frozenset(s.scalars(select(Watch.video_id).where(Watch.user_id == viewer_id))),
+                "served": frozenset(
+                    s.scalars(select(FeedImpression.video_id).where(FeedImpression.request_id == chain))
+                ),
+                "personalised": prefs.personalised if prefs else True,
+                "keywords": tuple(prefs.keyword_filters) if prefs else (),
+                "not_interested": {
+                    k: frozenset(v for kind, v in marks if kind == k) for k in ("video", "creator", "hashtag")
+                },
+            }
+
     def for_you(self, viewer_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
         """One For You page; signed-in pages of one scroll session never repeat each other."""
         now = time.time()
         videos = self.snapshot.get()
+        state = self.rt.learner.state
+        base = CandidateWorld(
+            videos={},
+            region_engagement=state.region_engagement(now),
+            exposure=state.exposure(),
+            co_engagement=state.co_engagement(),
+        )
         if viewer_id is None:
-            eligible = {vid: e.info for vid, e in videos.items() if e.visibility == "public"}
-            world = CandidateWorld(videos=eligible)
-            page = self.rt.recommender.recommend(
-                FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now), world
-            )
+            world = replace(base, videos={vid: e.info for vid, e in videos.items() if e.visibility == "public"})
+            request = FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now)
+            page = self._recommend(request, world)
             return self._render(page.items, None, page.next_cursor, None)
         chain, page_no = _parse_chain(cursor)
-        with self.rt.db.session() as s:
-            following = frozenset(s.scalars(select(Follow.followee_id).where(Follow.follower_id == viewer_id)))
-            watched = set(s.scalars(select(Watch.video_id).where(Watch.user_id == viewer_id)))
-            served = set(s.scalars(select(FeedImpression.video_id).where(FeedImpression.request_id == chain)))
+        ctx = self._viewer_context(viewer_id, chain)
+        following: frozenset[str] = ctx["following"]
         eligible = {
             vid: e.info
             for vid, e in videos.items()
             if e.info.creator_id != viewer_id and (e.visibility == "public" or e.info.creator_id in following)
         }
-        world = CandidateWorld(videos=eligible, seen=frozenset(watched | served), following=following)
-        request = FeedRequest(user_id=viewer_id, region=self.rt.region, limit=limit, cursor=None, now=now)
-        page = self.rt.recommender.recommend(request, world)
+        world = replace(
+            base,
+            videos=eligible,
+            seen=ctx["watched"],
+            served=ctx["served"],
+            following=following,
+            recent_engagements=state.recent(viewer_id) if ctx["personalised"] else (),
+            not_interested_videos=ctx["not_interested"]["video"],
+            not_interested_creators=ctx["not_interested"]["creator"],
+            not_interested_hashtags=ctx["not_interested"]["hashtag"],
+            keyword_filters=ctx["keywords"],
+        )
+        request = FeedRequest(
+            user_id=viewer_id, region=self.rt.region, limit=limit, now=now, personalised=ctx["personalised"]
+        )
+        page = self._recommend(request, world)
+        items = list(page.items)
+        if len(items) < limit:
+            # Everything new has been seen: offer watched videos again rather than an empty feed.
+            again = self._recommend(
+                request, replace(world, seen=frozenset(), served=ctx["served"] | {i.video_id for i in items})
+            )
+            for item in again.items[: limit - len(items)]:
+                item.reason.sources.append("rewatch")
+                item.reason.explanation.append("You have seen everything new here; this one again")
+                items.append(item)
         with self.rt.db.transaction() as s:
             s.add_all(
                 FeedImpression(
@@ -121,13 +182,13 @@ class FeedService:
                     reason=item.reason.as_dict(),
                     served_at=now,
                 )
-                for i, item in enumerate(page.items)
+                for i, item in enumerate(items)
             )
-        next_cursor = f"{chain}:{page_no + 1}" if page.items else None
-        return self._render(page.items, viewer_id, next_cursor, chain)
+        next_cursor = f"{chain}:{page_no + 1}" if items else None
+        return self._render(items, viewer_id, next_cursor, chain)
 
     def _render(
-        self, items: list[Any], viewer_id: str | None, next_cursor: str | None, chain: str | None
+        self, items: list[FeedItem], viewer_id: str | None, next_cursor: str | None, chain: str | None
     ) -> dict[str, Any]:
         ids = [item.video_id for item in items]
         with self.rt.db.session() as s:
@@ -136,7 +197,9 @@ class FeedService:
         reasons = {item.video_id: item.reason.as_dict() for item in items}
         for view in views:
             reason = reasons[view["id"]]
-            view["reason"] = {k: reason[k] for k in ("sources", "model_version", "params_version", "explanation")}
+            view["reason"] = {
+                k: reason.get(k) for k in ("sources", "model_version", "params_version", "explanation", "personalised")
+            }
         return {"items": views, "next_cursor": next_cursor, "request_id": chain}
 
     def following(self, viewer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:

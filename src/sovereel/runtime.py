@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 from sovereel.events.bus import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
-from sovereel.feed.baseline import RecencyEngagementRecommender
-from sovereel.feed.interface import Recommender
+from sovereel.learner import Learner
 from sovereel.settings import Settings
 from sovereel.storage.blobs import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_engine
@@ -27,7 +26,7 @@ class RegionRuntime:
     blobs: BlobStore
     bus: Bus
     relay: OutboxRelay
-    recommender: Recommender
+    learner: Learner
     background: list[object] = field(default_factory=list)
 
     @property
@@ -43,6 +42,7 @@ class RegionRuntime:
         from sovereel.media_worker import MediaWorker
 
         self.relay.start()
+        self.learner.watch_registry(train_every_s=self.settings.train_every_s)
         if self.settings.run_workers:
             worker = MediaWorker(self)
             worker.start()
@@ -54,6 +54,7 @@ class RegionRuntime:
             if stop:
                 stop()
         self.relay.stop()
+        self.learner.stop()
         self.bus.close()
         self.db.dispose()
 
@@ -66,11 +67,15 @@ def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | N
         upgrade(engine)
     db = RegionDB(settings.region, engine)
     bus = open_bus(settings.bus_url)
+    learner = Learner(db, settings.region_dir)
+    learner.bootstrap()
+    for topic in ("watch.", "social.", "feed.", "video.ready"):
+        bus.subscribe(topic, learner.on_message)
     return RegionRuntime(
         settings=settings,
         db=db,
         blobs=open_blob_store(settings.effective_media_url),
         bus=bus,
         relay=OutboxRelay(db, bus),
-        recommender=RecencyEngagementRecommender(),
+        learner=learner,
     )

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     ffmpeg_threads: int = Field(0, ge=0, description="Threads ffmpeg may use per job (0 = ffmpeg decides).")
     job_max_attempts: int = Field(4, ge=1, description="Transcode attempts before a video is marked failed.")
     job_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential retry backoff for media jobs.")
+    train_every_s: float = Field(
+        3600.0, ge=0, description="`serve` trains a new For You version this often if 100+ new events came (0 = off)."
+    )
     x264_preset: str = Field("veryfast", description="x264 preset used for renditions.")
 
     @field_validator("region")

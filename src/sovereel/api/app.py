@@ -13,8 +13,8 @@ from sovereel.api.errors import install_error_handlers
 from sovereel.api.routes import auth, events, feed, feed_controls, users, videos
 from sovereel.feed_service import FeedService
 from sovereel.runtime import RegionRuntime, open_runtime
-from sovereel.web import pages
 from sovereel.settings import Settings
+from sovereel.web import pages
 
 log = logging.getLogger(__name__)
 

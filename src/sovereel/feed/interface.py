@@ -161,7 +161,8 @@ class Scorer(Protocol):
 
     # Names the model state: a logged score replays exactly only against the same version, and a new version
     # makes the serving index re-check the item vectors (so an online learner should move it as it updates).
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def predict(self, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, Any]:
         """Per task in TASKS, a numpy array of predictions aligned with `videos`."""

@@ -10,6 +10,7 @@ sentence-transformers nor ever contacts a model hub.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import itertools
@@ -240,6 +241,7 @@ def load_minilm(
     return embed
 
 
+@functools.cache
 def default_text_embedder() -> EmbedTexts:
-    """MiniLM when its package is installed, else the hashing embedder."""
+    """MiniLM when its package is installed, else the hashing embedder (loaded once per process, then shared)."""
     return load_minilm() or HashingTextEmbedder()

@@ -223,7 +223,7 @@ class FeedPreferences(Base):
 
 
 class NotInterested(Base):
-    """"Not interested" marks: a video, a creator (user id) or a hashtag the user does not want in For You."""
+    """ "Not interested" marks: a video, a creator (user id) or a hashtag the user does not want in For You."""
 
     __tablename__ = "not_interested"
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

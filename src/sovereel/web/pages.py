@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from sovereel.api.deps import OptionalUser, RuntimeDep, optional_user
 from sovereel.api.routes.feed import feed_service
+from sovereel.api.routes.feed_controls import settings_json
 from sovereel.api.routes.users import hashtag_json, profile_json, search_json
 from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
@@ -45,7 +46,7 @@ def build_router(render: PageRenderer) -> APIRouter:
         return render(request, "404.html", title="Not found", viewer=viewer, message=message, status_code=404)
 
     @router.get("/")
-    async def feed_page(request: Request, viewer: OptionalUser, tab: str = "foryou") -> Response:
+    async def feed_page(request: Request, viewer: OptionalUser, rt: RuntimeDep, tab: str = "foryou") -> Response:
         tab = tab if tab in TABS else "foryou"
         service = feed_service(request)
         page: dict[str, Any] = {"items": [], "next_cursor": None, "request_id": None}
@@ -53,14 +54,20 @@ def build_router(render: PageRenderer) -> APIRouter:
             page = await run_in_threadpool(service.for_you, viewer.id if viewer else None, FIRST_PAGE, None)
         elif viewer is not None:
             page = await run_in_threadpool(service.following, viewer.id, FIRST_PAGE, None)
+        # The viewer's For You controls: the tab shows a badge when personalisation is off.
+        settings = await run_in_threadpool(settings_json, rt, viewer.id) if viewer is not None else None
         boot = {
             "mode": tab,
             "items": page["items"],
             "next_cursor": page.get("next_cursor"),
             "request_id": page.get("request_id"),
+            "feed_settings": settings,
         }
         title = "For You" if tab == "foryou" else "Following"
-        return render(request, "feed.html", title=title, viewer=viewer, nav=tab, tab=tab, boot=boot)
+        personalised = settings is None or bool(settings["personalised"])
+        return render(
+            request, "feed.html", title=title, viewer=viewer, nav=tab, tab=tab, boot=boot, personalised=personalised
+        )
 
     @router.get("/v/{video_id}")
     async def video_page(request: Request, video_id: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:

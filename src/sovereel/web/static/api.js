@@ -1,5 +1,5 @@
 // Talking to the JSON API, plus the page-wide toast and the sign-in prompt.
-import { readJSON } from './dom.js';
+import { el, readJSON } from './dom.js';
 
 export const viewer = readJSON('viewer-data');
 
@@ -43,18 +43,34 @@ export async function api(method, path, body) {
 
 let toastTimer = 0;
 
-export function toast(message, { error = false, ms = 2600 } = {}) {
+/**
+ * Show a short message at the top of the screen. With `action` ({label, run}) it carries a button (e.g. Undo)
+ * that runs once and closes the toast.
+ */
+export function toast(message, { error = false, ms = 2600, action = null } = {}) {
   const node = document.getElementById('toast');
   if (!node) return;
-  node.textContent = message;
+  node.replaceChildren(el('span', { class: 'toast-text', text: message }));
+  if (action) {
+    node.append(el('button', {
+      class: 'toast-action', type: 'button', 'data-testid': 'toast-action', text: action.label,
+      onclick: () => { hideToast(); action.run(); },
+    }));
+  }
   node.classList.toggle('toast-error', error);
+  node.classList.toggle('has-action', !!action);
   node.hidden = false;
   requestAnimationFrame(() => node.classList.add('show'));
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => {
-    node.classList.remove('show');
-    toastTimer = setTimeout(() => { node.hidden = true; }, 250);
-  }, ms);
+  toastTimer = setTimeout(hideToast, ms);
+}
+
+export function hideToast() {
+  const node = document.getElementById('toast');
+  if (!node) return;
+  clearTimeout(toastTimer);
+  node.classList.remove('show');
+  toastTimer = setTimeout(() => { node.hidden = true; node.replaceChildren(); }, 250);
 }
 
 export function here() {

@@ -1,9 +1,12 @@
 // The swipe feed: one video per screen (CSS scroll-snap), autoplay of the one in view, preload of the
-// next, unloading of far-away ones, infinite loading, keyboard control and watch-event reporting.
-import { api, requireSignIn, toast, viewer } from './api.js';
+// next, unloading of far-away ones, infinite loading, keyboard control and watch-event reporting; items
+// taken out by "not interested" (and put back by Undo), and reloads when the For You settings change.
+import { api, hideToast, requireSignIn, toast, viewer } from './api.js';
 import { $, el, readJSON } from './dom.js';
 import { CommentsDrawer } from './comments.js';
+import { FeedControls } from './controls.js';
 import { EventQueue } from './events.js';
+import { FeedSettings } from './feed_settings.js';
 import { Slide } from './slide.js';
 import { setFollow, share, toggleLike } from './social.js';
 import { WatchTracker } from './watch.js';
@@ -14,6 +17,10 @@ const IMPRESSION_RATIO = 0.5;
 const PARK_RATIO = 0.25;
 const KEEP_LOADED = 2; // slides further than this from the active one drop their source
 const PROGRESS_MS = 5000;
+const COLLAPSE_MS = 280; // keep in step with .slide.collapsing in app.css
+
+const reducedMotion = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 class Feed {
   constructor(root, boot) {
@@ -25,10 +32,13 @@ class Feed {
     this.requestId = boot.request_id;
     this.exhausted = boot.mode !== 'single' && !boot.next_cursor;
     this.loading = false;
+    this.generation = 0; // bumped by reload(): a page requested before it is dropped
+    this.seq = 0; // order of arrival, so restored items go back where they were
     this.slides = [];
     this.ids = new Set();
     this.active = -1;
     this.parked = false; // the active video scrolled away with no other in its place (end of the feed)
+    this.settling = false; // a dismissed item is collapsing: the observer activates nothing meanwhile
     this.muted = true;
     this.ratios = new Map();
     this.queue = viewer ? new EventQueue() : null; // events are recorded for signed-in viewers
@@ -42,7 +52,13 @@ class Feed {
       tap: (s) => this.tap(s),
       toggleMute: () => this.setMuted(!this.muted),
       autoplayMuted: () => this.setMuted(true, false),
+      // The "…" menu tunes For You, so the Following tab (newest from followed creators) has none.
+      more: this.source === 'foryou' ? (s) => this.controls.openMenu(s) : null,
+      why: (s) => this.controls.openWhy(s),
     };
+    this.controls = new FeedControls(this);
+    this.settings = new FeedSettings(this, boot.feed_settings || null);
+    this.controls.onChange = (settings) => this.settings.update(settings);
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), {
       root: this.root, threshold: [0, 0.25, IMPRESSION_RATIO, ACTIVE_RATIO, 0.75, 1],
     });
@@ -65,6 +81,7 @@ class Feed {
       const slide = new Slide(item, this.actions, { requestId });
       if (this.queue) slide.tracker = new WatchTracker(slide.video, item.id, this.queue, requestId);
       slide.index = this.slides.length;
+      slide.seq = this.seq++;
       this.slides.push(slide);
       (this.endNode ? this.endNode.before(slide.root) : this.root.append(slide.root));
       this.observer.observe(slide.root);
@@ -73,26 +90,34 @@ class Feed {
 
   async loadMore() {
     if (this.loading || this.exhausted) return;
+    const generation = this.generation;
     this.loading = true;
     this.root.classList.add('is-loading');
+    let page = null;
+    let error = null;
     try {
       const params = new URLSearchParams({ limit: String(PAGE) });
       if (this.cursor) params.set('cursor', this.cursor);
-      const page = await api('GET', `/api/feed/${this.source}?${params}`);
+      page = await api('GET', `/api/feed/${this.source}?${params}`);
+    } catch (err) {
+      error = err;
+    }
+    if (generation !== this.generation) return; // the feed was reloaded meanwhile: this page is stale
+    this.loading = false;
+    this.root.classList.remove('is-loading');
+    if (page) {
       const before = this.slides.length;
       this.append(page.items, page.request_id || null);
       this.cursor = page.next_cursor;
       if (page.request_id) this.requestId = page.request_id;
       // Stop when the server has no more, or a page brought nothing new (all already shown).
       if (!page.next_cursor || this.slides.length === before) this.exhausted = true;
-    } catch (err) {
-      if (err.status === 401) this.exhausted = true;
-      else toast(err.message, { error: true });
-    } finally {
-      this.loading = false;
-      this.root.classList.remove('is-loading');
-      if (this.exhausted && this.slides.length) this.renderEnd();
+    } else if (error.status === 401) {
+      this.exhausted = true;
+    } else {
+      toast(error.message, { error: true });
     }
+    if (this.exhausted && this.slides.length) this.renderEnd();
   }
 
   renderEnd() {
@@ -119,9 +144,21 @@ class Feed {
       title = 'Nobody followed yet';
       text = 'Follow creators from For You and their new videos appear here.';
       link = el('a', { class: 'btn btn-primary', href: '/', text: 'Watch For You' });
+    } else if (this.hasFilters()) {
+      title = 'Nothing for you right now';
+      text = 'Your keyword filters and “not interested” marks leave some videos out. New videos appear as creators post them.';
+      link = el('button', {
+        class: 'btn btn-primary', type: 'button', text: 'For You settings', onclick: () => this.settings.open(),
+      });
     }
-    this.root.append(el('section', { class: 'slide slide-end', 'data-testid': 'feed-empty' },
-      el('div', { class: 'end-card' }, el('h2', { text: title }), el('p', { class: 'muted', text }), el('p', {}, link))));
+    this.emptyNode = el('section', { class: 'slide slide-end', 'data-testid': 'feed-empty' },
+      el('div', { class: 'end-card' }, el('h2', { text: title }), el('p', { class: 'muted', text }), el('p', {}, link)));
+    this.root.append(this.emptyNode);
+  }
+
+  hasFilters() {
+    const settings = this.settings.settings;
+    return !!settings && (settings.keyword_filters.length > 0 || settings.not_interested.length > 0);
   }
 
   onIntersect(entries) {
@@ -131,6 +168,7 @@ class Feed {
       this.ratios.set(slide, entry.intersectionRatio);
       if (entry.intersectionRatio >= IMPRESSION_RATIO && slide.tracker) slide.tracker.impression();
     }
+    if (this.settling) return;
     let best = null;
     let bestRatio = 0;
     for (const [slide, ratio] of this.ratios) {
@@ -217,10 +255,165 @@ class Feed {
     }).then((ok) => { if (ok) toast(want ? `Following @${creator.username}` : `Unfollowed @${creator.username}`); });
   }
 
+  /** Scroll to the slide at `index` at once and make it the active one. */
+  show(index) {
+    const slide = this.slides[index];
+    this.root.scrollTo({ top: slide.root.offsetTop, behavior: 'instant' });
+    if (this.active !== index || this.parked) this.activate(index);
+  }
+
+  /** Stop the active video and end its visit; nothing is active afterwards. */
+  deactivate() {
+    const current = this.parked ? null : this.current;
+    if (current) {
+      current.pause();
+      if (current.tracker) current.tracker.leave();
+      current.root.classList.remove('active');
+    }
+    this.active = -1;
+    this.parked = false;
+  }
+
+  reindex() {
+    this.slides.forEach((s, i) => { s.index = i; });
+    const current = this.slides.find((s) => s.root.classList.contains('active'));
+    this.active = current ? current.index : -1;
+    if (current) this.root.dataset.activeIndex = String(current.index);
+  }
+
+  /**
+   * Take the slides matching `test` out of the feed ("not interested"). The one on screen collapses and the
+   * feed moves on to the next. Returns the slides taken out, for restore().
+   */
+  async dismiss(test) {
+    const removed = this.slides.filter(test);
+    if (!removed.length) return removed;
+    const current = this.parked ? null : this.current;
+    const onScreen = current && removed.includes(current);
+    const anchorSeq = onScreen ? current.seq : null;
+    for (const slide of removed) { // before the collapse, so the observer cannot pick one of them meanwhile
+      this.observer.unobserve(slide.root);
+      this.ratios.delete(slide);
+    }
+    if (onScreen) {
+      this.deactivate();
+      this.settling = true; // until the feed has moved on, scrolling caused by the collapse activates nothing
+      // The last one loaded: ask for the next page while it collapses.
+      if (current === this.slides[this.slides.length - 1]) this.loadMore();
+      if (!reducedMotion()) {
+        current.root.classList.add('collapsing');
+        await wait(COLLAPSE_MS);
+      }
+    }
+    for (const slide of removed) {
+      slide.pause();
+      slide.unload();
+      slide.root.remove();
+      slide.root.classList.remove('collapsing', 'active');
+    }
+    this.slides = this.slides.filter((s) => !removed.includes(s));
+    this.reindex();
+    if (!onScreen) {
+      if (this.current) this.show(this.active); // slides above it went: keep it where it was on screen
+      return removed;
+    }
+    // The feed moves on: to the next item after the dismissed one, else a new page, else the end card.
+    try {
+      let next = this.slides.find((s) => s.seq > anchorSeq);
+      while (!next && !this.exhausted) {
+        const generation = this.generation;
+        const inFlight = this.loading; // the page asked for during the collapse: wait for it
+        await (inFlight ? wait(50) : this.loadMore());
+        if (generation !== this.generation) return removed; // reloaded meanwhile: that shows its own first item
+        next = this.slides.find((s) => s.seq > anchorSeq);
+        if (!inFlight) break; // a page came (or failed): do not ask again
+      }
+      this.settling = false;
+      if (next) this.show(next.index);
+      else this.showEnd();
+    } finally {
+      this.settling = false;
+    }
+    return removed;
+  }
+
+  showEnd() {
+    this.deactivate();
+    if (!this.slides.length && this.exhausted) {
+      if (this.endNode) this.endNode.remove();
+      this.endNode = null;
+      if (!this.emptyNode) this.renderEmpty();
+      return;
+    }
+    if (!this.endNode) this.renderEnd();
+    this.endNode.scrollIntoView({ block: 'start' });
+    if (this.slides.length) { // as if scrolled past the last video: "up" goes back to it
+      this.active = this.slides.length - 1;
+      this.parked = true;
+    }
+  }
+
+  /** Put slides taken out by dismiss() back where they were, and show `focus` (Undo). */
+  restore(slides, focus) {
+    if (this.emptyNode) {
+      this.emptyNode.remove();
+      this.emptyNode = null;
+    }
+    for (const slide of [...slides].sort((a, b) => a.seq - b.seq)) {
+      if (this.slides.includes(slide)) continue;
+      const at = this.slides.findIndex((s) => s.seq > slide.seq);
+      const before = at >= 0 ? this.slides[at].root : this.endNode;
+      if (before) before.before(slide.root);
+      else this.root.append(slide.root);
+      this.slides.splice(at >= 0 ? at : this.slides.length, 0, slide);
+      this.observer.observe(slide.root);
+    }
+    if (this.slides.length && this.exhausted && !this.endNode) this.renderEnd();
+    this.reindex();
+    if (focus && this.slides.includes(focus)) {
+      this.deactivate();
+      this.show(focus.index);
+    }
+  }
+
+  /** Start the feed again from its first page (the For You settings changed). */
+  async reload() {
+    if (document.querySelector('#toast.has-action')) hideToast(); // its Undo belongs to the feed being replaced
+    this.deactivate();
+    this.generation += 1;
+    for (const slide of this.slides) {
+      this.observer.unobserve(slide.root);
+      slide.unload();
+    }
+    this.slides = [];
+    this.ids.clear();
+    this.ratios.clear();
+    this.endNode = null;
+    this.emptyNode = null;
+    this.cursor = null;
+    this.requestId = null;
+    this.exhausted = false;
+    this.loading = false;
+    this.settling = false;
+    this.root.replaceChildren();
+    this.root.scrollTop = 0;
+    this.root.setAttribute('aria-busy', 'true');
+    await this.loadMore();
+    this.root.setAttribute('aria-busy', 'false');
+    if (!this.slides.length) this.renderEmpty();
+  }
+
+  /** Show or hide the "Not personalised" badge on the For You tab. */
+  setPersonalised(on) {
+    const badge = document.querySelector('[data-testid=np-badge]');
+    if (badge) badge.hidden = !!on;
+  }
+
   bind() {
     document.addEventListener('keydown', (event) => {
       if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
       if (event.target.closest('input, textarea, select, [contenteditable], dialog') || this.drawer.isOpen) return;
+      if (document.querySelector('dialog[open]')) return;
       const key = event.key;
       if (key === 'ArrowDown' || key === 'j' || key === 'PageDown') this.go(+1);
       else if (key === 'ArrowUp' || key === 'k' || key === 'PageUp') this.go(-1);
@@ -233,6 +426,8 @@ class Feed {
     const shell = this.root.closest('.feed-shell');
     $('[data-role=prev]', shell).addEventListener('click', () => this.go(-1));
     $('[data-role=next]', shell).addEventListener('click', () => this.go(+1));
+    const settingsBtn = $('[data-role=feed-settings]', shell);
+    if (settingsBtn) settingsBtn.addEventListener('click', () => this.settings.open());
     document.addEventListener('visibilitychange', () => {
       const slide = this.current;
       if (!slide) return;

@@ -1,8 +1,10 @@
-// One screen of the feed: the <video>, its overlay (creator, caption, why) and the action rail.
+// One screen of the feed: the <video>, its overlay (creator, caption, why) and the action rail (with the … menu).
 import { viewer } from './api.js';
 import { avatar, captionNodes, compact, el, icon, profileUrl } from './dom.js';
 
 const DOUBLE_TAP_MS = 260;
+const LONG_PRESS_MS = 500;
+const LONG_PRESS_SLOP_PX = 10; // a finger that moves further is scrolling, not pressing
 
 /** The rendition to stream: 720 unless the connection asks to save data. */
 function pickSource(media) {
@@ -12,7 +14,7 @@ function pickSource(media) {
 }
 
 export class Slide {
-  /** `actions` = {like(slide), comments(slide), share(slide), follow(slide), tap(slide), doubleTap(slide)} */
+  /** `actions` = {like, comments, share, follow, tap, doubleTap, more, why}, each called with the slide. */
   constructor(video, actions, { requestId = null } = {}) {
     this.v = video;
     this.actions = actions;
@@ -59,6 +61,7 @@ export class Slide {
       el('div', { class: 'progress-track', 'aria-hidden': 'true' }, this.progressFill),
     );
     stage.addEventListener('click', (event) => this.onStageClick(event));
+    if (this.actions.more) this.bindLongPress(stage);
     return el('section', {
       class: 'slide', 'data-testid': 'feed-item', 'data-video-id': v.id, 'aria-label': `Video by @${creator.username}`,
     }, el('div', { class: 'slide-inner' }, stage, this.renderRail(creator)));
@@ -71,11 +74,11 @@ export class Slide {
       onclick: (e) => { e.stopPropagation(); this.actions.follow(this); },
     });
     const caption = el('p', { class: 'caption', 'data-testid': 'caption' }, captionNodes(v.caption || ''));
-    const why = v.reason && v.reason.explanation && v.reason.explanation.length
-      ? el('details', { class: 'why', 'data-testid': 'why' },
-        el('summary', {}, icon('info', 'icon-sm'), 'Why this video?'),
-        el('ul', {}, v.reason.explanation.map((line) => el('li', { text: line }))),
-        el('p', { class: 'why-version', text: `model ${v.reason.model_version} · parameters ${v.reason.params_version}` }))
+    const why = v.reason
+      ? el('button', {
+        class: 'why-link', type: 'button', 'data-testid': 'why-btn', 'aria-haspopup': 'dialog',
+        onclick: (e) => { e.stopPropagation(); this.actions.why(this); },
+      }, icon('info', 'icon-sm'), 'Why this video?')
       : null;
     const meta = el('div', { class: 'meta' },
       el('div', { class: 'creator-line' },
@@ -86,7 +89,7 @@ export class Slide {
       why);
     this.renderFollow();
     // Links and controls inside the overlay do their own thing, not play/pause.
-    meta.addEventListener('click', (e) => { if (e.target.closest('a, button, summary, details')) e.stopPropagation(); });
+    meta.addEventListener('click', (e) => { if (e.target.closest('a, button')) e.stopPropagation(); });
     return meta;
   }
 
@@ -107,8 +110,12 @@ export class Slide {
       class: 'action action-mute', type: 'button', 'aria-label': 'Sound on/off', 'data-testid': 'mute-btn',
       onclick: () => this.actions.toggleMute(this),
     }, el('span', { class: 'action-icon' }, icon('muted', 'when-muted'), icon('sound', 'when-sound')));
+    this.moreBtn = this.actions.more && el('button', {
+      class: 'action action-more', type: 'button', 'aria-label': 'More options', 'aria-haspopup': 'dialog',
+      'data-testid': 'more-btn', onclick: () => this.actions.more(this),
+    }, el('span', { class: 'action-icon' }, icon('more')));
     this.renderCounts();
-    return el('div', { class: 'rail' }, avatarLink, this.likeBtn, this.commentBtn, this.shareBtn, this.muteBtn);
+    return el('div', { class: 'rail' }, avatarLink, this.likeBtn, this.commentBtn, this.shareBtn, this.moreBtn, this.muteBtn);
   }
 
   renderCounts() {
@@ -137,8 +144,42 @@ export class Slide {
     if (Number.isFinite(d) && d > 0) this.progressFill.style.transform = `scaleX(${this.video.currentTime / d})`;
   }
 
+  /** A long press on the video (a finger held still; or the context menu: right click, or Android's long press) opens the menu. */
+  bindLongPress(stage) {
+    let timer = 0;
+    let start = null;
+    const cancel = () => { clearTimeout(timer); timer = 0; };
+    stage.addEventListener('pointerdown', (event) => {
+      this.longPressed = false;
+      if (event.pointerType === 'mouse' || event.target.closest('.meta a, .meta button, .unmute-hint')) return;
+      start = { x: event.clientX, y: event.clientY };
+      cancel();
+      timer = setTimeout(() => {
+        timer = 0;
+        this.longPressed = true;
+        this.actions.more(this);
+      }, LONG_PRESS_MS);
+    });
+    stage.addEventListener('pointermove', (event) => {
+      if (timer && Math.hypot(event.clientX - start.x, event.clientY - start.y) > LONG_PRESS_SLOP_PX) cancel();
+    });
+    stage.addEventListener('pointerup', cancel);
+    stage.addEventListener('pointercancel', cancel);
+    stage.addEventListener('contextmenu', (event) => {
+      if (event.target.closest('.meta a')) return; // a link keeps the browser's own menu (open in new tab…)
+      event.preventDefault();
+      cancel();
+      if (!this.longPressed) this.actions.more(this);
+      this.longPressed = true;
+    });
+  }
+
   onStageClick(event) {
-    if (event.target.closest('.meta a, .meta button, .meta details')) return;
+    if (event.target.closest('.meta a, .meta button')) return;
+    if (this.longPressed) { // the finger lifted after a long press: not a tap
+      this.longPressed = false;
+      return;
+    }
     if (this.tapTimer) {
       clearTimeout(this.tapTimer);
       this.tapTimer = 0;

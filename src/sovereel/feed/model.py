@@ -1,0 +1,561 @@
+"""The served For You model: retrieval embeddings, co-engagement state and a multi-task ranker.
+
+`FeedModel` implements the `Scorer` protocol. Its parts:
+
+- two Monolith-style `EmbeddingTable`s (users, videos) keyed by raw id: the retrieval vectors
+  the serving ANN index is built from, fitted by PureSVD and moved online by one Adagrad step
+  per event (BPR for engagements, logistic for skips);
+- co-engagement state: each user's engaged videos (the profile) and item-to-item matrices
+  learnt in batch (EASE over histories and over sessions, cosine, RP3beta);
+- item facts: engagement count, a per-day engagement histogram (trending), first-seen and
+  creation time, duration, creator and hashtags;
+- `RankerNet`: an MLP over the named features of (user, video, now) with one head per task
+  in `TASKS`, trained listwise by cross-fitting (`train.train_from_events`).
+
+`observe(events)` is the online step: a like or a completed watch is in the user's profile and
+vectors before it returns, so the next prediction reflects it. `fit(events)` rebuilds the
+whole model from the event log. `save`/`load` write safetensors plus a JSON manifest (model_io.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from sovereel.feed.embedding_table import EmbeddingTable, stable_seed
+from sovereel.feed.interface import TASKS, VideoInfo
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+YEAR_S = 365.25 * 86400.0
+DAY_S = 86400.0
+
+EVENT_KINDS: tuple[str, ...] = (
+    "impression",
+    "play",
+    "progress",
+    "complete",
+    "skip",
+    "like",
+    "share",
+    "comment",
+    "follow",
+)
+ENGAGED_KINDS: frozenset[str] = frozenset({"play", "progress", "complete", "like", "share", "comment", "follow"})
+CO_MATRICES: tuple[str, ...] = ("ease", "session", "cosine", "rp3")
+TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
+FEATURES: tuple[str, ...] = (
+    *(f"co_{m}{s}" for m in CO_MATRICES for s in ("", "_rel", "_z")),
+    "max_cosine",
+    "emb_dot",
+    "emb_cos",
+    "log_engagements",
+    "log_trending",
+    "age_y",
+    "first_seen_age_y",
+    "created_gap_y",
+    "user_content_age_y",
+    "hashtag_affinity",
+    "creator_share",
+    "log_duration",
+    "duration_unknown",
+    "user_log_activity",
+    "user_mean_log_engagements",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One viewer action on one video, as the feed learns from it.
+
+    user_id / video_id: raw ids; ts: event time (epoch seconds, data time);
+    kind: impression (shown), play, progress (partial watch), complete (watched to the end),
+    skip (swiped away early), like, share, comment, follow (the video's creator);
+    watched_s: seconds watched so far (play/progress/complete/skip); duration_s: the video's length.
+    """
+
+    user_id: str
+    video_id: str
+    ts: float
+    kind: str
+    watched_s: float = 0.0
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every setting of the model; saved in the manifest and digested into the version id."""
+
+    dim: int = 32  # retrieval embedding size
+    min_count: int = 1  # sightings before an id gets an embedding row (Monolith admission)
+    expire_days: float = 0.0  # rows unseen this long are expired by `expire`; 0 = never
+    online_lr: float = 0.05  # Adagrad rate of the per-event step
+    online_reg: float = 1e-3
+    ease_lambda: float = 400.0
+    session_lambda: float = 100.0
+    session_gap_s: float = 600.0
+    rp3_beta: float = 0.6
+    neighbours: int = 400  # co-engagement neighbours kept per item
+    candidates: int = 100  # co-engagement retrieval depth used for ranker training lists
+    trend_days: float = 30.0  # half-width of the trending window around `now`
+    slices: int = 8  # cross-fitting: each user's engagements are cut into this many slices
+    folds: int = 4  # ... and the ranker learns from this many of them, one held out at a time
+    hidden: int = 64
+    dropout: float = 0.1
+    epochs: int = 6
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    batch_lists: int = 64
+    ensemble: int = 1  # ranker nets with different seeds, logits averaged
+    duration_edges: tuple[float, ...] = (7.0, 15.0, 30.0, 60.0, 180.0, 600.0)  # D2Q duration buckets (s)
+    kind_weights: tuple[tuple[str, float], ...] = (
+        ("play", 0.5),
+        ("progress", 0.75),
+        ("complete", 1.0),
+        ("like", 1.5),
+        ("comment", 1.5),
+        ("share", 2.0),
+        ("follow", 2.0),
+    )
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> ModelConfig:
+        """Settings from `as_dict` output."""
+        data = dict(data)
+        data["duration_edges"] = tuple(data["duration_edges"])
+        data["kind_weights"] = tuple((str(k), float(w)) for k, w in data["kind_weights"])
+        return ModelConfig(**data)
+
+
+class RankerNet(nn.Module):
+    """Features -> one logit per task; `ensemble` members with their own seeds, logits averaged."""
+
+    mean: torch.Tensor  # feature standardisation, fitted on the training lists and saved with the weights
+    scale: torch.Tensor
+
+    def __init__(self, n_features: int, hidden: int, dropout: float, ensemble: int, seed: int) -> None:
+        super().__init__()
+        members = []
+        for m in range(ensemble):
+            torch.manual_seed(seed + m)
+            members.append(
+                nn.Sequential(
+                    nn.Linear(n_features, hidden),
+                    nn.ReLU(),
+                    nn.Dropout(dropout),
+                    nn.Linear(hidden, hidden),
+                    nn.ReLU(),
+                    nn.Dropout(dropout),
+                    nn.Linear(hidden, len(TASKS)),
+                )
+            )
+        self.members = nn.ModuleList(members)
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x - self.mean) / self.scale
+        return torch.stack([m(z) for m in self.members]).mean(dim=0)
+
+
+@dataclass
+class Catalogue:
+    """Per-item facts, indexed by a dense column number assigned on first sight."""
+
+    ids: list[str] = field(default_factory=list)
+    col: dict[str, int] = field(default_factory=dict)
+    engagements: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    first_seen: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    created_at: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    duration: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    creator: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    tags: list[tuple[int, ...]] = field(default_factory=list)
+    creators: dict[str, int] = field(default_factory=dict)
+    tag_ids: dict[str, int] = field(default_factory=dict)
+    day0: int = 0
+    days: FloatArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # day x item counts
+
+    def ensure(self, video_id: str) -> int:
+        """The item's column, adding a row of unknown facts on first sight."""
+        c = self.col.get(video_id)
+        if c is not None:
+            return c
+        c = len(self.ids)
+        self.ids.append(video_id)
+        self.col[video_id] = c
+        if c >= len(self.engagements):
+            cap = max(16, 2 * len(self.engagements))
+            self.engagements = _grow(self.engagements, cap, 0.0)
+            self.first_seen = _grow(self.first_seen, cap, np.nan)
+            self.created_at = _grow(self.created_at, cap, np.nan)
+            self.duration = _grow(self.duration, cap, np.nan)
+            self.creator = _grow(self.creator, cap, -1)
+            self.days = np.pad(self.days, ((0, 0), (0, cap - self.days.shape[1])))
+        self.tags.append(())
+        return c
+
+    def describe(self, video: VideoInfo) -> int:
+        """Record a video's public facts; returns its column."""
+        c = self.ensure(video.id)
+        self.created_at[c] = video.created_at
+        self.duration[c] = video.duration_s if video.duration_s > 0 else np.nan
+        if video.creator_id:
+            self.creator[c] = self.creators.setdefault(video.creator_id, len(self.creators))
+        self.tags[c] = tuple(self.tag_ids.setdefault(t.lower(), len(self.tag_ids)) for t in video.hashtags)
+        return c
+
+    def count(self, cols: IntArray, ts: npt.NDArray[np.float64], weight: float = 1.0) -> None:
+        """Add engagements at times `ts` to the counts and the day histogram."""
+        if len(cols) == 0:
+            return
+        day = np.floor(ts / DAY_S).astype(np.int64)
+        if self.days.shape[0] == 0:
+            self.day0 = int(day.min())
+        if day.min() < self.day0:
+            self.days = np.pad(self.days, ((self.day0 - int(day.min()), 0), (0, 0)))
+            self.day0 = int(day.min())
+        need = int(day.max()) - self.day0 + 1
+        if need > self.days.shape[0]:
+            self.days = np.pad(self.days, ((0, need - self.days.shape[0]), (0, 0)))
+        np.add.at(self.days, (day - self.day0, cols), weight)
+        np.add.at(self.engagements, cols, weight)
+        np.fmin.at(self.first_seen, cols, ts)
+
+    def trending(self, cols: IntArray, now: npt.NDArray[np.float64], half_width_days: float) -> FloatArray:
+        """Engagements within +-half_width days of `now` (per row of `cols`)."""
+        out = np.zeros(cols.shape, dtype=np.float32)
+        if self.days.shape[0] == 0:
+            return out
+        cum = np.cumsum(self.days, axis=0)
+        for r in range(cols.shape[0]):
+            d = now[r] / DAY_S - self.day0
+            lo = int(np.clip(math.floor(d - half_width_days), 0, len(cum)))
+            hi = int(np.clip(math.floor(d + half_width_days) + 1, 0, len(cum)))
+            if hi > lo:
+                out[r] = cum[hi - 1, cols[r]] - (cum[lo - 1, cols[r]] if lo > 0 else 0.0)
+        return out
+
+    def reset_counts(self) -> None:
+        """Forget engagement counts (before a rebuild from the event log); facts stay."""
+        self.engagements[:] = 0.0
+        self.first_seen[:] = np.nan
+        self.days = np.zeros((0, len(self.engagements)), dtype=np.float32)
+
+    def copy_facts(self) -> Catalogue:
+        """A catalogue with the same items and public facts, and no engagement counts."""
+        out = Catalogue(
+            ids=list(self.ids),
+            col=dict(self.col),
+            engagements=np.zeros_like(self.engagements),
+            first_seen=np.full_like(self.first_seen, np.nan),
+            created_at=self.created_at.copy(),
+            duration=self.duration.copy(),
+            creator=self.creator.copy(),
+            tags=list(self.tags),
+            creators=dict(self.creators),
+            tag_ids=dict(self.tag_ids),
+        )
+        out.days = np.zeros((0, len(out.engagements)), dtype=np.float32)
+        return out
+
+
+def _grow(arr: npt.NDArray[Any], cap: int, fill: float) -> npt.NDArray[Any]:
+    out = np.full(cap, fill, dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+def digest_events(events: list[Event]) -> str:
+    """A SHA-256 over the events in order: the manifest's record of exactly what was learnt from."""
+    h = hashlib.sha256()
+    for e in events:
+        h.update(
+            f"{e.user_id}\x1f{e.video_id}\x1f{e.ts!r}\x1f{e.kind}\x1f{e.watched_s!r}\x1f{e.duration_s!r}\n".encode()
+        )
+    return h.hexdigest()
+
+
+class FeedModel:
+    """The learned For You model (implements `Scorer`): see the module docstring."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config or ModelConfig()
+        cfg = self.config
+        expire = cfg.expire_days * DAY_S if cfg.expire_days > 0 else math.inf
+        table_args: dict[str, Any] = {"min_count": cfg.min_count, "expire_s": expire, "lr": cfg.online_lr}
+        self.users = EmbeddingTable(cfg.dim, seed=cfg.seed, **table_args)
+        self.items = EmbeddingTable(cfg.dim, seed=cfg.seed + 1, **table_args)
+        self.catalogue = Catalogue()
+        self.history: dict[str, dict[int, float]] = {}  # user -> {item column: engagement weight}, oldest first
+        self.co: dict[str, sp.csr_matrix] = {}  # item x item matrices over the first `co_items` columns
+        self.co_items = 0
+        self.ranker = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
+        self.ranker.eval()
+        self.quantiles = np.zeros((len(cfg.duration_edges) + 1, 101), dtype=np.float32)
+        self.base_version = "untrained"
+        self.online_events = 0
+        self.manifest: dict[str, Any] = {}
+        self._weights = dict(cfg.kind_weights)
+        self._item_cache: tuple[str, tuple[list[str], FloatArray]] | None = None
+
+    # -- the Scorer protocol ---------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """The fitted version plus the number of online events applied since (deterministic replay key)."""
+        return self.base_version if self.online_events == 0 else f"{self.base_version}+{self.online_events}"
+
+    def predict(self, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, Any]:
+        """Per task, a float32 array of scores in (0, 1) aligned with `videos` (each independent of the others)."""
+        if not videos:
+            return {t: np.zeros(0, dtype=np.float32) for t in TASKS}
+        cols = np.array([self._column(v) for v in videos], dtype=np.int64)[None, :]
+        out = self.score_lists([user_id], cols, np.array([now], dtype=np.float64))[0]
+        return {t: out[:, k] for k, t in enumerate(TASKS)}
+
+    def user_vector(self, user_id: str | None) -> FloatArray | None:
+        """The user's retrieval vector, or None for a signed-out or unknown user."""
+        return None if user_id is None else self.users.get(user_id)
+
+    def item_vectors(self) -> tuple[list[str], FloatArray]:
+        """Item ids and retrieval vectors; the same objects are returned until the table changes."""
+        key = f"{self.version}:{self.items.version}"
+        if self._item_cache is None or self._item_cache[0] != key:
+            ids, mat = self.items.matrix()
+            self._item_cache = (key, ([str(i) for i in ids], mat))
+        return self._item_cache[1]
+
+    # -- features and scoring --------------------------------------------------------
+    def _column(self, video: VideoInfo) -> int:
+        c = self.catalogue.col.get(video.id)
+        if c is None or np.isnan(self.catalogue.created_at[c]):
+            c = self.catalogue.describe(video)
+        return c
+
+    def describe(self, videos: list[VideoInfo]) -> None:
+        """Record the public facts (creator, hashtags, duration, creation time) of videos."""
+        for v in videos:
+            self.catalogue.describe(v)
+
+    def _history_matrix(self, user_ids: list[str | None], n_cols: int) -> sp.csr_matrix:
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for r, u in enumerate(user_ids):
+            hist = self.history.get(u, {}) if u is not None else {}
+            rows.extend([r] * len(hist))
+            cols.extend(hist.keys())
+            vals.extend(hist.values())
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(user_ids), n_cols), dtype=np.float32)
+
+    def features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
+        """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
+        cat, n_users, n_cand = self.catalogue, cols.shape[0], cols.shape[1]
+        out = np.zeros((n_users, n_cand, len(FEATURES)), dtype=np.float32)
+        hist = self._history_matrix(user_ids, len(cat.ids))
+        binary = sp.csr_matrix(hist, copy=True)
+        binary.data[:] = 1.0
+        n_hist = np.asarray(binary.sum(axis=1)).ravel()
+        rows = np.arange(n_users)[:, None]
+        known = cols < self.co_items
+        safe = np.where(known, cols, 0)
+        h_co = hist[:, : self.co_items]
+        f = 0
+        for name in CO_MATRICES:
+            mat = self.co.get(name)
+            if mat is None:
+                f += 3
+                continue
+            scores = np.asarray((h_co @ mat).todense(), dtype=np.float32)
+            raw = np.where(known, scores[rows, safe], 0.0)
+            top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
+            # Scale-free versions, against the user's own best scores over the whole catalogue (never
+            # against the other candidates, so an item's score does not depend on the batch).
+            k = min(TOP_K_STATS, scores.shape[1])
+            best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:] if k else np.zeros((n_users, 1))
+            z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
+            out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
+            f += 3
+        if "cosine" in self.co:
+            cos = self.co["cosine"].tocsr()
+            for r in range(n_users):
+                h = h_co[r].indices
+                if len(h):
+                    out[r, :, f] = np.where(known[r], cos[h][:, safe[r]].max(axis=0).toarray().ravel(), 0.0)
+        f += 1
+        uvec = np.stack([self._user_vec(u) for u in user_ids])
+        ivec, _ = self.items.lookup([cat.ids[c] for c in cols.ravel()])
+        ivec = ivec.reshape(n_users, n_cand, -1)
+        dot = np.einsum("ud,ucd->uc", uvec, ivec)
+        norms = np.linalg.norm(uvec, axis=1)[:, None] * np.linalg.norm(ivec, axis=2) + 1e-6
+        out[:, :, f], out[:, :, f + 1] = dot, dot / norms
+        f += 2
+        lpop = np.log1p(cat.engagements[: len(cat.ids)])
+        out[:, :, f] = lpop[cols]
+        out[:, :, f + 1] = np.log1p(cat.trending(cols, now, self.config.trend_days))
+        first = np.where(np.isnan(cat.first_seen[cols]), now[:, None], cat.first_seen[cols])
+        created = np.where(np.isnan(cat.created_at[cols]), first, cat.created_at[cols])
+        all_created = np.where(np.isnan(cat.created_at), cat.first_seen, cat.created_at)[: len(cat.ids)]
+        all_created = np.where(np.isnan(all_created), 0.0, all_created)
+        mean_created = np.where(n_hist > 0, (binary @ all_created) / np.maximum(n_hist, 1), now)[:, None]
+        out[:, :, f + 2] = np.clip((now[:, None] - created) / YEAR_S, -1, 80)
+        out[:, :, f + 3] = np.clip((now[:, None] - first) / YEAR_S, -1, 80)
+        out[:, :, f + 4] = np.clip(np.abs(created - mean_created) / YEAR_S, 0, 80)
+        out[:, :, f + 5] = np.clip((now[:, None] - mean_created) / YEAR_S, -1, 80)
+        f += 6
+        out[:, :, f] = self._tag_affinity(binary, n_hist, cols)
+        out[:, :, f + 1] = self._creator_share(binary, n_hist, cols)
+        dur = cat.duration[cols]
+        out[:, :, f + 2] = np.where(np.isnan(dur), 0.0, np.log1p(np.nan_to_num(dur)))
+        out[:, :, f + 3] = np.isnan(dur)
+        out[:, :, f + 4] = np.log1p(n_hist)[:, None]
+        out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
+        return out
+
+    def _user_vec(self, user_id: str | None) -> FloatArray:
+        vec = self.users.get(user_id) if user_id is not None else None
+        return vec if vec is not None else np.zeros(self.config.dim, dtype=np.float32)
+
+    def _tag_affinity(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
+        cat = self.catalogue
+        if not cat.tag_ids:
+            return np.zeros(cols.shape, dtype=np.float32)
+        tag_rows = [c for c, ts in enumerate(cat.tags) for _ in ts]
+        tag_cols = [t for ts in cat.tags for t in ts]
+        tags = sp.csr_matrix((np.ones(len(tag_rows)), (tag_rows, tag_cols)), shape=(len(cat.ids), len(cat.tag_ids)))
+        profile = np.asarray((binary @ tags).todense()) / np.maximum(n_hist, 1)[:, None]  # share of history per tag
+        per_item = np.asarray(tags @ profile.T).T  # users x items: summed shares of the item's tags
+        n_tags = np.maximum(np.asarray(tags.sum(axis=1)).ravel(), 1)
+        return np.asarray(per_item[np.arange(cols.shape[0])[:, None], cols] / n_tags[cols], dtype=np.float32)
+
+    def _creator_share(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
+        cat = self.catalogue
+        creator = cat.creator[: len(cat.ids)]
+        has = creator >= 0
+        if not has.any():
+            return np.zeros(cols.shape, dtype=np.float32)
+        onehot = sp.csr_matrix(
+            (np.ones(has.sum()), (np.nonzero(has)[0], creator[has])), shape=(len(creator), len(cat.creators))
+        )
+        per_user = sp.csr_matrix(binary @ onehot)
+        c = creator[cols]
+        vals = np.asarray(per_user[np.repeat(np.arange(cols.shape[0]), cols.shape[1]), np.maximum(c, 0).ravel()])
+        share = vals.reshape(cols.shape) / np.maximum(n_hist, 1)[:, None]
+        return np.where(c >= 0, share, 0.0).astype(np.float32)
+
+    def score_lists(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
+        """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""
+        feats = torch.from_numpy(self.features(user_ids, cols, now))
+        with torch.no_grad():
+            return torch.sigmoid(self.ranker(feats)).numpy().astype(np.float32)
+
+    def retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None = None) -> IntArray:
+        """Per user, the n item columns with the highest EASE co-engagement (popularity for cold users)."""
+        cat = self.catalogue
+        n_items = len(cat.ids)
+        pop = np.log1p(cat.engagements[:n_items]) * 1e-6  # breaks ties (and ranks cold users) by popularity
+        scores = np.tile(pop, (len(user_ids), 1))
+        if "ease" in self.co:
+            hist = self._history_matrix(user_ids, n_items)[:, : self.co_items]
+            scores[:, : self.co_items] += np.asarray((hist @ self.co["ease"]).todense())
+        for r, u in enumerate(user_ids):
+            seen = list(self.history.get(u, {})) if u is not None else []
+            seen += [cat.col[v] for v in (exclude[r] if exclude else ()) if v in cat.col]
+            scores[r, seen] = -np.inf
+        n = min(n, n_items)
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+        return np.asarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
+
+    # -- online learning -------------------------------------------------------------
+    def observe(self, events: list[Event]) -> None:
+        """The online step: apply each event to counts, the user's profile and the touched embedding rows."""
+        cat = self.catalogue
+        for e in events:
+            c = cat.ensure(e.video_id)
+            if e.duration_s > 0 and np.isnan(cat.duration[c]):
+                cat.duration[c] = e.duration_s
+            self.users.observe(e.user_id, e.ts)
+            self.items.observe(e.video_id, e.ts)
+            if e.kind in ENGAGED_KINDS:
+                hist = self.history.setdefault(e.user_id, {})
+                if c not in hist:
+                    cat.count(np.array([c]), np.array([e.ts]))
+                # Re-inserting keeps the profile ordered by last engagement (oldest first).
+                hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
+                self._step(e, positive=True)
+            elif e.kind == "skip":
+                self._step(e, positive=False)
+            self.online_events += 1
+
+    def _step(self, e: Event, positive: bool) -> None:
+        u, v = self.users.get(e.user_id), self.items.get(e.video_id)
+        if u is None or v is None:
+            return
+        reg = self.config.online_reg
+        if not positive:
+            # Logistic step towards "not for this user": push u.v down.
+            g = 1.0 / (1.0 + math.exp(-float(u @ v)))
+            self.users.apply_gradients([e.user_id], g * v + reg * u, e.ts)
+            self.items.apply_gradients([e.video_id], g * u + reg * v, e.ts)
+            return
+        # BPR against one sampled video, chosen by a hash of the event so replays are identical.
+        ids = self.catalogue.ids
+        neg_id = ids[stable_seed(f"{e.user_id}|{e.video_id}|{e.ts!r}", self.config.seed) % len(ids)]
+        vn = self.items.get(neg_id)
+        if vn is None or neg_id == e.video_id:
+            vn, neg_id = np.zeros_like(v), ""
+        g = 1.0 / (1.0 + math.exp(float(u @ (v - vn))))
+        self.users.apply_gradients([e.user_id], -g * (v - vn) + reg * u, e.ts)
+        keys: list[str | int] = [e.video_id, neg_id] if neg_id else [e.video_id]
+        grads = [-g * u + reg * v, g * u + reg * vn] if neg_id else [-g * u + reg * v]
+        self.items.apply_gradients(keys, np.stack(grads), e.ts)
+
+    def expire(self, now: float) -> list[str | int]:
+        """Expire embedding rows unseen for `expire_days` (Monolith); returns the expired ids."""
+        return [*self.users.expire(now), *self.items.expire(now)]
+
+    def forget_user(self, user_id: str) -> None:
+        """Erase a user's profile and vector (right to erasure / "Refresh For You")."""
+        self.history.pop(user_id, None)
+        if user_id in self.users:
+            self.users.assign([user_id], np.zeros((1, self.config.dim)), 0.0)
+
+    # -- batch training and persistence (implemented in train.py) ----------------------
+    def fit(self, events: list[Event], videos: list[VideoInfo] | None = None, epochs: int | None = None) -> None:
+        """Full training from the event log: co-engagement, embeddings, and the cross-fitted ranker."""
+        from sovereel.feed.train import train_from_events
+
+        cfg = self.config if epochs is None else replace(self.config, epochs=epochs)
+        self.config = cfg
+        train_from_events(self, events, videos or [])
+
+    def save(self, directory: str | Path) -> Path:
+        """Write model.safetensors and manifest.json into `directory`; returns the manifest's path."""
+        from sovereel.feed.model_io import save_model
+
+        return save_model(self, Path(directory))
+
+    @staticmethod
+    def load(directory: str | Path) -> FeedModel:
+        """Read a model written by `save`."""
+        from sovereel.feed.model_io import load_model
+
+        return load_model(Path(directory))

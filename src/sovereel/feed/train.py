@@ -1,0 +1,477 @@
+"""Batch training of the For You model: co-engagement matrices, embeddings and the ranker's fit.
+
+What runs on a schedule (or on `sovereel train`) rather than per event:
+
+- item-to-item co-engagement matrices learnt from the event log: EASE (Steck, 2019) over
+  user histories and over short sessions, cosine neighbours and RP3beta (Paudel et al.,
+  2017), each pruned to the `k` strongest neighbours per item so serving stays sparse;
+- retrieval embeddings from a seeded randomised SVD of the history matrix (PureSVD);
+- the ranker's listwise fit (softmax cross-entropy per task over a candidate list, with the
+  task's labels as the target distribution), on lists made by cross-fitting: a slice of
+  every user's engagements is held out, the co-engagement state is rebuilt from the rest,
+  and the ranker learns which of the retrieved candidates were the held-out ones.
+
+All functions are pure: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from sovereel.feed.interface import VideoInfo
+    from sovereel.feed.model import Event, FeedModel
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+Sparse: TypeAlias = Any  # scipy.sparse.csr_matrix (scipy ships no type hints)
+
+DENSE_EASE_MAX_ITEMS = 8000
+"""Above this many items the exact EASE inverse (items^2 doubles) is replaced by cosine neighbours."""
+
+
+def history_matrix(rows: IntArray, cols: IntArray, weights: npt.ArrayLike, shape: tuple[int, int]) -> Sparse:
+    """A users x items CSR matrix; repeated (user, item) pairs keep their largest weight."""
+    w = np.asarray(weights, dtype=np.float32)
+    if len(rows) == 0:
+        return sp.csr_matrix(shape, dtype=np.float32)
+    key = rows.astype(np.int64) * shape[1] + cols.astype(np.int64)
+    order = np.lexsort((-w, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    return sp.csr_matrix((w[keep], (rows[keep], cols[keep])), shape=shape, dtype=np.float32)
+
+
+def prune_columns(mat: npt.NDArray[np.floating], k: int) -> Sparse:
+    """Keep the k entries of largest magnitude in every column of a dense item x item matrix (as CSR)."""
+    n = mat.shape[0]
+    if k >= n:
+        return sp.csr_matrix(mat.astype(np.float32))
+    # By magnitude: EASE's negative weights carry as much of its accuracy as the positive ones.
+    top = np.argpartition(-np.abs(mat), k - 1, axis=0)[:k]
+    cols = np.broadcast_to(np.arange(mat.shape[1]), top.shape)
+    vals = np.take_along_axis(mat, top, axis=0)
+    keep = vals != 0
+    return sp.csr_matrix((vals[keep].astype(np.float32), (top[keep], cols[keep])), shape=mat.shape)
+
+
+def ease_matrix(x: Sparse, lam: float, k: int) -> Sparse:
+    """EASE item-item weights B = I - P diagMat(1/diag(P)), P = (X'X + lam I)^-1, top-k per item."""
+    n = x.shape[1]
+    if n > DENSE_EASE_MAX_ITEMS:
+        return cosine_matrix(x, k)
+    gram = (x.T @ x).toarray().astype(np.float64)
+    gram[np.diag_indices(n)] += lam
+    p = np.linalg.inv(gram)
+    b = p / (-np.diag(p))
+    np.fill_diagonal(b, 0.0)
+    return prune_columns(b, k)
+
+
+def _sparse_topk_columns(mat: Sparse, k: int, block: int = 256) -> Sparse:
+    # Column blocks keep the dense working set at items x block floats.
+    csc = sp.csc_matrix(mat)
+    parts = []
+    for start in range(0, mat.shape[1], block):
+        dense = csc[:, start : start + block].toarray()
+        parts.append(sp.csc_matrix(prune_columns(dense, k)))
+    return sp.csr_matrix(sp.hstack(parts))
+
+
+def cosine_matrix(x: Sparse, k: int) -> Sparse:
+    """Cosine similarity between item columns of X, zero diagonal, top-k neighbours per item."""
+    gram = sp.csr_matrix(x.T @ x, dtype=np.float32)
+    norms = np.sqrt(np.asarray(gram.diagonal(), dtype=np.float32)) + 1e-6
+    inv = sp.diags(1.0 / norms)
+    sim = sp.csr_matrix(inv @ gram @ inv)
+    sim.setdiag(0.0)
+    sim.eliminate_zeros()
+    return _sparse_topk_columns(sim, k)
+
+
+def rp3_matrix(x: Sparse, beta: float, k: int) -> Sparse:
+    """RP3beta: two-step random-walk item-item probabilities divided by popularity^beta, top-k per item."""
+    x = sp.csr_matrix(x, dtype=np.float32)
+    user_deg = np.asarray(x.sum(axis=1)).ravel()
+    item_deg = np.asarray(x.sum(axis=0)).ravel()
+    p_ui = sp.diags(1.0 / np.maximum(user_deg, 1.0)) @ x
+    p_iu = sp.diags(1.0 / np.maximum(item_deg, 1.0)) @ x.T
+    walk = sp.csr_matrix(p_iu @ p_ui) @ sp.diags(1.0 / np.maximum(item_deg, 1.0) ** beta)
+    walk = sp.csr_matrix(walk)
+    walk.setdiag(0.0)
+    walk.eliminate_zeros()
+    return _sparse_topk_columns(walk, k)
+
+
+def session_ids(users: IntArray, ts: npt.NDArray[np.float64], gap_s: float) -> IntArray:
+    """Number sessions: a user's events more than `gap_s` apart (in time order) start a new session."""
+    order = np.lexsort((ts, users))
+    u, t = users[order], ts[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (u[1:] != u[:-1]) | (np.diff(t) > gap_s)
+    sid = np.cumsum(new) - 1
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = sid
+    return out
+
+
+def randomized_svd(x: Sparse, dim: int, seed: int, power_iters: int = 4) -> tuple[FloatArray, FloatArray]:
+    """Seeded randomised truncated SVD (Halko et al.): returns item factors V*sqrt(s) and s."""
+    rng = np.random.default_rng(seed)
+    n_items = x.shape[1]
+    dim = max(1, min(dim, min(x.shape) - 1))
+    omega = rng.standard_normal((n_items, dim + 8)).astype(np.float32)
+    y = np.asarray(x @ omega)
+    for _ in range(power_iters):
+        y, _ = np.linalg.qr(y)
+        y = np.asarray(x @ np.asarray(x.T @ y))
+    q, _ = np.linalg.qr(y)
+    small = np.asarray((x.T @ q).T)
+    _, s, vt = np.linalg.svd(small, full_matrices=False)
+    s, vt = s[:dim], vt[:dim]
+    # Sign-fix each factor so the result does not depend on LAPACK's choice.
+    signs = np.sign(vt[np.arange(dim), np.abs(vt).argmax(axis=1)])
+    vt = vt * signs[:, None]
+    return (vt.T * np.sqrt(s)).astype(np.float32), s.astype(np.float32)
+
+
+def top_candidates(scores: npt.NDArray[np.floating], exclude: Sparse, n: int) -> IntArray:
+    """Per row, the n best-scoring columns that are not in `exclude` (a users x items matrix)."""
+    s = np.array(scores, dtype=np.float64, copy=True)
+    coo = exclude.tocoo()
+    s[coo.row, coo.col] = -np.inf
+    n = min(n, s.shape[1])
+    part = np.argpartition(-s, n - 1, axis=1)[:, :n]
+    order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
+    return np.asarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
+
+
+@dataclass
+class RankerLists:
+    """Training lists for the ranker: features (lists x candidates x F) and per-task targets (lists x C x T)."""
+
+    features: FloatArray
+    targets: FloatArray
+
+    @staticmethod
+    def concat(parts: Sequence[RankerLists]) -> RankerLists:
+        """Stack several folds' lists."""
+        return RankerLists(
+            features=np.concatenate([p.features for p in parts]).astype(np.float32),
+            targets=np.concatenate([p.targets for p in parts]).astype(np.float32),
+        )
+
+
+def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy per (list, task) with the normalised labels as target; lists without labels skipped."""
+    # logits, targets: (lists, candidates, tasks)
+    mass = targets.sum(dim=1)
+    keep = mass > 0
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    logp = torch.log_softmax(logits, dim=1)
+    per = -(logp * targets).sum(dim=1) / mass.clamp_min(1e-9)
+    return per[keep].mean()
+
+
+class Adam:
+    """Adam with decoupled-free L2 (as torch.optim.Adam); hand-rolled because torch.optim's first use
+    imports torch._dynamo, which costs seconds per process on a small CPU box."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float, weight_decay: float) -> None:
+        self.params = params
+        self.lr, self.wd, self.b1, self.b2, self.eps, self.t = lr, weight_decay, 0.9, 0.999, 1e-8, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self) -> None:
+        """Apply one update from the parameters' .grad, then clear them."""
+        self.t += 1
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v, strict=True):
+                if p.grad is None:
+                    continue
+                g = p.grad + self.wd * p
+                m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+                v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+                m_hat = m / (1 - self.b1**self.t)
+                v_hat = v / (1 - self.b2**self.t)
+                p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
+                p.grad = None
+
+
+def fit_ranker(
+    net: nn.Module,
+    lists: RankerLists,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_lists: int,
+    seed: int,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Train `net` (features -> per-task logits) with the listwise loss; returns the mean loss per epoch."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(lists.features)
+    y = torch.from_numpy(lists.targets)
+    has = y.sum(dim=(1, 2)) > 0
+    x, y = x[has], y[has]
+    opt = Adam([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    losses: list[float] = []
+    for epoch in range(epochs):
+        net.train()
+        perm = torch.randperm(len(x), generator=gen)
+        total, batches = 0.0, 0
+        for start in range(0, len(x), batch_lists):
+            idx = perm[start : start + batch_lists]
+            loss = listwise_loss(net(x[idx]), y[idx])
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += float(loss.detach())
+            batches += 1
+        losses.append(total / max(batches, 1))
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
+    net.eval()
+    return losses
+
+
+def holdout_slices(users: IntArray, n_slices: int, seed: int) -> IntArray:
+    """Assign each row to one of n_slices so every user's rows spread evenly over the slices."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(users), dtype=np.int64)
+    order = np.argsort(users, kind="stable")
+    u = users[order]
+    starts = np.r_[0, np.nonzero(np.diff(u))[0] + 1, len(u)]
+    for a, b in itertools.pairwise(starts.tolist()):
+        out[order[a:b]] = (rng.permutation(b - a) + rng.integers(n_slices)) % n_slices
+    return out
+
+
+def quantile_table(durations: npt.ArrayLike, watched: npt.ArrayLike, edges: Sequence[float]) -> FloatArray:
+    """D2Q: per duration bucket, the 0..100th percentiles of watch time (buckets x 101)."""
+    d = np.asarray(durations, dtype=np.float64)
+    w = np.asarray(watched, dtype=np.float64)
+    bucket = np.searchsorted(np.asarray(edges), d, side="right")
+    table = np.zeros((len(edges) + 1, 101), dtype=np.float32)
+    for b in range(len(edges) + 1):
+        vals = w[bucket == b]
+        if len(vals) == 0:
+            vals = w if len(w) else np.zeros(1)
+        table[b] = np.percentile(vals, np.arange(101))
+    return table
+
+
+def watch_quantile(table: FloatArray, edges: Sequence[float], duration_s: float, watched_s: float) -> float:
+    """D2Q label: the watch time's quantile (0..1) among plays of videos in the same duration bucket."""
+    b = int(np.searchsorted(np.asarray(edges), duration_s, side="right"))
+    row = table[b]
+    lo = int(np.searchsorted(row, watched_s, side="left"))
+    hi = int(np.searchsorted(row, watched_s, side="right"))
+    return float(min(100, (lo + hi) / 2) / 100.0)
+
+
+# -- fitting a FeedModel from the event log ---------------------------------------------
+
+
+@dataclass
+class Engagements:
+    """The event log folded to one row per engaged (user, video) pair."""
+
+    user_ids: list[str]
+    users: IntArray
+    cols: IntArray
+    weights: FloatArray
+    ts: npt.NDArray[np.float64]  # the pair's first engagement time
+    labels: FloatArray  # pairs x tasks: complete, watch_time (D2Q quantile), like, share, comment, follow
+
+
+def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
+    """Aggregate events into engaged pairs with per-task labels; fits the model's D2Q watch-time table."""
+    from sovereel.feed.model import ENGAGED_KINDS
+
+    cfg, cat = model.config, model.catalogue
+    weights = dict(cfg.kind_weights)
+    plays = [(e.duration_s, e.watched_s) for e in events if e.watched_s > 0 and e.duration_s > 0]
+    model.quantiles = quantile_table([p[0] for p in plays], [p[1] for p in plays], cfg.duration_edges)
+    task = {"like": 2, "share": 3, "comment": 4, "follow": 5}
+    pairs: dict[tuple[str, int], list[float]] = {}
+    for e in events:
+        c = cat.ensure(e.video_id)
+        if e.duration_s > 0 and np.isnan(cat.duration[c]):
+            cat.duration[c] = e.duration_s
+        if e.kind not in ENGAGED_KINDS:
+            continue
+        row = pairs.setdefault((e.user_id, c), [0.0, e.ts, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        row[0] = max(row[0], weights.get(e.kind, 1.0))
+        row[1] = min(row[1], e.ts)
+        done = e.kind == "complete" or (e.duration_s > 0 and e.watched_s >= 0.95 * e.duration_s)
+        row[2] = max(row[2], float(done))
+        if e.watched_s > 0 and e.duration_s > 0:
+            row[3] = max(row[3], watch_quantile(model.quantiles, cfg.duration_edges, e.duration_s, e.watched_s))
+        elif e.kind == "complete":
+            row[3] = 1.0  # a completion without a recorded watch time counts as a full watch
+        if e.kind in task:
+            row[2 + task[e.kind]] = 1.0
+    user_ids = list(dict.fromkeys(u for u, _ in pairs))
+    uidx = {u: n for n, u in enumerate(user_ids)}
+    vals = np.array(list(pairs.values()), dtype=np.float64).reshape(len(pairs), 8)
+    return Engagements(
+        user_ids=user_ids,
+        users=np.array([uidx[u] for u, _ in pairs], dtype=np.int64),
+        cols=np.array([c for _, c in pairs], dtype=np.int64),
+        weights=vals[:, 0].astype(np.float32),
+        ts=vals[:, 1],
+        labels=vals[:, 2:].astype(np.float32),
+    )
+
+
+def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) -> None:
+    """Rebuild counts, profiles, co-engagement matrices and embeddings from the kept pairs."""
+    from sovereel.feed.embedding_table import EmbeddingTable
+
+    cfg, cat = model.config, model.catalogue
+    users, cols, w, ts = data.users[keep], data.cols[keep], data.weights[keep], data.ts[keep]
+    n_items = len(cat.ids)
+    cat.reset_counts()
+    cat.count(cols, ts)
+    order = np.argsort(ts, kind="stable")
+    model.history = {}
+    for u, c, wt in zip(users[order].tolist(), cols[order].tolist(), w[order].tolist(), strict=True):
+        model.history.setdefault(data.user_ids[u], {})[c] = wt
+    x = history_matrix(users, cols, w, (len(data.user_ids), n_items))
+    sessions = session_ids(users, ts, cfg.session_gap_s)
+    s = history_matrix(sessions, cols, w, (int(sessions.max(initial=-1)) + 1, n_items))
+    model.co = {
+        "ease": ease_matrix(x, cfg.ease_lambda, cfg.neighbours),
+        "session": ease_matrix(s, cfg.session_lambda, cfg.neighbours),
+        "cosine": cosine_matrix(x, cfg.neighbours),
+        "rp3": rp3_matrix(x, cfg.rp3_beta, cfg.neighbours),
+    }
+    model.co_items = n_items
+    factors, sing = randomized_svd(x, cfg.dim, cfg.seed)
+    user_vecs = np.asarray(x @ factors) / np.maximum(sing, 1e-6)  # fold-in: u.v_i reproduces PureSVD
+    last = float(ts.max(initial=0.0))
+    args: dict[str, Any] = {"min_count": model.users.min_count, "expire_s": model.users.expire_s, "lr": cfg.online_lr}
+    model.users = EmbeddingTable(cfg.dim, seed=cfg.seed, **args)
+    model.items = EmbeddingTable(cfg.dim, seed=cfg.seed + 1, **args)
+    engaged = np.unique(cols)
+    model.items.assign([cat.ids[c] for c in engaged], _pad(factors[engaged], cfg.dim), last)
+    active = np.unique(users)
+    model.users.assign([data.user_ids[u] for u in active], _pad(user_vecs[active], cfg.dim), last)
+
+
+def _pad(mat: npt.NDArray[np.floating], dim: int) -> FloatArray:
+    out = np.zeros((mat.shape[0], dim), dtype=np.float32)
+    out[:, : mat.shape[1]] = mat
+    return out
+
+
+def _mean_time(data: Engagements, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    # A user's "now" when their held-out engagements happened: the mean time of the rest.
+    total = np.bincount(data.users[keep], weights=data.ts[keep], minlength=len(data.user_ids))
+    count = np.bincount(data.users[keep], minlength=len(data.user_ids))
+    overall = float(data.ts.mean()) if len(data.ts) else 0.0
+    return np.where(count > 0, total / np.maximum(count, 1), overall)
+
+
+def cross_fit_lists(model: FeedModel, data: Engagements) -> RankerLists:
+    """Ranker training lists: per fold, rebuild state without one slice and label the retrieved candidates."""
+    from sovereel.feed.model import FeedModel
+
+    cfg = model.config
+    slices = holdout_slices(data.users, cfg.slices, cfg.seed)
+    parts = []
+    for fold in range(min(cfg.folds, cfg.slices)):
+        keep = slices != fold
+        trial = FeedModel(cfg)
+        trial.catalogue = model.catalogue.copy_facts()
+        fit_state(trial, data, keep)
+        held = np.unique(data.users[~keep])
+        ids: list[str | None] = [data.user_ids[u] for u in held]
+        cand = trial.retrieve(ids, cfg.candidates)
+        feats = trial.features(ids, cand, _mean_time(data, keep)[held])
+        targets = np.zeros((len(held), cand.shape[1], data.labels.shape[1]), dtype=np.float32)
+        row_of = {int(u): r for r, u in enumerate(held)}
+        pos = [{int(c): k for k, c in enumerate(row)} for row in cand]
+        for i in np.nonzero(~keep)[0]:
+            r = row_of[int(data.users[i])]
+            k = pos[r].get(int(data.cols[i]))
+            if k is not None:
+                targets[r, k] = data.labels[i]
+        parts.append(RankerLists(feats, targets))
+    return RankerLists.concat(parts)
+
+
+def train_from_events(model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo]) -> None:
+    """Fit `model` in place from the event log (and the videos' public facts); sets a new version."""
+    from sovereel.feed.model import FEATURES, RankerNet, digest_events
+
+    cfg = model.config
+    parent = model.base_version
+    model.describe(list(videos))
+    data = fold_events(model, events)
+    lists = cross_fit_lists(model, data)
+    fit_state(model, data, np.ones(len(data.users), dtype=bool))
+    net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
+    flat = lists.features.reshape(-1, lists.features.shape[-1])
+    net.mean.copy_(torch.from_numpy(flat.mean(axis=0)))
+    net.scale.copy_(torch.from_numpy(flat.std(axis=0) + 1e-6))
+    torch.manual_seed(cfg.seed)
+    losses = fit_ranker(
+        net,
+        lists,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        batch_lists=cfg.batch_lists,
+        seed=cfg.seed,
+    )
+    model.ranker = net
+    model.online_events = 0
+    digest = digest_events(list(events))
+    model.base_version = "fm-" + digest_config(cfg, digest)[:12]
+    model.manifest = {
+        "version": model.base_version,
+        "parent_version": parent,
+        "code_version": _code_version(),
+        "config": cfg.as_dict(),
+        "events": len(events),
+        "events_sha256": digest,
+        "data_range": [float(data.ts.min(initial=np.inf)), float(data.ts.max(initial=-np.inf))] if len(data.ts) else [],
+        "users": len(data.user_ids),
+        "items": len(model.catalogue.ids),
+        "ranker_lists": len(lists.features),
+        "ranker_loss": losses,
+        "trained_at": time.time(),
+        "metrics": {},
+    }
+
+
+def digest_config(cfg: Any, events_digest: str) -> str:
+    """SHA-256 of the config and the events' digest: a version id that names exactly what was trained."""
+    import hashlib
+
+    body = json.dumps(cfg.as_dict(), sort_keys=True) + events_digest
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _code_version() -> str:
+    try:
+        return metadata.version("sovereel")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,172 @@
+"""The served model on a tiny synthetic world: Scorer contract, online learning, determinism, persistence, D2Q."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sovereel.feed.interface import TASKS, VideoInfo
+from sovereel.feed.model import Event, FeedModel, ModelConfig
+from sovereel.feed.train import quantile_table, watch_quantile
+
+TOPICS = ("cooking", "football", "jazz")
+SMALL = ModelConfig(
+    dim=8, neighbours=30, candidates=20, slices=4, folds=2, hidden=16, epochs=5, lr=3e-3, batch_lists=16
+)
+
+
+def world(seed: int = 0) -> tuple[list[VideoInfo], list[Event]]:
+    """60 videos in 3 topics by 6 creators; 40 users who each finish videos of one topic and skip the others."""
+    rng = np.random.default_rng(seed)
+    videos = [
+        VideoInfo(
+            id=f"v{i}",
+            creator_id=f"c{i % 6}",
+            created_at=1000.0 + i,
+            duration_s=float(10 + 20 * (i % 4)),
+            hashtags=(TOPICS[i % 3],),
+        )
+        for i in range(60)
+    ]
+    events: list[Event] = []
+    t = 10_000.0
+    for u in range(40):
+        topic = u % 3
+        for i in rng.permutation(60)[:25]:
+            v = videos[int(i)]
+            t += 30.0
+            events.append(Event(f"u{u}", v.id, t, "impression", 0.0, v.duration_s))
+            if int(i) % 3 == topic:
+                events.append(Event(f"u{u}", v.id, t + 1, "complete", v.duration_s, v.duration_s))
+                if rng.random() < 0.3:
+                    events.append(Event(f"u{u}", v.id, t + 2, "like", v.duration_s, v.duration_s))
+            else:
+                events.append(Event(f"u{u}", v.id, t + 1, "skip", 1.0, v.duration_s))
+    return videos, events
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[FeedModel, list[VideoInfo], list[Event]]:
+    torch.set_num_threads(1)
+    videos, events = world()
+    model = FeedModel(SMALL)
+    model.fit(events, videos)
+    return model, videos, events
+
+
+def test_event_kind_is_checked() -> None:
+    with pytest.raises(ValueError):
+        Event("u", "v", 0.0, "superlike")
+
+
+def test_predict_follows_the_scorer_contract(trained: tuple[FeedModel, list[VideoInfo], list[Event]]) -> None:
+    model, videos, _ = trained
+    out = model.predict("u0", videos[:7], now=20_000.0)
+    assert set(out) == set(TASKS)
+    for task in TASKS:
+        assert out[task].shape == (7,)
+        assert np.all((out[task] > 0) & (out[task] < 1))
+    assert model.predict("u0", [], 0.0)["like"].shape == (0,)
+    # a signed-out viewer and a never-seen video still get finite scores
+    stranger = VideoInfo(id="new", creator_id="c9", created_at=19_000.0, duration_s=12.0, hashtags=("jazz",))
+    cold = model.predict(None, [stranger, videos[0]], now=20_000.0)
+    assert np.all(np.isfinite(cold["complete"]))
+    vec = model.user_vector("u0")
+    assert vec is not None and vec.dtype == np.float32 and vec.shape == (SMALL.dim,)
+    assert model.user_vector(None) is None and model.user_vector("nobody") is None
+    ids, mat = model.item_vectors()
+    assert len(ids) == mat.shape[0] and mat.shape[1] == SMALL.dim
+    assert model.item_vectors()[1] is mat  # unchanged model: the same objects, so the ANN index skips a rebuild
+
+
+def test_learns_each_users_topic(trained: tuple[FeedModel, list[VideoInfo], list[Event]]) -> None:
+    model, videos, events = trained
+    seen = {(e.user_id, e.video_id) for e in events}
+    wins = 0
+    for u in range(0, 40, 4):
+        unseen = [v for v in videos if (f"u{u}", v.id) not in seen]
+        scores = model.predict(f"u{u}", unseen, now=20_000.0)["complete"]
+        mine = np.array([v.hashtags[0] == TOPICS[u % 3] for v in unseen])
+        wins += int(scores[mine].mean() > scores[~mine].mean())
+    assert wins >= 9
+
+
+def test_predictions_are_deterministic_and_independent_of_the_batch(
+    trained: tuple[FeedModel, list[VideoInfo], list[Event]],
+) -> None:
+    model, videos, events = trained
+    first = model.predict("u3", videos[:10], now=20_000.0)
+    again = model.predict("u3", videos[:10], now=20_000.0)
+    alone = model.predict("u3", videos[4:5], now=20_000.0)
+    for task in TASKS:
+        assert np.array_equal(first[task], again[task])
+        assert alone[task][0] == pytest.approx(first[task][4], abs=1e-6)
+    twin = FeedModel(SMALL)
+    twin.fit(events, videos)
+    assert twin.version == model.version
+    assert np.allclose(twin.predict("u3", videos[:10], 20_000.0)["complete"], first["complete"], atol=1e-6)
+
+
+def test_a_like_changes_the_next_predictions_within_a_second(tmp_path: Path) -> None:
+    videos, events = world(1)
+    model = FeedModel(SMALL)
+    model.fit(events, videos)
+    version = model.version
+    user = "u0"  # a cooking fan; now they like a jazz video
+    jazz = [v for v in videos if v.hashtags == ("jazz",)]
+    before = model.predict(user, jazz, now=30_000.0)["complete"]
+    vec_before = model.user_vector(user)
+    start = time.perf_counter()
+    model.observe([Event(user, jazz[0].id, 30_000.0, "like", jazz[0].duration_s, jazz[0].duration_s)])
+    after = model.predict(user, jazz, now=30_000.0)["complete"]
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0
+    assert model.version != version  # the serving index must notice the moved vectors
+    assert jazz[0].id in {model.catalogue.ids[c] for c in model.history[user]}
+    assert not np.array_equal(model.user_vector(user), vec_before)
+    assert not np.allclose(after, before)
+    assert after[1:].mean() > before[1:].mean()  # other jazz videos rise with the like
+
+
+def test_save_and_load_round_trip(trained: tuple[FeedModel, list[VideoInfo], list[Event]], tmp_path: Path) -> None:
+    model, videos, _ = trained
+    manifest = model.save(tmp_path / "v1")
+    loaded = FeedModel.load(tmp_path / "v1")
+    assert loaded.version == model.version
+    for task in TASKS:
+        assert np.array_equal(loaded.predict("u5", videos[:9], 20_000.0)[task], model.predict("u5", videos[:9], 20_000.0)[task])
+    text = manifest.read_text()
+    for key in ("events_sha256", "data_range", "parent_version", "code_version", "config", "metrics"):
+        assert key in text
+    arrays = tmp_path / "v1" / "model.safetensors"
+    arrays.write_bytes(arrays.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ValueError):
+        FeedModel.load(tmp_path / "v1")
+
+
+def test_online_replay_is_deterministic(trained: tuple[FeedModel, list[VideoInfo], list[Event]], tmp_path: Path) -> None:
+    model, videos, _ = trained
+    model.save(tmp_path / "base")
+    a, b = FeedModel.load(tmp_path / "base"), FeedModel.load(tmp_path / "base")
+    more = [Event("u7", videos[i].id, 40_000.0 + i, "complete", 5.0, videos[i].duration_s) for i in range(0, 30, 3)]
+    a.observe(more)
+    b.observe(more)
+    assert a.version == b.version
+    assert np.array_equal(a.predict("u7", videos, 41_000.0)["like"], b.predict("u7", videos, 41_000.0)["like"])
+
+
+def test_watch_time_label_is_debiased_for_length() -> None:
+    edges = (15.0, 60.0)
+    rng = np.random.default_rng(0)
+    durations = np.r_[np.full(500, 10.0), np.full(500, 120.0)]
+    watched = np.r_[rng.uniform(0, 10, 500), rng.uniform(0, 120, 500)]
+    table = quantile_table(durations, watched, edges)
+    # 9 s is a near-complete watch of a 10 s video but a quick exit from a 2-minute one
+    assert watch_quantile(table, edges, 10.0, 9.0) > 0.85
+    assert watch_quantile(table, edges, 120.0, 9.0) < 0.15
+    # the same relative watch gets the same label whatever the length
+    assert watch_quantile(table, edges, 10.0, 5.0) == pytest.approx(watch_quantile(table, edges, 120.0, 60.0), abs=0.06)
