@@ -129,7 +129,7 @@ def run_backend(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(900):  # start-up replays the event log; allow up to 3 minutes
             try:
                 if httpx.get(f"{base}/api/feed/foryou", timeout=2).status_code == 200:
                     break

@@ -404,13 +404,23 @@ def make_policy(name: str, world: World, users: list[SimUser], cfg: SimConfig) -
     return simulator_sovereel.make_policy(name, world, cfg.seed)
 
 
+def _feed_code_digest() -> str:
+    from bench import simulator_sovereel
+
+    return simulator_sovereel.code_digest()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every policy on the same simulated world; write the JSON report and the plots."""
     from bench import simulator_report as report
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"a small world for CI (< 60 s): {QUICK}")
-    ap.add_argument("--policies", default="random,popular,sovereel,sovereel-sources,oracle")
+    ap.add_argument(
+        "--policies",
+        default="random,popular,sovereel,sovereel-sources,oracle",
+        help="comma-separated; also sovereel-outcomes (an ablation, bench/simulator_sovereel.py)",
+    )
     ap.add_argument("--seed", type=int, default=SimConfig.seed)
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for simulator[_quick].json and the plots")
     ap.add_argument("--no-progress", action="store_true")
@@ -449,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             "swipes_to_match": (report.__doc__ or "").split("\n\n")[1].replace("\n", " "),
         },
         "world": report.world_facts(world, users),
+        "sovereel_feed_code_sha256": _feed_code_digest() if any(n.startswith("sovereel") for n in results) else None,
         "policies": results,
         "skipped": skipped,
         "seconds_total": round(time.perf_counter() - started, 1),

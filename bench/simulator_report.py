@@ -171,6 +171,7 @@ def plot(results: dict[str, dict[str, Any]], cfg: SimConfig, out: Path, prefix: 
     err = np.array([[m - results[n]["mean_watch_ratio_ci95"][0], results[n]["mean_watch_ratio_ci95"][1] - m]
                     for n, m in zip(names, means, strict=True)]).T  # fmt: skip
     ax1.bar(names, means, yerr=err, capsize=4, color=[f"C{i}" for i in range(len(names))])
+    ax1.tick_params(axis="x", labelrotation=15)
     ax1.set_ylabel("mean watch ratio per impression")
     ax1.set_title("All impressions (95% CI over users)")
     for i, n in enumerate(names):

@@ -2,18 +2,21 @@
 
 The adapter plays the platform's part. Each simulated impression becomes the events the web client's
 WatchTracker sends (web/static/watch.js): impression, play, a progress report per 5 s watched (PROGRESS_MS),
-then complete or skip with the seconds watched; likes, shares and follows follow. Those events feed the
-platform's live state (`sovereel.feed_state.RegionFeedState`: trending buckets, exposure of fresh videos,
-co-engagement, recent actions) and the model's online step (`FeedModel.observe`). Every page is one
-`ForYouRecommender.recommend` call over a `CandidateWorld` built from that state, the user's seen set and follows.
-A trainer refits the model from the whole event log on a schedule of simulated time (`FeedModel.fit`, see
-FIRST_FIT_S), as the scheduled trainer would; until the first fit the ranker is untrained. Content similarity uses the
-deterministic `HashingTextEmbedder` over the videos' tags (KuaiRand tags are numbers with no text).
+then complete or skip with the seconds watched; likes, shares and follows follow. As in the platform's learner
+(`sovereel.learner`), those events feed the live state (`sovereel.feed_state.RegionFeedState`: trending
+buckets, exposure of fresh videos, co-engagement, recent actions) and the model's online step
+(`FeedModel.observe`, through `sovereel.learner.model_events`). Every page is one `ForYouRecommender.recommend`
+call over a `CandidateWorld` built from that state, the user's seen set and follows. A trainer refits the model
+from the whole event log on a schedule of simulated time (`FeedModel.fit`, see FIRST_FIT_S); until the first
+fit the ranker is untrained. Content similarity uses the deterministic `HashingTextEmbedder` over the videos'
+tags (KuaiRand tags are numbers with no text, so MiniLM would add nothing).
 
 Policies:
 - `sovereel`: the pipeline with the learned `sovereel.feed.model.FeedModel`;
 - `sovereel-sources`: the same pipeline and live state with a scorer that knows nothing (every prediction 0,
-  no vectors): what candidate sources, filters and re-ranking achieve without the model.
+  no vectors): what candidate sources, filters and re-ranking achieve without the model;
+- `sovereel-outcomes` (not in the default run): the learned model fed without the play and progress events, which
+  it counts as engagements although every video in a feed autoplays; an ablation of the client event stream.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
 from sovereel.feed_state import RegionFeedState, Signal
+from sovereel.learner import model_events
 
 REGION = "sim"
 PROGRESS_S = 5.0  # the web client reports progress every 5 s of playback (feed.js PROGRESS_MS)
@@ -100,11 +104,15 @@ class SovereelPolicy:
         model: Any | None = None,
         first_fit_s: float = FIRST_FIT_S,
         refit_every_s: float = REFIT_EVERY_S,
+        unlearned: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
         self._first_fit_s, self._refit_every_s = first_fit_s, refit_every_s
+        self._unlearned = unlearned  # event kinds the model is not given (an ablation)
         self._videos = video_infos(world)
         self._recommender = ForYouRecommender(scorer, default_params(), HashingTextEmbedder())
+        self._recommender.index_texts(self._videos)  # as the platform's learner does at start-up
+        self._durations = {vid: v.duration_s for vid, v in self._videos.items()}
         self._model = model  # a FeedModel to update online and refit on schedule, or None
         self._state = RegionFeedState()
         self._seen: dict[str, set[str]] = {}
@@ -143,15 +151,10 @@ class SovereelPolicy:
                 "co_engagement": self._state.co_engagement(),
             }
         if self._model is not None:
-            model_events = [self._model_event(s) for s in signals]
-            self._log.extend(model_events)
-            self._model.observe(model_events)
-
-    def _model_event(self, s: Signal) -> Any:
-        from sovereel.feed.model import Event
-
-        duration = self._videos[s.video_id].duration_s
-        return Event(s.user_id, s.video_id, s.at, s.kind, s.watched_s or 0.0, duration)
+            kept = [sig for sig in signals if sig.kind not in self._unlearned]
+            learned = model_events(kept, self._durations)  # the platform learner's own conversion
+            self._log.extend(learned)
+            self._model.observe(learned)
 
     def _maybe_refit(self, now: float) -> None:
         if self._next_fit is None:
@@ -165,11 +168,26 @@ class SovereelPolicy:
         self.fits += 1
 
 
+def code_digest() -> str:
+    """SHA-256 (12 hex digits) of the sovereel feed code a run used: its models are still being written."""
+    import hashlib
+    from pathlib import Path
+
+    import sovereel.feed
+
+    h = hashlib.sha256()
+    root = Path(sovereel.feed.__file__).parent
+    platform = [root.parent / "feed_state.py", root.parent / "learner.py"]
+    for path in sorted([*root.glob("*.py"), *root.glob("params/*.json"), *platform]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def make_policy(name: str, world: World, seed: int, **schedule: float) -> SovereelPolicy:
-    """`sovereel` (learned model) or `sovereel-sources` (pipeline without a model); `schedule` sets the refits."""
+    """`sovereel`, `sovereel-outcomes` or `sovereel-sources` (see the module docstring); `schedule` sets refits."""
     if name == "sovereel-sources":
         return SovereelPolicy(name, world, ColdScorer())
-    if name != "sovereel":
+    if name not in ("sovereel", "sovereel-outcomes"):
         raise ValueError(f"unknown sovereel policy {name!r}")
     try:
         from sovereel.feed.model import FeedModel, ModelConfig
@@ -177,4 +195,5 @@ def make_policy(name: str, world: World, seed: int, **schedule: float) -> Sovere
         raise PolicyUnavailable(f"sovereel.feed.model is not usable: {exc}") from exc
     model = FeedModel(ModelConfig(seed=seed))
     model.describe(list(video_infos(world).values()))
-    return SovereelPolicy(name, world, model, model, **schedule)
+    unlearned = frozenset({"play", "progress"}) if name == "sovereel-outcomes" else frozenset()
+    return SovereelPolicy(name, world, model, model, unlearned=unlearned, **schedule)

@@ -389,7 +389,7 @@ def test_desktop_why_panel_and_signed_out_controls(browser: Browser, site: Site)
     screenshot(page, "controls-desktop-dismissed-last", settle=True)
     page.get_by_test_id("toast-action").click()
     page.wait_for_function(f"() => document.getElementById('feed').dataset.activeId === '{last}'")
-    assert shown_ids(page)[-1] == last, (last, page.evaluate(FEED_STATE))
+    assert shown_ids(page)[-1] == last, f"{last} {page.evaluate(FEED_STATE)}"
     assert {"kind": "video", "value": last} not in feed_settings(page)["not_interested"]
 
     # The context menu (right click, or a long press on a phone) opens the same menu as "…".

@@ -138,7 +138,9 @@ def test_save_and_load_round_trip(trained: tuple[FeedModel, list[VideoInfo], lis
     loaded = FeedModel.load(tmp_path / "v1")
     assert loaded.version == model.version
     for task in TASKS:
-        assert np.array_equal(loaded.predict("u5", videos[:9], 20_000.0)[task], model.predict("u5", videos[:9], 20_000.0)[task])
+        assert np.array_equal(
+            loaded.predict("u5", videos[:9], 20_000.0)[task], model.predict("u5", videos[:9], 20_000.0)[task]
+        )
     text = manifest.read_text()
     for key in ("events_sha256", "data_range", "parent_version", "code_version", "config", "metrics"):
         assert key in text
@@ -148,7 +150,9 @@ def test_save_and_load_round_trip(trained: tuple[FeedModel, list[VideoInfo], lis
         FeedModel.load(tmp_path / "v1")
 
 
-def test_online_replay_is_deterministic(trained: tuple[FeedModel, list[VideoInfo], list[Event]], tmp_path: Path) -> None:
+def test_online_replay_is_deterministic(
+    trained: tuple[FeedModel, list[VideoInfo], list[Event]], tmp_path: Path
+) -> None:
     model, videos, _ = trained
     model.save(tmp_path / "base")
     a, b = FeedModel.load(tmp_path / "base"), FeedModel.load(tmp_path / "base")

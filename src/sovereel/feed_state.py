@@ -24,6 +24,7 @@ KEEP_BUCKETS_S = 7 * 86400.0
 MAX_RECENT = 100
 MAX_NEIGHBOURS = 50
 SESSION_WINDOW = 20  # co-engagement pairs a positive action with the viewer's last N positive videos
+SNAPSHOT_S = 1.0
 POSITIVE = ("complete", "like", "share", "comment", "follow")
 
 
@@ -51,6 +52,9 @@ class RegionFeedState:
         self._engagements: dict[str, int] = defaultdict(int)
         self._co: dict[str, dict[str, float]] = defaultdict(dict)
         self._region_cache: tuple[float, tuple[EngagementBucket, ...]] = (0.0, ())
+        # Copies handed to requests, rebuilt after a change at most every SNAPSHOT_S: O(videos) per copy.
+        self._exposure_cache: tuple[float, int, dict[str, ExposureStats]] = (0.0, -1, {})
+        self._co_cache: tuple[float, int, dict[str, dict[str, float]]] = (0.0, -1, {})
         self.last_seq = 0
         self.applied = 0
 
@@ -102,16 +106,28 @@ class RegionFeedState:
             return tuple(self._recent.get(user_id, ()))
 
     def exposure(self) -> dict[str, ExposureStats]:
+        """Per-video audience counts (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
         with self._lock:
+            built, applied, cached = self._exposure_cache
+            if applied == self.applied or (time.monotonic() - built < SNAPSHOT_S and applied >= 0):
+                return cached
             ids = set(self._impressions) | set(self._completes) | set(self._engagements)
-            return {
+            fresh = {
                 v: ExposureStats(self._impressions.get(v, 0), self._completes.get(v, 0), self._engagements.get(v, 0))
                 for v in ids
             }
+            self._exposure_cache = (time.monotonic(), self.applied, fresh)
+            return fresh
 
     def co_engagement(self) -> dict[str, dict[str, float]]:
+        """Item-to-item co-engagement (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
         with self._lock:
-            return {k: dict(v) for k, v in self._co.items()}
+            built, applied, cached = self._co_cache
+            if applied == self.applied or (time.monotonic() - built < SNAPSHOT_S and applied >= 0):
+                return cached
+            fresh = {k: dict(v) for k, v in self._co.items()}
+            self._co_cache = (time.monotonic(), self.applied, fresh)
+            return fresh
 
     def region_engagement(self, now: float, max_age_s: float = 5.0) -> tuple[EngagementBucket, ...]:
         """Trending buckets of the last week; the materialised tuple is reused for up to `max_age_s`."""

@@ -173,7 +173,9 @@ class Learner:
         self.region_dir = region_dir
         self.state = RegionFeedState()
         self.scorer = LockedScorer(self._load_current())
-        self.recommender = ForYouRecommender(self.scorer, default_params(), embed_texts=default_text_embedder())
+        self.recommender = ForYouRecommender(
+            self.scorer, default_params(), embed_texts=default_text_embedder(), embed_on_request=False
+        )
         self._durations: dict[str, float] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -201,7 +203,11 @@ class Learner:
             self.scorer.model.observe(model_events(fresh, self._durations))
         self.state.apply(s for s in signals if s.at >= resets.get(s.user_id, 0.0))
         self.recommender.scorer = self.scorer  # rebuild the item index over the replayed vectors
-        self.recommender.index_texts({v.id: v for v in videos})
+        # Embedding a large catalogue's captions takes a while: the content source fills in as it goes.
+        self._text_thread = threading.Thread(
+            target=self.recommender.index_texts, args=({v.id: v for v in videos},), name="text-index", daemon=True
+        )
+        self._text_thread.start()
 
     def on_message(self, msg: Message) -> None:
         """Apply one bus message: online learning happens here."""
@@ -223,12 +229,14 @@ class Learner:
         self.last_event_at = time.time()
 
     def _describe(self, video_id: str) -> None:
-        infos = [v for v in video_infos(self.db) if v.id == video_id]
-        if infos:
-            self._durations[video_id] = infos[0].duration_s
-            with self.scorer.lock:
-                self.scorer.model.describe(infos)
-            self.recommender.index_texts({video_id: infos[0]})
+        videos = {v.id: v for v in video_infos(self.db)}
+        info = videos.get(video_id)
+        if info is None:
+            return
+        self._durations[video_id] = info.duration_s
+        with self.scorer.lock:
+            self.scorer.model.describe([info])
+        self.recommender.index_texts(videos)  # embeds only what is new; forgets deleted videos
 
     def swap_to(self, version: str) -> None:
         """Load a saved version, catch it up on events after its training cut-off, then serve it."""

@@ -539,13 +539,25 @@ class FeedModel:
             self.users.assign([user_id], np.zeros((1, self.config.dim)), 0.0)
 
     # -- batch training and persistence (implemented in train.py) ----------------------
-    def fit(self, events: list[Event], videos: list[VideoInfo] | None = None, epochs: int | None = None) -> None:
+    def fit(
+        self,
+        events: list[Event],
+        videos: list[VideoInfo] | None = None,
+        epochs: int | None = None,
+        progress: bool = False,
+    ) -> None:
         """Full training from the event log: co-engagement, embeddings, and the cross-fitted ranker."""
         from sovereel.feed.train import train_from_events
 
-        cfg = self.config if epochs is None else replace(self.config, epochs=epochs)
-        self.config = cfg
-        train_from_events(self, events, videos or [])
+        if epochs is not None:
+            self.config = replace(self.config, epochs=epochs)
+        train_from_events(self, events, videos or [], progress=progress)
+
+    def refresh(self, events: list[Event], videos: list[VideoInfo] | None = None) -> None:
+        """A cheap retrain: rebuild counts, profiles, co-engagement and embeddings from the log; keep the ranker."""
+        from sovereel.feed.train import refresh_state
+
+        refresh_state(self, events, videos or [])
 
     def save(self, directory: str | Path) -> Path:
         """Write model.safetensors and manifest.json into `directory`; returns the manifest's path."""

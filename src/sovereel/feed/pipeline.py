@@ -204,8 +204,13 @@ class ForYouRecommender:
 
     name = "for_you"
 
-    def __init__(self, scorer: Scorer, params: Params, embed_texts: EmbedTexts | None = None) -> None:
+    def __init__(
+        self, scorer: Scorer, params: Params, embed_texts: EmbedTexts | None = None, *, embed_on_request: bool = True
+    ) -> None:
         self.params = params
+        # A server keeps the text index current in the background (index_texts) and passes False, so that no
+        # request ever waits for captions to be embedded; small embedded uses may embed lazily per request.
+        self.embed_on_request = embed_on_request
         self._content = ContentIndex(embed_texts, params.index) if embed_texts is not None else None
         self._serving = self._prepare(scorer)
 
@@ -339,7 +344,8 @@ class ForYouRecommender:
             co = co_engagement_candidates(world, seeds, ask(q["co_engagement"]))
             hits["co_engagement"] = fresh(co, q["co_engagement"])
             if self._content is not None and seeds and q["content"] > 0:
-                self._content.sync(world.videos)
+                if self.embed_on_request:
+                    self._content.sync(world.videos)
                 hits["content"] = fresh(content_candidates(self._content.index, seeds, ask(q["content"])), q["content"])
         trending = trending_candidates(world, params.trending, now, ask(q["trending"]))
         hits["trending"] = fresh(trending, q["trending"])

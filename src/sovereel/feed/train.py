@@ -29,6 +29,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 from torch import nn
+from tqdm import tqdm
 
 if TYPE_CHECKING:
     from sovereel.feed.interface import VideoInfo
@@ -389,14 +390,15 @@ def _mean_time(data: Engagements, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np
     return np.where(count > 0, total / np.maximum(count, 1), overall)
 
 
-def cross_fit_lists(model: FeedModel, data: Engagements) -> RankerLists:
+def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False) -> RankerLists:
     """Ranker training lists: per fold, rebuild state without one slice and label the retrieved candidates."""
     from sovereel.feed.model import FeedModel
 
     cfg = model.config
     slices = holdout_slices(data.users, cfg.slices, cfg.seed)
     parts = []
-    for fold in range(min(cfg.folds, cfg.slices)):
+    folds = range(min(cfg.folds, cfg.slices))
+    for fold in tqdm(folds, desc="cross-fit folds", leave=False, disable=not progress):
         keep = slices != fold
         trial = FeedModel(cfg)
         trial.catalogue = model.catalogue.copy_facts()
@@ -417,7 +419,9 @@ def cross_fit_lists(model: FeedModel, data: Engagements) -> RankerLists:
     return RankerLists.concat(parts)
 
 
-def train_from_events(model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo]) -> None:
+def train_from_events(
+    model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo], progress: bool = False
+) -> None:
     """Fit `model` in place from the event log (and the videos' public facts); sets a new version."""
     from sovereel.feed.model import FEATURES, RankerNet, digest_events
 
@@ -425,13 +429,14 @@ def train_from_events(model: FeedModel, events: Sequence[Event], videos: Sequenc
     parent = model.base_version
     model.describe(list(videos))
     data = fold_events(model, events)
-    lists = cross_fit_lists(model, data)
+    lists = cross_fit_lists(model, data, progress)
     fit_state(model, data, np.ones(len(data.users), dtype=bool))
     net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
     flat = lists.features.reshape(-1, lists.features.shape[-1])
     net.mean.copy_(torch.from_numpy(flat.mean(axis=0)))
     net.scale.copy_(torch.from_numpy(flat.std(axis=0) + 1e-6))
     torch.manual_seed(cfg.seed)
+    bar = _EpochBar(cfg.epochs, progress)
     losses = fit_ranker(
         net,
         lists,
@@ -440,7 +445,9 @@ def train_from_events(model: FeedModel, events: Sequence[Event], videos: Sequenc
         weight_decay=cfg.weight_decay,
         batch_lists=cfg.batch_lists,
         seed=cfg.seed,
+        on_epoch=bar.update_epoch,
     )
+    bar.close()
     model.ranker = net
     model.online_events = 0
     digest = digest_events(list(events))
@@ -460,6 +467,39 @@ def train_from_events(model: FeedModel, events: Sequence[Event], videos: Sequenc
         "trained_at": time.time(),
         "metrics": {},
     }
+
+
+def refresh_state(model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo]) -> None:
+    """Rebuild everything but the ranker from the event log (a daily retrain); sets a new version."""
+    from sovereel.feed.model import digest_events
+
+    parent = model.version
+    model.describe(list(videos))
+    data = fold_events(model, events)
+    fit_state(model, data, np.ones(len(data.users), dtype=bool))
+    model.online_events = 0
+    digest = digest_events(list(events))
+    model.base_version = "fr-" + digest_config(model.config, digest + parent)[:12]
+    model.manifest = {
+        **model.manifest,
+        "version": model.base_version,
+        "parent_version": parent,
+        "events": len(events),
+        "events_sha256": digest,
+        "refreshed_at": time.time(),
+    }
+
+
+class _EpochBar:
+    def __init__(self, epochs: int, enabled: bool) -> None:
+        self.bar = tqdm(total=epochs, desc="ranker epochs", leave=False, disable=not enabled)
+
+    def update_epoch(self, epoch: int, loss: float) -> None:
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def digest_config(cfg: Any, events_digest: str) -> str:

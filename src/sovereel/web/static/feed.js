@@ -1,11 +1,12 @@
 // The swipe feed: one video per screen (CSS scroll-snap), autoplay of the one in view, preload of the
-// next, unloading of far-away ones, infinite loading, keyboard control and watch-event reporting; items
-// taken out by "not interested" (and put back by Undo), and reloads when the For You settings change.
-import { api, hideToast, requireSignIn, toast, viewer } from './api.js';
+// next, unloading of far-away ones, infinite loading, keyboard control and watch-event reporting. Taking
+// items out ("not interested"), putting them back and reloading are in feed_changes.js.
+import { api, requireSignIn, toast, viewer } from './api.js';
 import { $, el, readJSON } from './dom.js';
 import { CommentsDrawer } from './comments.js';
 import { FeedControls } from './controls.js';
 import { EventQueue } from './events.js';
+import { feedChanges } from './feed_changes.js';
 import { FeedSettings } from './feed_settings.js';
 import { Slide } from './slide.js';
 import { setFollow, share, toggleLike } from './social.js';
@@ -17,10 +18,6 @@ const IMPRESSION_RATIO = 0.5;
 const PARK_RATIO = 0.25;
 const KEEP_LOADED = 2; // slides further than this from the active one drop their source
 const PROGRESS_MS = 5000;
-const COLLAPSE_MS = 280; // keep in step with .slide.collapsing in app.css
-
-const reducedMotion = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches;
-const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 class Feed {
   constructor(root, boot) {
@@ -255,154 +252,6 @@ class Feed {
     }).then((ok) => { if (ok) toast(want ? `Following @${creator.username}` : `Unfollowed @${creator.username}`); });
   }
 
-  /** Scroll to the slide at `index` at once and make it the active one. */
-  show(index) {
-    const slide = this.slides[index];
-    this.root.scrollTo({ top: slide.root.offsetTop, behavior: 'instant' });
-    if (this.active !== index || this.parked) this.activate(index);
-  }
-
-  /** Stop the active video and end its visit; nothing is active afterwards. */
-  deactivate() {
-    const current = this.parked ? null : this.current;
-    if (current) {
-      current.pause();
-      if (current.tracker) current.tracker.leave();
-      current.root.classList.remove('active');
-    }
-    this.active = -1;
-    this.parked = false;
-  }
-
-  reindex() {
-    this.slides.forEach((s, i) => { s.index = i; });
-    const current = this.slides.find((s) => s.root.classList.contains('active'));
-    this.active = current ? current.index : -1;
-    if (current) this.root.dataset.activeIndex = String(current.index);
-  }
-
-  /**
-   * Take the slides matching `test` out of the feed ("not interested"). The one on screen collapses and the
-   * feed moves on to the next. Returns the slides taken out, for restore().
-   */
-  async dismiss(test) {
-    const removed = this.slides.filter(test);
-    if (!removed.length) return removed;
-    const current = this.parked ? null : this.current;
-    const onScreen = current && removed.includes(current);
-    const anchorSeq = onScreen ? current.seq : null;
-    for (const slide of removed) { // before the collapse, so the observer cannot pick one of them meanwhile
-      this.observer.unobserve(slide.root);
-      this.ratios.delete(slide);
-    }
-    if (onScreen) {
-      this.deactivate();
-      this.settling = true; // until the feed has moved on, scrolling caused by the collapse activates nothing
-      // The last one loaded: ask for the next page while it collapses.
-      if (current === this.slides[this.slides.length - 1]) this.loadMore();
-      if (!reducedMotion()) {
-        current.root.classList.add('collapsing');
-        await wait(COLLAPSE_MS);
-      }
-    }
-    for (const slide of removed) {
-      slide.pause();
-      slide.unload();
-      slide.root.remove();
-      slide.root.classList.remove('collapsing', 'active');
-    }
-    this.slides = this.slides.filter((s) => !removed.includes(s));
-    this.reindex();
-    if (!onScreen) {
-      if (this.current) this.show(this.active); // slides above it went: keep it where it was on screen
-      return removed;
-    }
-    // The feed moves on: to the next item after the dismissed one, else a new page, else the end card.
-    try {
-      let next = this.slides.find((s) => s.seq > anchorSeq);
-      while (!next && !this.exhausted) {
-        const generation = this.generation;
-        const inFlight = this.loading; // the page asked for during the collapse: wait for it
-        await (inFlight ? wait(50) : this.loadMore());
-        if (generation !== this.generation) return removed; // reloaded meanwhile: that shows its own first item
-        next = this.slides.find((s) => s.seq > anchorSeq);
-        if (!inFlight) break; // a page came (or failed): do not ask again
-      }
-      this.settling = false;
-      if (next) this.show(next.index);
-      else this.showEnd();
-    } finally {
-      this.settling = false;
-    }
-    return removed;
-  }
-
-  showEnd() {
-    this.deactivate();
-    if (!this.slides.length && this.exhausted) {
-      if (this.endNode) this.endNode.remove();
-      this.endNode = null;
-      if (!this.emptyNode) this.renderEmpty();
-      return;
-    }
-    if (!this.endNode) this.renderEnd();
-    this.endNode.scrollIntoView({ block: 'start' });
-    if (this.slides.length) { // as if scrolled past the last video: "up" goes back to it
-      this.active = this.slides.length - 1;
-      this.parked = true;
-    }
-  }
-
-  /** Put slides taken out by dismiss() back where they were, and show `focus` (Undo). */
-  restore(slides, focus) {
-    if (this.emptyNode) {
-      this.emptyNode.remove();
-      this.emptyNode = null;
-    }
-    for (const slide of [...slides].sort((a, b) => a.seq - b.seq)) {
-      if (this.slides.includes(slide)) continue;
-      const at = this.slides.findIndex((s) => s.seq > slide.seq);
-      const before = at >= 0 ? this.slides[at].root : this.endNode;
-      if (before) before.before(slide.root);
-      else this.root.append(slide.root);
-      this.slides.splice(at >= 0 ? at : this.slides.length, 0, slide);
-      this.observer.observe(slide.root);
-    }
-    if (this.slides.length && this.exhausted && !this.endNode) this.renderEnd();
-    this.reindex();
-    if (focus && this.slides.includes(focus)) {
-      this.deactivate();
-      this.show(focus.index);
-    }
-  }
-
-  /** Start the feed again from its first page (the For You settings changed). */
-  async reload() {
-    if (document.querySelector('#toast.has-action')) hideToast(); // its Undo belongs to the feed being replaced
-    this.deactivate();
-    this.generation += 1;
-    for (const slide of this.slides) {
-      this.observer.unobserve(slide.root);
-      slide.unload();
-    }
-    this.slides = [];
-    this.ids.clear();
-    this.ratios.clear();
-    this.endNode = null;
-    this.emptyNode = null;
-    this.cursor = null;
-    this.requestId = null;
-    this.exhausted = false;
-    this.loading = false;
-    this.settling = false;
-    this.root.replaceChildren();
-    this.root.scrollTop = 0;
-    this.root.setAttribute('aria-busy', 'true');
-    await this.loadMore();
-    this.root.setAttribute('aria-busy', 'false');
-    if (!this.slides.length) this.renderEmpty();
-  }
-
   /** Show or hide the "Not personalised" badge on the For You tab. */
   setPersonalised(on) {
     const badge = document.querySelector('[data-testid=np-badge]');
@@ -455,6 +304,8 @@ class Feed {
     });
   }
 }
+
+Object.assign(Feed.prototype, feedChanges); // show, deactivate, dismiss, restore, showEnd, reload
 
 /** One's own video, still processing, on its own page: reload when it is ready (or failed). */
 function reloadWhenProcessed(videoId) {

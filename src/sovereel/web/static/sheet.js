@@ -1,5 +1,6 @@
 // Sheets: a bottom sheet on phones, a centred panel on desktop. Each is a modal <dialog>, so focus stays
 // inside it, Escape closes it and the page behind cannot be clicked or read by a screen reader meanwhile.
+import { hideToast } from './api.js';
 import { el, icon } from './dom.js';
 
 export class Sheet {
@@ -43,6 +44,7 @@ export class Sheet {
     this.body.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
     if (!this.root.open) {
       this.say('');
+      hideToast(); // it would sit, dimmed and out of reach, behind the backdrop
       this.root.showModal();
       this.body.scrollTop = 0;
     }
