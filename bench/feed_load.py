@@ -83,7 +83,7 @@ async def client_loop(base: str, token: str, deadline: float, lat: dict[str, lis
             r = await client.get("/api/feed/foryou", params={"limit": 10, **({"cursor": cursor} if cursor else {})})
             lat["GET /api/feed/foryou"].append(time.perf_counter() - started)
             if r.status_code != 200:
-                errors.append(f"feed {r.status_code}")
+                errors.append(f"feed {r.status_code} {r.text[:120]}")
                 continue
             page = r.json()
             cursor = page["next_cursor"]
@@ -97,7 +97,7 @@ async def client_loop(base: str, token: str, deadline: float, lat: dict[str, lis
             r = await client.post("/api/events", json={"events": events})
             lat["POST /api/events"].append(time.perf_counter() - started)
             if r.status_code != 200:
-                errors.append(f"events {r.status_code}")
+                errors.append(f"events {r.status_code} {r.text[:120]}")
 
 
 async def drive(base: str, tokens: list[str], seconds: float) -> tuple[dict[str, list[float]], list[str], float]:
@@ -144,7 +144,13 @@ def run_backend(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    out: dict[str, Any] = {"backend": name, "seconds": round(elapsed, 1), "errors": len(errors), "endpoints": {}}
+    out: dict[str, Any] = {
+        "backend": name,
+        "seconds": round(elapsed, 1),
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "endpoints": {},
+    }
     for endpoint, values in lat.items():
         arr = np.array(values) * 1000
         out["endpoints"][endpoint] = {

@@ -54,11 +54,10 @@ SEED = 2020
 YARDSTICKS = {"Pop": 0.1005, "ItemKNN": 0.2834, "BPR": 0.2928, "EASE": 0.3295}
 SOVEREEL_CONFIG = ModelConfig(
     neighbours=2000,  # ml-100k has 1,682 items: keep the co-engagement matrices whole
-    ensemble=3,
-    hidden=128,
-    dropout=0.2,
+    hidden=64,
+    dropout=0.1,
     lr=1e-3,
-    batch_lists=32,
+    batch_lists=64,
     epochs=6,
     seed=SEED,
 )

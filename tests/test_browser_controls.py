@@ -11,6 +11,7 @@ test-artifacts/screenshots/controls-*.png. Without Chromium this skips with the 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -296,8 +297,14 @@ def test_phone_not_interested_why_and_settings(browser: Browser, site: Site) -> 
     assert feed_settings(page)["keyword_filters"] == ["pancakes"]
     screenshot(page, "controls-phone-settings-filtered", settle=True)
     settings.get_by_test_id("feed-settings-close").click()
-    page.wait_for_selector("[data-testid=feed-item].active, [data-testid=feed-empty]")
+    # The feed reloads after the sheet closes: wait for the reloaded page rather than racing the old one.
+    deadline = time.monotonic() + 15
     on_page = shown_ids(page)
+    while time.monotonic() < deadline and not (
+        on_page and not any("pancakes" in site.captions[v].lower() for v in on_page)
+    ):
+        page.wait_for_timeout(200)
+        on_page = shown_ids(page)
     assert on_page and not any("pancakes" in site.captions[v].lower() for v in on_page), on_page
     assert not any(site.videos[v] == hidden or v == target for v in on_page), on_page
     served = served_ids(page)

@@ -52,9 +52,11 @@ EVENT_KINDS: tuple[str, ...] = (
 )
 ENGAGED_KINDS: frozenset[str] = frozenset({"play", "progress", "complete", "like", "share", "comment", "follow"})
 CO_MATRICES: tuple[str, ...] = ("ease", "session", "cosine", "rp3")
+CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
 TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
+USER_NEIGHBOURS = 50
 FEATURES: tuple[str, ...] = (
-    *(f"co_{m}{s}" for m in CO_MATRICES for s in ("", "_rel", "_z")),
+    *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
     "max_cosine",
     "emb_dot",
     "emb_cos",
@@ -307,6 +309,9 @@ class FeedModel:
         self.history: dict[str, dict[int, float]] = {}  # user -> {item column: engagement weight}, oldest first
         self.co: dict[str, sp.csr_matrix] = {}  # item x item matrices over the first `co_items` columns
         self.co_items = 0
+        self.neighbour_matrix: sp.csr_matrix | None = None  # fit-time binary profiles, for user-user neighbours
+        self.neighbour_norms = np.zeros(0, dtype=np.float32)
+        self.neighbour_rows: dict[str, int] = {}
         self.ranker = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
         self.ranker.eval()
         self.quantiles = np.zeros((len(cfg.duration_edges) + 1, 101), dtype=np.float32)
@@ -378,21 +383,27 @@ class FeedModel:
         safe = np.where(known, cols, 0)
         h_co = hist[:, : self.co_items]
         f = 0
-        for name in CO_MATRICES:
-            mat = self.co.get(name)
-            if mat is None:
-                f += 3
+        for name in CO_SIGNALS:
+            scores = self._co_scores(name, h_co, user_ids)
+            if scores is None:
+                f += 4
                 continue
-            scores = np.asarray((h_co @ mat).todense(), dtype=np.float32)
             raw = np.where(known, scores[rows, safe], 0.0)
             top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
-            # Scale-free versions, against the user's own best scores over the whole catalogue (never
-            # against the other candidates, so an item's score does not depend on the batch).
+            # Scale-free versions, against the user's own scores over the whole catalogue (never against
+            # the other candidates, so an item's score does not depend on the batch it is scored in).
             k = min(TOP_K_STATS, scores.shape[1])
-            best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:] if k else np.zeros((n_users, 1))
+            best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
             z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
+            ranks = np.stack(
+                [
+                    len(srow) - np.searchsorted(srow, rrow, side="right")
+                    for srow, rrow in zip(np.sort(scores, axis=1), raw, strict=True)
+                ]
+            )
             out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
-            f += 3
+            out[:, :, f + 3] = np.where(known, np.log1p(ranks), np.log1p(scores.shape[1]))
+            f += 4
         if "cosine" in self.co:
             cos = self.co["cosine"].tocsr()
             for r in range(n_users):
@@ -428,6 +439,29 @@ class FeedModel:
         out[:, :, f + 4] = np.log1p(n_hist)[:, None]
         out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
         return out
+
+    def _co_scores(self, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
+        # users x co_items scores of one co-engagement signal for these users' profiles.
+        if self.co_items == 0:
+            return None
+        if name in self.co:
+            return np.asarray((h_co @ self.co[name]).todense(), dtype=np.float32)
+        if name != "userknn" or self.neighbour_matrix is None:
+            return None
+        people = self.neighbour_matrix  # users at fit x co_items, binary
+        mine = sp.csr_matrix(h_co, copy=True)
+        mine.data[:] = 1.0
+        overlap = np.asarray((mine @ people.T).todense(), dtype=np.float32)
+        sims = overlap / (np.sqrt(np.asarray(mine.sum(axis=1))) * self.neighbour_norms[None, :] + 1e-6)
+        for r, u in enumerate(user_ids):
+            own = self.neighbour_rows.get(u) if u is not None else None
+            if own is not None:
+                sims[r, own] = 0.0  # a viewer is not their own neighbour
+        k = min(USER_NEIGHBOURS, sims.shape[1])
+        if k < sims.shape[1]:
+            cut = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k][:, None]
+            sims = np.where(sims >= cut, sims, 0.0)
+        return np.asarray((sp.csr_matrix(sims) @ people).todense(), dtype=np.float32)
 
     def _user_vec(self, user_id: str | None) -> FloatArray:
         vec = self.users.get(user_id) if user_id is not None else None

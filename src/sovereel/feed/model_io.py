@@ -59,6 +59,11 @@ def save_model(model: FeedModel, directory: Path) -> Path:
         arrays[f"co.{name}.indices"] = csr.indices.astype(np.int64)
         arrays[f"co.{name}.indptr"] = csr.indptr.astype(np.int64)
         co_shapes[name] = list(csr.shape)
+    if model.neighbour_matrix is not None:
+        people = sp.csr_matrix(model.neighbour_matrix)
+        arrays["knn.indices"] = people.indices.astype(np.int64)
+        arrays["knn.indptr"] = people.indptr.astype(np.int64)
+        co_shapes["userknn"] = list(people.shape)
     cat = model.catalogue
     n = len(cat.ids)
     arrays["cat.engagements"] = cat.engagements[:n].copy()
@@ -82,6 +87,7 @@ def save_model(model: FeedModel, directory: Path) -> Path:
         "creators": list(cat.creators),
         "tags": list(cat.tag_ids),
         "history": owners,
+        "neighbours": list(model.neighbour_rows),
     }
     (directory / IDS).write_text(json.dumps(ids))
     manifest = dict(model.manifest)
@@ -125,12 +131,20 @@ def load_model(directory: Path) -> FeedModel:
     model.ranker = net
     _load_table(model.users, "users", ids["users"], arrays)
     _load_table(model.items, "items", ids["items"], arrays)
+    shapes = dict(manifest["co_shapes"])
+    knn_shape = shapes.pop("userknn", None)
     model.co = {
         name: sp.csr_matrix(
             (arrays[f"co.{name}.data"], arrays[f"co.{name}.indices"], arrays[f"co.{name}.indptr"]), shape=tuple(shape)
         )
-        for name, shape in manifest["co_shapes"].items()
+        for name, shape in shapes.items()
     }
+    if knn_shape is not None:
+        indices, indptr = arrays["knn.indices"], arrays["knn.indptr"]
+        people = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=tuple(knn_shape))
+        model.neighbour_matrix = people
+        model.neighbour_norms = np.sqrt(np.asarray(people.sum(axis=1)).ravel()).astype(np.float32)
+        model.neighbour_rows = {u: i for i, u in enumerate(ids["neighbours"])}
     model.co_items = int(manifest["co_items"])
     cat = Catalogue()
     for video_id in ids["catalogue"]:

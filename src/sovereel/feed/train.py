@@ -364,6 +364,11 @@ def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) 
         "rp3": rp3_matrix(x, cfg.rp3_beta, cfg.neighbours),
     }
     model.co_items = n_items
+    people = sp.csr_matrix(x, copy=True)
+    people.data[:] = 1.0
+    model.neighbour_matrix = people
+    model.neighbour_norms = np.sqrt(np.asarray(people.sum(axis=1)).ravel()).astype(np.float32)
+    model.neighbour_rows = {u: n for n, u in enumerate(data.user_ids)}
     factors, sing = randomized_svd(x, cfg.dim, cfg.seed)
     user_vecs = np.asarray(x @ factors) / np.maximum(sing, 1e-6)  # fold-in: u.v_i reproduces PureSVD
     last = float(ts.max(initial=0.0))
