@@ -74,6 +74,7 @@ async def undo_not_interested(body: NotInterestedIn, user: CurrentUser, rt: Runt
     await run_in_threadpool(
         lambda: do_not_interested(rt.db, user_id=user.id, kind=body.kind, value=body.value, undo=True)
     )
+    rt.wake()
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
