@@ -200,3 +200,35 @@ def test_malformed_event_batches_are_refused_whole(
         assert _count(rt, Event) == 0, label
     assert client.post("/api/events", json={"events": []}).status_code == 401
     assert client.post("/api/events", headers=h(world, "viewer"), content=b"{not json").status_code == 422
+
+
+def test_concurrent_event_batches_do_not_deadlock(
+    client: TestClient, rt: RegionRuntime, world: dict[str, object]
+) -> None:
+    """Batches that play the same videos in opposite orders all land (PostgreSQL would abort one on a deadlock)."""
+    import threading
+
+    from sovereel.actions.watch import WatchEvent, do_record_events
+
+    viewers = [client.get("/api/me", headers=signup(client, f"fan{i}")).json()["id"] for i in range(6)]
+    videos = [str(world["ana1"]), str(world["ben1"])]
+    errors: list[BaseException] = []
+
+    def play(user_id: str, order: list[str]) -> None:
+        try:
+            for round_ in range(5):
+                batch = [WatchEvent(f"{user_id[-6:]}-{round_}-{v}", "play", v, time.time()) for v in order]
+                do_record_events(rt.db, user_id=user_id, events=batch)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=play, args=(uid, videos if i % 2 else videos[::-1])) for i, uid in enumerate(viewers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for vid in videos:
+        assert client.get(f"/api/videos/{vid}").json()["view_count"] == len(viewers) * 5

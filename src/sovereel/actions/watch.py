@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sovereel.errors import Invalid
@@ -45,6 +45,10 @@ def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent]) ->
             return _record(db, user_id, events)
         except IntegrityError:
             if attempt == 2:  # a concurrent retry of the same batch won every time; report it as duplicates
+                raise
+        except OperationalError as exc:
+            # PostgreSQL aborts one side of a lock conflict; the batch is idempotent, so run it again.
+            if attempt == 2 or "deadlock" not in str(exc).lower():
                 raise
     raise AssertionError("unreachable")
 
@@ -88,7 +92,7 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent]) -> RecordResul
                 plays[e.video_id] = plays.get(e.video_id, 0) + 1
             if e.kind in ("play", "progress", "complete", "loop", "skip"):
                 _touch_watch(s, user_id, e, now)
-        for vid, n in plays.items():
+        for vid, n in sorted(plays.items()):  # one lock order for every batch: no deadlocks between batches
             s.execute(update(Video).where(Video.id == vid).values(view_count=Video.view_count + n))
         emit(
             s,
