@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import uvicorn
 
+from sovereel.api.server import serve_in_thread  # noqa: F401 — the tests import it from here
 from tests.conftest import require
 
 if TYPE_CHECKING:
@@ -33,30 +29,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-
-
-@contextmanager
-def serve_in_thread(app: object) -> Iterator[str]:
-    """Serve an ASGI app with a real uvicorn server on a free loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # Keep idle connections longer than the clients do: with uvicorn's 5 s default, a request Playwright sends on a
-    # pooled connection just as the server closes it fails with ECONNRESET.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def launch_chromium(playwright: Playwright) -> Browser:

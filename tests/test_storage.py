@@ -84,7 +84,7 @@ def test_outbox_events_leave_only_after_commit_and_survive_a_bus_outage(rt: Regi
         pass
     assert got == [1, 2, 3]  # in order, the rolled-back event never left
     with rt.db.session() as s:
-        rows = s.query(OutboxMessage).all()
+        rows = s.query(OutboxMessage).order_by(OutboxMessage.id).all()
         assert all(r.delivered_at is not None for r in rows)
         assert rows[0].attempts == 2
 

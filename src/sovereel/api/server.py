@@ -21,10 +21,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[str]:
+def serve_in_thread(app: FastAPI, port: int | None = None, *, keep_alive_s: int = 120) -> Iterator[str]:
     """Serve an app with a real uvicorn server on loopback; yields its base URL and stops it on exit."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # Idle connections live longer than clients keep them: with uvicorn's 5 s default, a request a client sends on
+    # a pooled connection just as the server closes it fails with ECONNRESET.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=keep_alive_s)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -21,21 +21,26 @@ def relay_once(db: RegionDB, bus: Bus, batch: int = 200) -> int:
         rows = s.scalars(
             select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None)).order_by(OutboxMessage.id).limit(batch)
         ).all()
-    delivered = 0
+    delivered: list[int] = []
+    failed: int | None = None
     for row in rows:
         try:
             bus.publish(Message(id=row.id, topic=row.topic, payload=row.payload))
         except Exception:
             log.exception("publishing outbox message %s failed; it stays queued", row.id)
-            with db.transaction() as s:
-                s.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row.id).values(attempts=OutboxMessage.attempts + 1)
-                )
+            failed = row.id
             break
+        delivered.append(row.id)
+    # One write for the whole batch: on SQLite every write transaction competes with the API's.
+    if delivered or failed is not None:
         with db.transaction() as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(delivered_at=time.time()))
-        delivered += 1
-    return delivered
+            if delivered:
+                s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(delivered)).values(delivered_at=time.time()))
+            if failed is not None:
+                s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == failed).values(attempts=OutboxMessage.attempts + 1)
+                )
+    return len(delivered)
 
 
 class OutboxRelay:
