@@ -54,11 +54,14 @@ SEED = 2020
 YARDSTICKS = {"Pop": 0.1005, "ItemKNN": 0.2834, "BPR": 0.2928, "EASE": 0.3295}
 SOVEREEL_CONFIG = ModelConfig(
     neighbours=2000,  # ml-100k has 1,682 items: keep the co-engagement matrices whole
+    slices=8,
+    folds=8,  # every slice held out once: 8 x 943 training lists
     hidden=64,
     dropout=0.1,
     lr=1e-3,
     batch_lists=64,
-    epochs=6,
+    epochs=9,  # chosen on valid NDCG@10 (see the module docstring)
+    ensemble=3,
     seed=SEED,
 )
 Scores = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.floating]]
@@ -129,18 +132,50 @@ def ease_scores(b: Bench, lam: float) -> npt.NDArray[np.float64]:
     return np.asarray(b.xd @ weights)
 
 
-def implicit_scores(b: Bench, kind: str, params: dict[str, Any]) -> npt.NDArray[np.float64]:
-    """ALS or BPR from the `implicit` package (CPU, 2 threads, seeded)."""
+def als_scores(b: Bench, **params: Any) -> npt.NDArray[np.float64]:
+    """ALS from the `implicit` package (CPU, 2 threads, seeded)."""
     from implicit.cpu.als import AlternatingLeastSquares
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    if kind == "als":
-        model: Any = AlternatingLeastSquares(**params, random_state=SEED, num_threads=2)
-        model.fit(sp.csr_matrix(b.x), show_progress=False)
-    else:
-        model = BayesianPersonalizedRanking(**params, random_state=SEED, num_threads=2)
-        model.fit(sp.csr_matrix(b.x), show_progress=False)
+    model = AlternatingLeastSquares(**params, random_state=SEED, num_threads=2)
+    model.fit(sp.csr_matrix(b.x), show_progress=False)
     return np.asarray(model.user_factors @ model.item_factors.T, dtype=np.float64)
+
+
+def bpr_scores(b: Bench, dim: int = 64, lr: float = 1e-3, batch: int = 2048, patience: int = 10) -> Any:
+    """BPR as RecBole 1.2.1 trains it: 64-d xavier-normal embeddings, Adam 1e-3, batches of 2048 with one
+    uniform negative each, early stopping on valid MRR@10 (patience 10, at most 300 epochs)."""
+    from sovereel.feed.train import Adam
+
+    gen = torch.Generator().manual_seed(SEED)
+    users = torch.from_numpy(b.data.user[b.split.train])
+    items = torch.from_numpy(b.data.item[b.split.train])
+    user_emb = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(b.data.n_users, dim), generator=gen))
+    item_emb = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(b.data.n_items, dim), generator=gen))
+    opt = Adam([user_emb, item_emb], lr=lr, weight_decay=0.0)
+    seen = torch.from_numpy(b.xd > 0)
+    best: tuple[float, npt.NDArray[np.float64], int] = (-1.0, np.zeros(0), 0)
+    for epoch in range(300):
+        perm = torch.randperm(len(users), generator=gen)
+        for start in range(0, len(users), batch):
+            idx = perm[start : start + batch]
+            u, pos = users[idx], items[idx]
+            neg = torch.randint(0, b.data.n_items, (len(idx),), generator=gen)
+            clash = seen[u, neg]
+            while bool(clash.any()):  # resample negatives the user has interacted with, as RecBole's sampler
+                neg[clash] = torch.randint(0, b.data.n_items, (int(clash.sum()),), generator=gen)
+                clash = seen[u, neg]
+            diff = (user_emb[u] * (item_emb[pos] - item_emb[neg])).sum(dim=1)
+            loss = -torch.nn.functional.logsigmoid(diff).mean()
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+        with torch.no_grad():
+            scores = (user_emb @ item_emb.T).double().numpy()
+        mrr = evaluate_full_ranking(dense_scores(scores), b.train, b.valid)["mrr@10"]
+        if mrr > best[0]:
+            best = (mrr, scores, epoch)
+        elif epoch - best[2] >= patience:
+            break
+    return best[1]
 
 
 def tune(b: Bench, name: str, grid: list[dict[str, Any]], build: Callable[..., npt.NDArray[np.float64]]) -> Any:
@@ -239,32 +274,21 @@ def run(fast: bool = False) -> dict[str, Any]:
     score, info = tune(b, "ItemKNN", knn_grid, itemknn_scores)
     add("ItemKNN", score, info, time.perf_counter() - t)
     steps.update()
-    for name, kind, grid in (
-        (
-            "ALS",
-            "als",
-            [
-                {"factors": f, "regularization": r, "alpha": a, "iterations": 15}
-                for f in (64, 128)
-                for r in (0.1, 1.0)
-                for a in (1.0, 5.0)
-            ],
-        ),
-        (
-            "BPR",
-            "bpr",
-            [
-                {"factors": f, "learning_rate": 0.01, "regularization": r, "iterations": 100}
-                for f in (64, 128)
-                for r in (0.001, 0.01)
-            ],
-        ),
-    ):
-        t = time.perf_counter()
-        grid = grid[:1] if fast else grid
-        score, info = tune(b, name, grid, lambda bb, _k=kind, **p: implicit_scores(bb, _k, p))
-        add(name, score, info, time.perf_counter() - t)
-        steps.update()
+    als = [
+        {"factors": f, "regularization": r, "alpha": a, "iterations": 15}
+        for f in (32, 64)
+        for r in (0.1, 1.0, 10.0)
+        for a in (1.0, 5.0, 10.0)
+    ]
+    t = time.perf_counter()
+    score, info = tune(b, "ALS", als[:1] if fast else als, als_scores)
+    add("ALS", score, info, time.perf_counter() - t)
+    steps.update()
+    t = time.perf_counter()
+    score, info = tune(b, "BPR", [{"patience": 2 if fast else 10}], bpr_scores)
+    info["note"] = "RecBole's BPR recipe in torch; implicit's BPR scored far lower on valid here"
+    add("BPR", score, info, time.perf_counter() - t)
+    steps.update()
     t = time.perf_counter()
     lams = (250.0,) if fast else (100.0, 200.0, 250.0, 400.0, 600.0, 1000.0)
     score, info = tune(b, "EASE", [{"lam": lam} for lam in lams], ease_scores)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from sovereel.feed.catalogue import quantile_table, watch_quantile
 from sovereel.feed.interface import TASKS, VideoInfo
 from sovereel.feed.model import Event, FeedModel, ModelConfig
-from sovereel.feed.train import quantile_table, watch_quantile
 
 TOPICS = ("cooking", "football", "jazz")
 SMALL = ModelConfig(

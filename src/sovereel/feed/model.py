@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable, stable_seed
 from sovereel.feed.interface import TASKS, VideoInfo
 
@@ -39,17 +40,7 @@ IntArray = npt.NDArray[np.int64]
 YEAR_S = 365.25 * 86400.0
 DAY_S = 86400.0
 
-EVENT_KINDS: tuple[str, ...] = (
-    "impression",
-    "play",
-    "progress",
-    "complete",
-    "skip",
-    "like",
-    "share",
-    "comment",
-    "follow",
-)
+EVENT_KINDS = ("impression", "play", "progress", "complete", "skip", "like", "share", "comment", "follow")
 ENGAGED_KINDS: frozenset[str] = frozenset({"play", "progress", "complete", "like", "share", "comment", "follow"})
 CO_MATRICES: tuple[str, ...] = ("ease", "session", "cosine", "rp3")
 CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
@@ -57,21 +48,9 @@ TOP_K_STATS = 100  # a user's score scale is summarised over their best this-man
 USER_NEIGHBOURS = 50
 FEATURES: tuple[str, ...] = (
     *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
-    "max_cosine",
-    "emb_dot",
-    "emb_cos",
-    "log_engagements",
-    "log_trending",
-    "age_y",
-    "first_seen_age_y",
-    "created_gap_y",
-    "user_content_age_y",
-    "hashtag_affinity",
-    "creator_share",
-    "log_duration",
-    "duration_unknown",
-    "user_log_activity",
-    "user_mean_log_engagements",
+    *("max_cosine", "emb_dot", "emb_cos", "log_engagements", "log_trending", "age_y", "first_seen_age_y"),
+    *("created_gap_y", "user_content_age_y", "hashtag_affinity", "creator_share", "log_duration"),
+    *("duration_unknown", "user_log_activity", "user_mean_log_engagements"),
 )
 
 
@@ -118,19 +97,21 @@ class ModelConfig:
     hidden: int = 64
     dropout: float = 0.1
     epochs: int = 6
-    lr: float = 3e-4
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_lists: int = 64
     ensemble: int = 1  # ranker nets with different seeds, logits averaged
     duration_edges: tuple[float, ...] = (7.0, 15.0, 30.0, 60.0, 180.0, 600.0)  # D2Q duration buckets (s)
-    kind_weights: tuple[tuple[str, float], ...] = (
-        ("play", 0.5),
-        ("progress", 0.75),
-        ("complete", 1.0),
-        ("like", 1.5),
-        ("comment", 1.5),
-        ("share", 2.0),
-        ("follow", 2.0),
+    kind_weights: tuple[tuple[str, float], ...] = tuple(  # engagement strength in profiles and co-engagement
+        {
+            "play": 0.5,
+            "progress": 0.75,
+            "complete": 1.0,
+            "like": 1.5,
+            "comment": 1.5,
+            "share": 2.0,
+            "follow": 2.0,
+        }.items()
     )
     seed: int = 0
 
@@ -178,110 +159,15 @@ class RankerNet(nn.Module):
         return torch.stack([m(z) for m in self.members]).mean(dim=0)
 
 
-@dataclass
-class Catalogue:
-    """Per-item facts, indexed by a dense column number assigned on first sight."""
-
-    ids: list[str] = field(default_factory=list)
-    col: dict[str, int] = field(default_factory=dict)
-    engagements: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    first_seen: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    created_at: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    duration: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    creator: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    tags: list[tuple[int, ...]] = field(default_factory=list)
-    creators: dict[str, int] = field(default_factory=dict)
-    tag_ids: dict[str, int] = field(default_factory=dict)
-    day0: int = 0
-    days: FloatArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # day x item counts
-
-    def ensure(self, video_id: str) -> int:
-        """The item's column, adding a row of unknown facts on first sight."""
-        c = self.col.get(video_id)
-        if c is not None:
-            return c
-        c = len(self.ids)
-        self.ids.append(video_id)
-        self.col[video_id] = c
-        if c >= len(self.engagements):
-            cap = max(16, 2 * len(self.engagements))
-            self.engagements = _grow(self.engagements, cap, 0.0)
-            self.first_seen = _grow(self.first_seen, cap, np.nan)
-            self.created_at = _grow(self.created_at, cap, np.nan)
-            self.duration = _grow(self.duration, cap, np.nan)
-            self.creator = _grow(self.creator, cap, -1)
-            self.days = np.pad(self.days, ((0, 0), (0, cap - self.days.shape[1])))
-        self.tags.append(())
-        return c
-
-    def describe(self, video: VideoInfo) -> int:
-        """Record a video's public facts; returns its column."""
-        c = self.ensure(video.id)
-        self.created_at[c] = video.created_at
-        self.duration[c] = video.duration_s if video.duration_s > 0 else np.nan
-        if video.creator_id:
-            self.creator[c] = self.creators.setdefault(video.creator_id, len(self.creators))
-        self.tags[c] = tuple(self.tag_ids.setdefault(t.lower(), len(self.tag_ids)) for t in video.hashtags)
-        return c
-
-    def count(self, cols: IntArray, ts: npt.NDArray[np.float64], weight: float = 1.0) -> None:
-        """Add engagements at times `ts` to the counts and the day histogram."""
-        if len(cols) == 0:
-            return
-        day = np.floor(ts / DAY_S).astype(np.int64)
-        if self.days.shape[0] == 0:
-            self.day0 = int(day.min())
-        if day.min() < self.day0:
-            self.days = np.pad(self.days, ((self.day0 - int(day.min()), 0), (0, 0)))
-            self.day0 = int(day.min())
-        need = int(day.max()) - self.day0 + 1
-        if need > self.days.shape[0]:
-            self.days = np.pad(self.days, ((0, need - self.days.shape[0]), (0, 0)))
-        np.add.at(self.days, (day - self.day0, cols), weight)
-        np.add.at(self.engagements, cols, weight)
-        np.fmin.at(self.first_seen, cols, ts)
-
-    def trending(self, cols: IntArray, now: npt.NDArray[np.float64], half_width_days: float) -> FloatArray:
-        """Engagements within +-half_width days of `now` (per row of `cols`)."""
-        out = np.zeros(cols.shape, dtype=np.float32)
-        if self.days.shape[0] == 0:
-            return out
-        cum = np.cumsum(self.days, axis=0)
-        for r in range(cols.shape[0]):
-            d = now[r] / DAY_S - self.day0
-            lo = int(np.clip(math.floor(d - half_width_days), 0, len(cum)))
-            hi = int(np.clip(math.floor(d + half_width_days) + 1, 0, len(cum)))
-            if hi > lo:
-                out[r] = cum[hi - 1, cols[r]] - (cum[lo - 1, cols[r]] if lo > 0 else 0.0)
-        return out
-
-    def reset_counts(self) -> None:
-        """Forget engagement counts (before a rebuild from the event log); facts stay."""
-        self.engagements[:] = 0.0
-        self.first_seen[:] = np.nan
-        self.days = np.zeros((0, len(self.engagements)), dtype=np.float32)
-
-    def copy_facts(self) -> Catalogue:
-        """A catalogue with the same items and public facts, and no engagement counts."""
-        out = Catalogue(
-            ids=list(self.ids),
-            col=dict(self.col),
-            engagements=np.zeros_like(self.engagements),
-            first_seen=np.full_like(self.first_seen, np.nan),
-            created_at=self.created_at.copy(),
-            duration=self.duration.copy(),
-            creator=self.creator.copy(),
-            tags=list(self.tags),
-            creators=dict(self.creators),
-            tag_ids=dict(self.tag_ids),
-        )
-        out.days = np.zeros((0, len(out.engagements)), dtype=np.float32)
-        return out
-
-
-def _grow(arr: npt.NDArray[Any], cap: int, fill: float) -> npt.NDArray[Any]:
-    out = np.full(cap, fill, dtype=arr.dtype)
-    out[: len(arr)] = arr
+def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
+    # Per row, how many catalogue items score strictly higher than each candidate. Scores from sparse
+    # profiles are mostly zero, so only the non-zero ones are sorted.
+    out = np.zeros(raw.shape, dtype=np.float32)
+    for r in range(scores.shape[0]):
+        nz = np.sort(scores[r][scores[r] != 0])
+        above = len(nz) - np.searchsorted(nz, raw[r], side="right")
+        zeros = scores.shape[1] - len(nz)
+        out[r] = above + np.where(raw[r] < 0, zeros, 0)
     return out
 
 
@@ -370,8 +256,20 @@ class FeedModel:
             vals.extend(hist.values())
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(user_ids), n_cols), dtype=np.float32)
 
+    def _chunk(self) -> int:
+        # Users per batch so that one dense users x items score matrix stays near 16 MB.
+        return max(1, 4_000_000 // max(1, len(self.catalogue.ids)))
+
     def features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
+        step = self._chunk()
+        parts = [
+            self._features(user_ids[a : a + step], cols[a : a + step], now[a : a + step])
+            for a in range(0, len(user_ids), step)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, cols.shape[1], len(FEATURES)), dtype=np.float32)
+
+    def _features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         cat, n_users, n_cand = self.catalogue, cols.shape[0], cols.shape[1]
         out = np.zeros((n_users, n_cand, len(FEATURES)), dtype=np.float32)
         hist = self._history_matrix(user_ids, len(cat.ids))
@@ -395,12 +293,7 @@ class FeedModel:
             k = min(TOP_K_STATS, scores.shape[1])
             best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
             z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
-            ranks = np.stack(
-                [
-                    len(srow) - np.searchsorted(srow, rrow, side="right")
-                    for srow, rrow in zip(np.sort(scores, axis=1), raw, strict=True)
-                ]
-            )
+            ranks = _ranks_of(scores, raw)
             out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
             out[:, :, f + 3] = np.where(known, np.log1p(ranks), np.log1p(scores.shape[1]))
             f += 4
@@ -468,31 +361,23 @@ class FeedModel:
         return vec if vec is not None else np.zeros(self.config.dim, dtype=np.float32)
 
     def _tag_affinity(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
-        cat = self.catalogue
-        if not cat.tag_ids:
-            return np.zeros(cols.shape, dtype=np.float32)
-        tag_rows = [c for c, ts in enumerate(cat.tags) for _ in ts]
-        tag_cols = [t for ts in cat.tags for t in ts]
-        tags = sp.csr_matrix((np.ones(len(tag_rows)), (tag_rows, tag_cols)), shape=(len(cat.ids), len(cat.tag_ids)))
+        tags = self.catalogue.tag_matrix()
         profile = np.asarray((binary @ tags).todense()) / np.maximum(n_hist, 1)[:, None]  # share of history per tag
-        per_item = np.asarray(tags @ profile.T).T  # users x items: summed shares of the item's tags
         n_tags = np.maximum(np.asarray(tags.sum(axis=1)).ravel(), 1)
-        return np.asarray(per_item[np.arange(cols.shape[0])[:, None], cols] / n_tags[cols], dtype=np.float32)
+        out = np.zeros(cols.shape, dtype=np.float32)
+        for r in range(cols.shape[0]):
+            out[r] = (tags[cols[r]] @ profile[r]) / n_tags[cols[r]]  # mean share of the item's hashtags
+        return out
 
     def _creator_share(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
         cat = self.catalogue
-        creator = cat.creator[: len(cat.ids)]
-        has = creator >= 0
-        if not has.any():
+        creator = cat.creator[cols]
+        if not (creator >= 0).any():
             return np.zeros(cols.shape, dtype=np.float32)
-        onehot = sp.csr_matrix(
-            (np.ones(has.sum()), (np.nonzero(has)[0], creator[has])), shape=(len(creator), len(cat.creators))
-        )
-        per_user = sp.csr_matrix(binary @ onehot)
-        c = creator[cols]
-        vals = np.asarray(per_user[np.repeat(np.arange(cols.shape[0]), cols.shape[1]), np.maximum(c, 0).ravel()])
-        share = vals.reshape(cols.shape) / np.maximum(n_hist, 1)[:, None]
-        return np.where(c >= 0, share, 0.0).astype(np.float32)
+        per_user = sp.csr_matrix(binary @ cat.creator_matrix())
+        rows = np.repeat(np.arange(cols.shape[0]), cols.shape[1])
+        vals = np.asarray(per_user[rows, np.maximum(creator, 0).ravel()]).reshape(cols.shape)
+        return np.where(creator >= 0, vals / np.maximum(n_hist, 1)[:, None], 0.0).astype(np.float32)
 
     def score_lists(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""
@@ -502,6 +387,14 @@ class FeedModel:
 
     def retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None = None) -> IntArray:
         """Per user, the n item columns with the highest EASE co-engagement (popularity for cold users)."""
+        step = self._chunk()
+        parts = [
+            self._retrieve(user_ids[a : a + step], n, exclude[a : a + step] if exclude else None)
+            for a in range(0, len(user_ids), step)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, n), dtype=np.int64)
+
+    def _retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None) -> IntArray:
         cat = self.catalogue
         n_items = len(cat.ids)
         pop = np.log1p(cat.engagements[:n_items]) * 1e-6  # breaks ties (and ranks cold users) by popularity

@@ -25,8 +25,9 @@ import scipy.sparse as sp
 import torch
 from safetensors.numpy import load_file, save_file
 
+from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable
-from sovereel.feed.model import FEATURES, Catalogue, FeedModel, ModelConfig, RankerNet
+from sovereel.feed.model import FEATURES, FeedModel, ModelConfig, RankerNet
 
 ARRAYS = "model.safetensors"
 IDS = "ids.json"

@@ -16,6 +16,7 @@ All functions are pure: arrays in, arrays out.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -31,6 +32,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from sovereel.feed.catalogue import quantile_table, watch_quantile
+
 if TYPE_CHECKING:
     from sovereel.feed.interface import VideoInfo
     from sovereel.feed.model import Event, FeedModel
@@ -39,8 +42,7 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 Sparse: TypeAlias = Any  # scipy.sparse.csr_matrix (scipy ships no type hints)
 
-DENSE_EASE_MAX_ITEMS = 8000
-"""Above this many items the exact EASE inverse (items^2 doubles) is replaced by cosine neighbours."""
+DENSE_EASE_MAX_ITEMS = 8000  # above this, the exact EASE inverse (items^2 doubles) gives way to cosine neighbours
 
 
 def history_matrix(rows: IntArray, cols: IntArray, weights: npt.ArrayLike, shape: tuple[int, int]) -> Sparse:
@@ -82,14 +84,21 @@ def ease_matrix(x: Sparse, lam: float, k: int) -> Sparse:
     return prune_columns(b, k)
 
 
-def _sparse_topk_columns(mat: Sparse, k: int, block: int = 256) -> Sparse:
-    # Column blocks keep the dense working set at items x block floats.
-    csc = sp.csc_matrix(mat)
-    parts = []
-    for start in range(0, mat.shape[1], block):
-        dense = csc[:, start : start + block].toarray()
-        parts.append(sp.csc_matrix(prune_columns(dense, k)))
-    return sp.csr_matrix(sp.hstack(parts))
+def _sparse_topk_columns(mat: Sparse, k: int) -> Sparse:
+    # Trim each column of a sparse matrix to its k entries of largest magnitude, column by column,
+    # so the working set never exceeds one column (catalogues of 100k+ items).
+    csc = sp.csc_matrix(mat, dtype=np.float32)
+    csc.sort_indices()
+    counts = np.diff(csc.indptr)
+    if counts.max(initial=0) <= k:
+        return sp.csr_matrix(csc)
+    keep = np.ones(csc.nnz, dtype=bool)
+    for col in np.nonzero(counts > k)[0]:
+        a, b = csc.indptr[col], csc.indptr[col + 1]
+        drop = np.argpartition(-np.abs(csc.data[a:b]), k - 1)[k:]
+        keep[a + drop] = False
+    cols = np.repeat(np.arange(csc.shape[1]), counts)
+    return sp.csr_matrix((csc.data[keep], (csc.indices[keep], cols[keep])), shape=csc.shape)
 
 
 def cosine_matrix(x: Sparse, k: int) -> Sparse:
@@ -147,17 +156,6 @@ def randomized_svd(x: Sparse, dim: int, seed: int, power_iters: int = 4) -> tupl
     signs = np.sign(vt[np.arange(dim), np.abs(vt).argmax(axis=1)])
     vt = vt * signs[:, None]
     return (vt.T * np.sqrt(s)).astype(np.float32), s.astype(np.float32)
-
-
-def top_candidates(scores: npt.NDArray[np.floating], exclude: Sparse, n: int) -> IntArray:
-    """Per row, the n best-scoring columns that are not in `exclude` (a users x items matrix)."""
-    s = np.array(scores, dtype=np.float64, copy=True)
-    coo = exclude.tocoo()
-    s[coo.row, coo.col] = -np.inf
-    n = min(n, s.shape[1])
-    part = np.argpartition(-s, n - 1, axis=1)[:, :n]
-    order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
-    return np.asarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
 
 
 @dataclass
@@ -261,29 +259,6 @@ def holdout_slices(users: IntArray, n_slices: int, seed: int) -> IntArray:
     for a, b in itertools.pairwise(starts.tolist()):
         out[order[a:b]] = (rng.permutation(b - a) + rng.integers(n_slices)) % n_slices
     return out
-
-
-def quantile_table(durations: npt.ArrayLike, watched: npt.ArrayLike, edges: Sequence[float]) -> FloatArray:
-    """D2Q: per duration bucket, the 0..100th percentiles of watch time (buckets x 101)."""
-    d = np.asarray(durations, dtype=np.float64)
-    w = np.asarray(watched, dtype=np.float64)
-    bucket = np.searchsorted(np.asarray(edges), d, side="right")
-    table = np.zeros((len(edges) + 1, 101), dtype=np.float32)
-    for b in range(len(edges) + 1):
-        vals = w[bucket == b]
-        if len(vals) == 0:
-            vals = w if len(w) else np.zeros(1)
-        table[b] = np.percentile(vals, np.arange(101))
-    return table
-
-
-def watch_quantile(table: FloatArray, edges: Sequence[float], duration_s: float, watched_s: float) -> float:
-    """D2Q label: the watch time's quantile (0..1) among plays of videos in the same duration bucket."""
-    b = int(np.searchsorted(np.asarray(edges), duration_s, side="right"))
-    row = table[b]
-    lo = int(np.searchsorted(row, watched_s, side="left"))
-    hi = int(np.searchsorted(row, watched_s, side="right"))
-    return float(min(100, (lo + hi) / 2) / 100.0)
 
 
 # -- fitting a FeedModel from the event log ---------------------------------------------
@@ -434,14 +409,24 @@ def train_from_events(
     parent = model.base_version
     model.describe(list(videos))
     data = fold_events(model, events)
+    clock = time.perf_counter()
     lists = cross_fit_lists(model, data, progress)
+    cross_fit_s = time.perf_counter() - clock
+    clock = time.perf_counter()
     fit_state(model, data, np.ones(len(data.users), dtype=bool))
+    state_s = time.perf_counter() - clock
     net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
     flat = lists.features.reshape(-1, lists.features.shape[-1])
     net.mean.copy_(torch.from_numpy(flat.mean(axis=0)))
     net.scale.copy_(torch.from_numpy(flat.std(axis=0) + 1e-6))
     torch.manual_seed(cfg.seed)
-    bar = _EpochBar(cfg.epochs, progress)
+    bar = tqdm(total=cfg.epochs, desc="ranker epochs", leave=False, disable=not progress)
+
+    def tick(_epoch: int, loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.update()
+
+    clock = time.perf_counter()
     losses = fit_ranker(
         net,
         lists,
@@ -450,9 +435,10 @@ def train_from_events(
         weight_decay=cfg.weight_decay,
         batch_lists=cfg.batch_lists,
         seed=cfg.seed,
-        on_epoch=bar.update_epoch,
+        on_epoch=tick,
     )
     bar.close()
+    ranker_s = time.perf_counter() - clock
     model.ranker = net
     model.online_events = 0
     digest = digest_events(list(events))
@@ -469,6 +455,8 @@ def train_from_events(
         "items": len(model.catalogue.ids),
         "ranker_lists": len(lists.features),
         "ranker_loss": losses,
+        "ranker_rows": int(lists.features.shape[0] * lists.features.shape[1] * cfg.epochs),
+        "seconds": {"cross_fit": cross_fit_s, "state": state_s, "ranker": ranker_s},
         "trained_at": time.time(),
         "metrics": {},
     }
@@ -495,22 +483,8 @@ def refresh_state(model: FeedModel, events: Sequence[Event], videos: Sequence[Vi
     }
 
 
-class _EpochBar:
-    def __init__(self, epochs: int, enabled: bool) -> None:
-        self.bar = tqdm(total=epochs, desc="ranker epochs", leave=False, disable=not enabled)
-
-    def update_epoch(self, epoch: int, loss: float) -> None:
-        self.bar.set_postfix(loss=f"{loss:.4f}")
-        self.bar.update()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def digest_config(cfg: Any, events_digest: str) -> str:
     """SHA-256 of the config and the events' digest: a version id that names exactly what was trained."""
-    import hashlib
-
     body = json.dumps(cfg.as_dict(), sort_keys=True) + events_digest
     return hashlib.sha256(body.encode()).hexdigest()
 
