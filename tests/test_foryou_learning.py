@@ -99,19 +99,24 @@ def test_a_new_user_who_finishes_only_cooking_gets_a_cooking_feed_within_ten_swi
     first = [topic_of[i["id"]] for i in page(sqlite_client, viewer)]
     assert len(set(first)) >= 3  # cold start: popular and new videos of every kind, not one topic
     shown: list[str] = []
-    for _ in range(10):
-        item = page(sqlite_client, viewer, limit=1)[0]
-        shown.append(topic_of[item["id"]])
-        if shown[-1] == "cooking":
-            watch(sqlite_client, viewer, item["id"], "complete", 10.0)
-        else:
-            watch(sqlite_client, viewer, item["id"], "skip", 0.8)
-        deliver(sqlite_rt)
-    # Chance would give about 2.5 cooking videos in 10 swipes; the adapted feed finds (nearly) all 6.
-    assert shown.count("cooking") >= 5, shown
+    cursor = None
+    while len(shown) < 12:  # one scroll session, fetched two videos at a time as the page does
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = sqlite_client.get("/api/feed/foryou", params=params, headers=viewer).json()
+        cursor = body["next_cursor"]
+        for item in body["items"]:
+            shown.append(topic_of[item["id"]])
+            if shown[-1] == "cooking":
+                watch(sqlite_client, viewer, item["id"], "complete", 10.0)
+            else:
+                watch(sqlite_client, viewer, item["id"], "skip", 0.8)
+            deliver(sqlite_rt)
     first_cooking = shown.index("cooking")
     assert first_cooking <= 4, shown
-    assert shown[first_cooking + 1 : first_cooking + 6].count("cooking") >= 4, shown
+    after = shown[first_cooking + 1 : first_cooking + 7]
+    # Topic spacing allows a topic every other slot at most, so 3 of 6 is the most the feed may give.
+    assert after.count("cooking") >= 3, shown
+    assert shown.count("cooking") >= 4, shown  # chance: about 3 of 12
     last = sqlite_client.get(f"/api/videos/{item['id']}/why", headers=viewer).json()
     assert last["explanation"]
 

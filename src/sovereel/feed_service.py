@@ -80,13 +80,15 @@ class VideoSnapshot:
         }
 
 
-def _parse_chain(cursor: str | None) -> tuple[str, int]:
+def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
+    """A signed-in scroll's cursor: '<chain>:<page>[:<recommender cursor>]' (the chain names its impressions)."""
     if not cursor:
-        return new_id(), 0
-    chain, _, page = cursor.partition(":")
+        return new_id(), 0, None
+    chain, _, rest = cursor.partition(":")
+    page, _, inner = rest.partition(":")
     if not chain.isalnum() or len(chain) > 32 or not page.isdigit():
         raise Invalid("malformed cursor", code="bad_cursor")
-    return chain, int(page)
+    return chain, int(page), inner or None
 
 
 class FeedService:
@@ -138,7 +140,7 @@ class FeedService:
             request = FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now)
             page = self._recommend(request, world)
             return self._render(page.items, None, page.next_cursor, None)
-        chain, page_no = _parse_chain(cursor)
+        chain, page_no, inner = _parse_chain(cursor)
         ctx = self._viewer_context(viewer_id, chain)
         following: frozenset[str] = ctx["following"]
         eligible = {
@@ -158,8 +160,14 @@ class FeedService:
             not_interested_hashtags=ctx["not_interested"]["hashtag"],
             keyword_filters=ctx["keywords"],
         )
+        # The recommender's own cursor rides along, so creator and topic spacing hold across page breaks.
         request = FeedRequest(
-            user_id=viewer_id, region=self.rt.region, limit=limit, now=now, personalised=ctx["personalised"]
+            user_id=viewer_id,
+            region=self.rt.region,
+            limit=limit,
+            cursor=inner,
+            now=now,
+            personalised=ctx["personalised"],
         )
         page = self._recommend(request, world)
         items = list(page.items)
@@ -184,7 +192,9 @@ class FeedService:
                 )
                 for i, item in enumerate(items)
             )
-        next_cursor = f"{chain}:{page_no + 1}" if items else None
+        next_cursor = None
+        if items:
+            next_cursor = f"{chain}:{page_no + 1}" + (f":{page.next_cursor}" if page.next_cursor else "")
         return self._render(items, viewer_id, next_cursor, chain)
 
     def _render(
