@@ -10,6 +10,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -115,3 +116,19 @@ def sqlite_client(sqlite_rt: RegionRuntime) -> Iterator[TestClient]:
     app = create_app(sqlite_rt.settings, runtime=sqlite_rt, start_background=False)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system Chromium under Playwright, shared by a browser test module (fails under CI when missing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright package is not installed (pip install -e '.[dev]')")
+        raise
+    from tests.browser_support import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

@@ -21,7 +21,7 @@ import pytest
 from sovereel.api.app import create_app
 from sovereel.runtime import open_runtime
 from tests.api_support import process_all
-from tests.browser_support import ApiUser, launch_chromium, screenshot, serve_in_thread
+from tests.browser_support import ApiUser, screenshot, serve_in_thread
 from tests.conftest import make_settings, require
 from tests.media_clips import make_clip
 
@@ -45,19 +45,6 @@ class Site:
     base_url: str
     videos: dict[str, str]  # video id -> creator username
     captions: dict[str, str]  # video id -> caption
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "the playwright package is not installed (pip install -e '.[dev]')")
-        raise
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

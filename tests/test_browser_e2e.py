@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sovereel.api.app import create_app
 from sovereel.runtime import RegionRuntime, open_runtime
 from sovereel.storage.models import Event
-from tests.browser_support import ApiUser, launch_chromium, screenshot, serve_in_thread, swipe_up
+from tests.browser_support import ApiUser, screenshot, serve_in_thread, swipe_up
 from tests.conftest import make_settings, require
 from tests.media_clips import ffmpeg, make_clip
 
@@ -45,19 +45,6 @@ class Site:
     def events(self, video_id: str) -> set[str]:
         with self.rt.db.session() as s:
             return set(s.scalars(select(Event.kind).where(Event.video_id == video_id)))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "the playwright package is not installed (pip install -e '.[dev]')")
-        raise
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ query functions the JSON API uses, so a page never shows what the API would refu
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -129,19 +130,17 @@ def build_router(render: PageRenderer) -> APIRouter:
             request, "search.html", title=title, viewer=viewer, nav="search", q=query, result=result, error=error
         )
 
-    @router.get("/login")
-    async def login_page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
-        target = safe_next(next)
-        if viewer is not None:
-            return RedirectResponse(target, status_code=303)
-        return render(request, "auth.html", title="Sign in", viewer=None, nav="login", mode="login", next=target)
+    def auth_page(mode: str, title: str) -> Callable[..., Awaitable[Response]]:
+        async def page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
+            target = safe_next(next)
+            if viewer is not None:
+                return RedirectResponse(target, status_code=303)
+            return render(request, "auth.html", title=title, viewer=None, nav=mode, mode=mode, next=target)
 
-    @router.get("/signup")
-    async def signup_page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
-        target = safe_next(next)
-        if viewer is not None:
-            return RedirectResponse(target, status_code=303)
-        return render(request, "auth.html", title="Sign up", viewer=None, nav="signup", mode="signup", next=target)
+        return page
+
+    router.add_api_route("/login", auth_page("login", "Sign in"), methods=["GET"])
+    router.add_api_route("/signup", auth_page("signup", "Sign up"), methods=["GET"])
 
     return router
 
