@@ -111,12 +111,19 @@ def reset_times(db: RegionDB) -> dict[str, float]:
         return {uid: float(at) for uid, at in rows if at is not None}
 
 
-def training_events(db: RegionDB, since: float = 0.0) -> list[ModelEvent]:
-    """The region's event log (watch events and social actions) as model events, in time order."""
-    durations = {v.id: v.duration_s for v in video_infos(db)}
+def profile_signals(db: RegionDB, since: float) -> list[Signal]:
+    """The event log since `since`, less each user's events from before their last "Refresh For You"."""
     resets = reset_times(db)
-    signals = [s for s in bootstrap_signals(db, since) if s.at >= resets.get(s.user_id, 0.0)]
-    return model_events(signals, durations)
+    return [s for s in bootstrap_signals(db, since) if s.at >= resets.get(s.user_id, 0.0)]
+
+
+def durations_of(videos: list[VideoInfo]) -> dict[str, float]:
+    return {v.id: v.duration_s for v in videos}
+
+
+def training_events(db: RegionDB, videos: list[VideoInfo], since: float = 0.0) -> list[ModelEvent]:
+    """The region's event log (watch events and social actions) as model events, in time order."""
+    return model_events(profile_signals(db, since), durations_of(videos))
 
 
 def registry_dir(region_dir: Path) -> Path:
@@ -139,8 +146,8 @@ def current_version(region_dir: Path) -> str | None:
 def train_version(db: RegionDB, region_dir: Path, *, epochs: int | None = None) -> tuple[str, dict[str, Any]]:
     """Fit a full model version from the event log, save it and make it current; returns (version, manifest)."""
     started = time.time()
-    events = training_events(db)
     videos = video_infos(db)
+    events = training_events(db, videos)
     model = FeedModel()
     model.fit(events, videos, epochs=epochs)
     model.manifest.update(
@@ -193,15 +200,13 @@ class Learner:
     def bootstrap(self, since_s: float = 30 * 86400.0) -> None:
         """After a restart: describe the catalogue and replay the recent event log into state and model."""
         videos = video_infos(self.db)
-        self._durations = {v.id: v.duration_s for v in videos}
-        resets = reset_times(self.db)
-        signals = bootstrap_signals(self.db, time.time() - since_s)
+        self._durations = durations_of(videos)
+        signals = profile_signals(self.db, time.time() - since_s)
         trained_to = trained_until(self.scorer.model, self.region_dir)
         with self.scorer.lock:
             self.scorer.model.describe(videos)
-            fresh = [s for s in signals if s.at > trained_to and s.at >= resets.get(s.user_id, 0.0)]
-            self.scorer.model.observe(model_events(fresh, self._durations))
-        self.state.apply(s for s in signals if s.at >= resets.get(s.user_id, 0.0))
+            self.scorer.model.observe(model_events([s for s in signals if s.at > trained_to], self._durations))
+        self.state.apply(signals)
         self.recommender.scorer = self.scorer  # rebuild the item index over the replayed vectors
         # Embedding a large catalogue's captions takes a while: the content source fills in as it goes.
         self._text_thread = threading.Thread(
@@ -244,13 +249,8 @@ class Learner:
         videos = video_infos(self.db)
         model.describe(videos)
         trained_to = trained_until(model, self.region_dir)
-        resets = reset_times(self.db)
-        signals = [
-            s
-            for s in bootstrap_signals(self.db, trained_to)
-            if s.at > trained_to and s.at >= resets.get(s.user_id, 0.0)
-        ]
-        model.observe(model_events(signals, {v.id: v.duration_s for v in videos}))
+        signals = [s for s in profile_signals(self.db, trained_to) if s.at > trained_to]
+        model.observe(model_events(signals, durations_of(videos)))
         self.scorer = LockedScorer(model)
         self.recommender.scorer = self.scorer  # builds the new index first, then switches both at once
         log.info("serving model %s", model.version)
