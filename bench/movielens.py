@@ -65,6 +65,8 @@ SOVEREEL_CONFIG = ModelConfig(
     seed=SEED,
 )
 Scores = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.floating]]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
 
 
 def seed_everything(seed: int) -> None:
@@ -216,31 +218,51 @@ def train_events(data: Interactions, rows: npt.NDArray[np.int64]) -> list[Event]
     return events
 
 
-def sovereel_model(b: Bench, config: ModelConfig) -> tuple[Scores, Scores, Scores, Scores, dict[str, Any]]:
-    """Fit the served FeedModel; returns valid/test scorers for the ranked lists and for retrieval order alone."""
+def served_scores(
+    b: Bench,
+    model: FeedModel,
+    candidates: int,
+    exclude: list[set[str]] | None,
+    known: tuple[IntArray, FloatArray] | None = None,
+) -> tuple[Scores, Scores, IntArray, FloatArray]:
+    """Full-catalogue scorers from the served path: retrieval, then the ranker's `complete` head.
+
+    Returns the ranked scorer, the retrieval-order scorer, and the candidates and their features (so a
+    sweep can re-score them with other rankers without recomputing them)."""
     data = b.data
-    model = FeedModel(config)
-    start = time.perf_counter()
-    model.fit(train_events(data, b.split.train), movie_facts(data, ML_DIR_ITEM), progress=True)
-    fit_s = time.perf_counter() - start
     users: list[str | None] = list(data.user_ids)
     total = np.bincount(data.user[b.split.train], weights=data.ts[b.split.train], minlength=data.n_users)
     now = total / np.maximum(np.bincount(data.user[b.split.train], minlength=data.n_users), 1)
     col_item = np.array([data.item_ids.index(i) for i in model.catalogue.ids], dtype=np.int64)
+    cand, feats = known if known is not None else (model.retrieve(users, candidates, exclude), None)
+    if feats is None:
+        feats = model.features(users, cand, now)
+    with torch.no_grad():
+        scores = torch.sigmoid(model.ranker(torch.from_numpy(feats))).numpy()[:, :, 0]  # the `complete` head
+    full = np.full((data.n_users, data.n_items), -1e9)
+    order = np.full((data.n_users, data.n_items), -1e9)
+    rows = np.arange(data.n_users)[:, None]
+    full[rows, col_item[cand]] = scores
+    order[rows, col_item[cand]] = -np.arange(cand.shape[1])[None, :]
+    return dense_scores(full), dense_scores(order), cand, feats
 
-    def ranked(exclude: list[set[str]] | None) -> tuple[Scores, Scores]:
-        cand = model.retrieve(users, config.candidates, exclude)
-        scores = model.score_lists(users, cand, now)[:, :, 0]  # the `complete` head
-        full = np.full((data.n_users, data.n_items), -1e9)
-        order = np.full((data.n_users, data.n_items), -1e9)
-        rows = np.arange(data.n_users)[:, None]
-        full[rows, col_item[cand]] = scores
-        order[rows, col_item[cand]] = -np.arange(cand.shape[1])[None, :]
-        return dense_scores(full), dense_scores(order)
 
-    valid_rank, valid_order = ranked(None)
-    masked = [{data.item_ids[i] for i in items} for items in b.valid]
-    test_rank, test_order = ranked(masked)
+def test_exclusions(b: Bench) -> list[set[str]]:
+    """Per user, the valid items (masked when ranking for test, as RecBole does)."""
+    return [{b.data.item_ids[i] for i in items} for items in b.valid]
+
+
+def sovereel_model(
+    b: Bench, config: ModelConfig, device: str = "cpu"
+) -> tuple[Scores, Scores, Scores, Scores, dict[str, Any]]:
+    """Fit the served FeedModel; returns valid/test scorers for the ranked lists and for retrieval order alone."""
+    data = b.data
+    model = FeedModel(config)
+    start = time.perf_counter()
+    model.fit(train_events(data, b.split.train), movie_facts(data, ML_DIR_ITEM), progress=True, device=device)
+    fit_s = time.perf_counter() - start
+    valid_rank, valid_order, _, _ = served_scores(b, model, config.candidates, None)
+    test_rank, test_order, _, _ = served_scores(b, model, config.candidates, test_exclusions(b))
     info = {"config": config.as_dict(), "version": model.version, "fit_s": fit_s, "manifest": model.manifest}
     return valid_rank, test_rank, valid_order, test_order, info
 
@@ -251,7 +273,7 @@ def metrics_row(valid: dict[str, float], test: dict[str, float]) -> dict[str, An
     return {"valid": {k: round(valid[k], 4) for k in keep}, "test": {k: round(test[k], 4) for k in keep}}
 
 
-def run(fast: bool = False) -> dict[str, Any]:
+def run(fast: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Every model on the same split; returns the results document."""
     seed_everything(SEED)
     started = time.perf_counter()
@@ -297,7 +319,7 @@ def run(fast: bool = False) -> dict[str, Any]:
     steps.update()
     t = time.perf_counter()
     config = SOVEREEL_CONFIG if not fast else ModelConfig(folds=1, epochs=1, seed=SEED)
-    valid_rank, test_rank, valid_order, test_order, info = sovereel_model(b, config)
+    valid_rank, test_rank, valid_order, test_order, info = sovereel_model(b, config, device)
     ev = evaluate_full_ranking
     models["sovereel"] = {
         **metrics_row(ev(valid_rank, b.train, b.valid), ev(test_rank, b.train_valid, b.test)),
@@ -373,8 +395,9 @@ def main() -> None:
     """Run, write bench/results/movielens.json and movielens_ndcg.png, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fast", action="store_true", help="one grid point per model, a 1-epoch ranker (smoke test)")
+    parser.add_argument("--device", default="cpu", help="where sovereel's ranker trains (cpu, cuda)")
     args = parser.parse_args()
-    results = run(fast=args.fast)
+    results = run(fast=args.fast, device=args.device)
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_fast" if args.fast else ""
     (RESULTS / f"movielens{suffix}.json").write_text(json.dumps(results, indent=2))

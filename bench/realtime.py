@@ -45,10 +45,16 @@ def main() -> None:
             creators = {}
             for topic in ("cooking", "travel", "pets", "dance"):
                 for k in range(2):
-                    r = client.post("/api/auth/signup", json={"username": f"{topic}{k}", "password": "bench-password"})
+                    r = client.post(
+                        "/api/auth/signup",
+                        json={"username": f"{topic}{k}", "password": "bench-password", "birth_date": "1990-01-01"},
+                    )
                     creators[f"{topic}{k}"] = r.json()["user"]["id"]
             topic_of = seed_ready_videos(rt, creators, per_topic=25)
-            token = client.post("/api/auth/signup", json={"username": "viewer", "password": "bench-password"}).json()
+            token = client.post(
+                "/api/auth/signup",
+                json={"username": "viewer", "password": "bench-password", "birth_date": "1990-01-01"},
+            ).json()
             headers = {"Authorization": f"Bearer {token['token']}"}
             videos = list(topic_of)
             for i in tqdm(range(args.n), desc="event → effect"):

@@ -102,14 +102,16 @@ def main() -> None:
     parser.add_argument("--per-user", type=float, default=20.0, help="median engaged videos per user")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--ids", type=int, default=1_000_000, help="ids put in the table for the memory measure")
+    parser.add_argument("--device", default="cpu", help="where the ranker trains: cpu (default) or cuda")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (2: this project's dev box)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(SEED)
     started = time.perf_counter()
     videos, events = world(args.items, args.users, args.per_user, SEED)
     model = FeedModel(CONFIG)
     t = time.perf_counter()
-    model.fit(events, videos, progress=True)
+    model.fit(events, videos, progress=True, device=args.device)
     fit_s = time.perf_counter() - t
     ranker_rows = int(model.manifest["ranker_rows"])
     ranker_s = float(model.manifest["seconds"]["ranker"])
@@ -141,12 +143,18 @@ def main() -> None:
         "ranker_training_rows_per_s": ranker_rows / max(1e-9, ranker_s),
         "fit_seconds_by_stage": model.manifest["seconds"],
         "memory_per_million_ids": [memory_per_million(32, s, args.ids) for s in (False, True)],
-        "machine": {"torch_threads": torch.get_num_threads(), "python": platform.python_version(), "device": "cpu"},
+        "machine": {
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "ranker_device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+            "torch": torch.__version__,
+        },
         "seconds_total": round(time.perf_counter() - started, 1),
-        "command": "python bench/speed.py",
+        "command": "python bench/speed.py" + ("" if args.device == "cpu" else f" --device {args.device}"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(result, indent=2))
+    name = "speed.json" if args.device == "cpu" else f"speed_{args.device.split(':')[0]}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "fit"}, indent=2))
 
 

@@ -83,7 +83,10 @@ def main() -> None:
         platform_s: list[float] = []
         bare_s: list[float] = []
         with serve_in_thread(app) as base:
-            signup = httpx.post(f"{base}/api/auth/signup", json={"username": "bench", "password": "bench-password"})
+            signup = httpx.post(
+                f"{base}/api/auth/signup",
+                json={"username": "bench", "password": "bench-password", "birth_date": "1990-01-01"},
+            )
             token = signup.json()["token"]
             for _ in tqdm(range(args.runs), desc="runs"):
                 bare_s.append(bare_ffmpeg(src, tmp, settings.x264_preset))

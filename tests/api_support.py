@@ -10,10 +10,14 @@ from fastapi.testclient import TestClient
 from sovereel.media_worker import MediaWorker
 from sovereel.runtime import RegionRuntime
 
+ADULT_BIRTH_DATE = "1990-05-17"  # sign-up asks for a birth date; most tests need an adult
 
-def signup(client: TestClient, username: str, password: str = "correct horse battery") -> dict[str, str]:
+
+def signup(
+    client: TestClient, username: str, password: str = "correct horse battery", birth_date: str = ADULT_BIRTH_DATE
+) -> dict[str, str]:
     """Create a user and return bearer headers for it."""
-    r = client.post("/api/auth/signup", json={"username": username, "password": password})
+    r = client.post("/api/auth/signup", json={"username": username, "password": password, "birth_date": birth_date})
     assert r.status_code == 201, r.text
     client.cookies.clear()  # tests act through explicit bearer headers, not the last signup's cookie
     return {"Authorization": f"Bearer {r.json()['token']}"}

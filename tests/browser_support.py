@@ -83,7 +83,13 @@ class ApiUser:
     def signup(cls, base_url: str, username: str, display_name: str = "") -> ApiUser:
         user = cls(base_url, username)
         r = user.client.post(
-            "/api/auth/signup", json={"username": username, "password": "correct horse", "display_name": display_name}
+            "/api/auth/signup",
+            json={
+                "username": username,
+                "password": "correct horse",
+                "display_name": display_name,
+                "birth_date": "1990-05-17",
+            },
         )
         assert r.status_code == 201, r.text
         user.token = r.json()["token"]

@@ -61,6 +61,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "run_workers": False,
         "job_backoff_s": 0.0,
         "x264_preset": "ultrafast",
+        "rate_limits": False,  # tests sign up many users from one address; tests/test_ratelimit.py turns them on
     }
     base.update(overrides)
     return load_settings(**base)

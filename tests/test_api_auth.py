@@ -7,11 +7,13 @@ from sqlalchemy import select
 
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import User
-from tests.api_support import signup
+from tests.api_support import ADULT_BIRTH_DATE, signup
 
 
 def test_signup_login_me_logout(client: TestClient) -> None:
-    r = client.post("/api/auth/signup", json={"username": "Alice", "password": "s3cret-password"})
+    r = client.post(
+        "/api/auth/signup", json={"username": "Alice", "password": "s3cret-password", "birth_date": ADULT_BIRTH_DATE}
+    )
     assert r.status_code == 201
     assert r.json()["user"]["username"] == "Alice"
     assert "sovereel_session" in r.cookies
@@ -34,14 +36,20 @@ def test_signup_login_me_logout(client: TestClient) -> None:
 
 def test_username_rules(client: TestClient) -> None:
     signup(client, "bob")
-    dup = client.post("/api/auth/signup", json={"username": "BOB", "password": "another-password"})
+    dup = client.post(
+        "/api/auth/signup", json={"username": "BOB", "password": "another-password", "birth_date": ADULT_BIRTH_DATE}
+    )
     assert dup.status_code == 409
     assert dup.json()["error"]["code"] == "username_taken"
     for bad in ("a", "../etc", "has space", "api", "x" * 40):
-        r = client.post("/api/auth/signup", json={"username": bad, "password": "long-enough-pw"})
+        r = client.post(
+            "/api/auth/signup", json={"username": bad, "password": "long-enough-pw", "birth_date": ADULT_BIRTH_DATE}
+        )
         assert r.status_code == 422, bad
         assert "error" in r.json()
-    short = client.post("/api/auth/signup", json={"username": "carol", "password": "short"})
+    short = client.post(
+        "/api/auth/signup", json={"username": "carol", "password": "short", "birth_date": ADULT_BIRTH_DATE}
+    )
     assert short.status_code == 422
 
 

@@ -76,7 +76,7 @@ def test_likes_comments_replies_shares(client: TestClient, world: dict[str, obje
     assert listing[0]["body"] == "Looks <b>great</b>"  # stored verbatim; pages escape it
     assert [r["body"] for r in listing[0]["replies"]] == ["thanks!"]
     assert client.get(f"/api/videos/{vid}").json()["comment_count"] == 2
-    assert client.delete(f"/api/comments/{top.json()['id']}", headers=ana).status_code == 403
+    assert client.delete(f"/api/comments/{top.json()['id']}", headers=h(world, "ben")).status_code == 403
     assert client.post(f"/api/videos/{vid}/comments", headers=viewer, json={"body": "   "}).status_code == 422
     assert client.post(f"/api/videos/{vid}/comments", headers=viewer, json={"body": "x" * 1001}).status_code == 422
     assert client.delete(f"/api/comments/{top.json()['id']}", headers=viewer).status_code == 204

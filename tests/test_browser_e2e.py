@@ -124,6 +124,7 @@ def test_phone_sign_up_upload_watch_and_engage(browser: Browser, site: Site) -> 
     page.get_by_test_id("username-input").fill("alice_e2e")
     page.get_by_test_id("display-name-input").fill("Alice")
     page.get_by_test_id("password-input").fill("correct horse")
+    page.get_by_test_id("birth-date-input").fill("1990-05-17")
     page.get_by_test_id("auth-submit").click()
     page.wait_for_url(f"{site.base_url}/")
 

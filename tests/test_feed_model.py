@@ -174,3 +174,56 @@ def test_watch_time_label_is_debiased_for_length() -> None:
     assert watch_quantile(table, edges, 120.0, 9.0) < 0.15
     # the same relative watch gets the same label whatever the length
     assert watch_quantile(table, edges, 10.0, 5.0) == pytest.approx(watch_quantile(table, edges, 120.0, 60.0), abs=0.06)
+
+
+def test_autoplay_and_short_watches_are_not_engagement_but_half_a_video_is() -> None:
+    videos, _ = world()
+    model = FeedModel(SMALL)
+    model.describe(videos)
+    glimpsed, half_watched, skipped = videos[1], videos[2], videos[3]  # 30 s, 50 s and 70 s long
+    model.observe(
+        [
+            Event("viewer", glimpsed.id, 1.0, "play", 0.0, glimpsed.duration_s),  # every feed video autoplays
+            Event("viewer", glimpsed.id, 2.0, "progress", 5.0, glimpsed.duration_s),  # a sixth of it
+            Event("viewer", half_watched.id, 3.0, "progress", 30.0, half_watched.duration_s),  # more than half
+            Event("viewer", skipped.id, 4.0, "skip", 2.0, skipped.duration_s),  # swiped away at once
+        ]
+    )
+    engaged = {model.catalogue.ids[c] for c in model.history["viewer"]}
+    assert engaged == {half_watched.id}
+
+
+def test_an_untrained_model_ranks_by_the_viewers_hashtags_not_at_random() -> None:
+    videos, _ = world()
+    model = FeedModel(SMALL)
+    model.describe(videos)
+    cooking = [v for v in videos if v.hashtags == ("cooking",)]
+    model.observe(
+        [Event("fan", v.id, 10.0 + i, "complete", v.duration_s, v.duration_s) for i, v in enumerate(cooking[:3])]
+    )
+    rest = [v for v in videos if v not in cooking[:3]]
+    scores = model.predict("fan", rest, now=100.0)["complete"]
+    is_cooking = np.array([v.hashtags == ("cooking",) for v in rest])
+    assert scores[is_cooking].min() > scores[~is_cooking].max()
+
+
+def test_each_head_is_calibrated_to_its_label_rate_without_reordering() -> None:
+    from sovereel.feed.model import FEATURES, RankerNet
+    from sovereel.feed.train import RankerLists, calibrate_heads
+
+    rng = np.random.default_rng(3)
+    feats = rng.standard_normal((200, 20, len(FEATURES))).astype(np.float32)
+    targets = np.zeros((200, 20, len(TASKS)), dtype=np.float32)
+    targets[:, :5, 0] = 1.0  # a frequent action: a quarter of the candidates
+    targets[:3, 0, 5] = 1.0  # a rare one: 3 in 4,000
+    net = RankerNet(len(FEATURES), 8, 0.0, 1, 0).eval()
+    with torch.no_grad():
+        before = net(torch.from_numpy(feats[:1]))[0]
+    calibrate_heads(net, RankerLists(feats, targets))
+    with torch.no_grad():
+        probs = torch.sigmoid(net(torch.from_numpy(feats))).numpy()
+        after = net(torch.from_numpy(feats[:1]))[0]
+    assert probs[..., 0].mean() == pytest.approx(0.25, abs=1e-3)
+    assert probs[..., 5].mean() == pytest.approx(3 / 4000, rel=0.02)
+    for t in range(len(TASKS)):  # an offset per task: the order of candidates within a task is unchanged
+        assert torch.equal(torch.argsort(before[:, t]), torch.argsort(after[:, t]))

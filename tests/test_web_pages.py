@@ -57,7 +57,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         with TestClient(create_app(rt.settings, runtime=rt, start_background=False)) as client:
             signup = client.post(
-                "/api/auth/signup", json={"username": "eve_x", "password": "correct horse", "display_name": EVIL_NAME}
+                "/api/auth/signup",
+                json={
+                    "username": "eve_x",
+                    "password": "correct horse",
+                    "display_name": EVIL_NAME,
+                    "birth_date": "1990-05-17",
+                },
             )
             assert signup.status_code == 201, signup.text
             token = signup.json()["token"]

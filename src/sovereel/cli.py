@@ -1,4 +1,4 @@
-"""The `sovereel` command: serve, worker, migrate, demo."""
+"""The `sovereel` command: serve, worker, relay, trainer, up, migrate, train, demo."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["data_dir"] = args.data_dir
     if getattr(args, "region", None):
         overrides["region"] = args.region
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    if settings.regions and settings.region in settings.regions and not getattr(args, "regions", None):
+        from sovereel.regions import settings_for
+
+        return settings_for(settings, settings.region)  # this region's stores only
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -29,6 +34,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.no_workers:
         settings = settings.model_copy(update={"run_workers": False})
+    if args.regions:  # several regions, one runtime and one port each (sovereel.region_cli)
+        from sovereel.region_cli import serve_regions
+
+        names = [n.strip() for n in args.regions.split(",") if n.strip()]
+        return serve_regions(settings, names, args.host, args.port, run_workers=settings.run_workers)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -42,13 +52,50 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    rt.relay.start()
+    if rt.settings.run_relay:
+        rt.relay.start()
     worker.start()
     logging.getLogger("sovereel").info("media worker %s running for region %s", worker.worker_id, rt.region)
     stop.wait()
     worker.stop()
     rt.close()
     return 0
+
+
+def _until_signalled() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from sovereel.roles import run_relay
+
+    run_relay(_settings(args), _until_signalled(), interval_s=args.interval)
+    return 0
+
+
+def cmd_trainer(args: argparse.Namespace) -> int:
+    from sovereel.roles import run_trainer
+
+    settings = _settings(args)
+    every = args.every if args.every is not None else (settings.train_every_s or 3600.0)
+    run_trainer(settings, _until_signalled(), every_s=every, min_new_events=args.min_new_events)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from sovereel.supervisor import run_up
+
+    return run_up(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        api_workers=args.api_workers,
+        media_threads=args.media_threads,
+        trainer=not args.no_trainer,
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -74,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if summary.videos:
             from sovereel.learner import train_version
 
-            version, manifest = train_version(rt.db, rt.settings.region_dir)
+            version, manifest = train_version(rt.db, rt.settings.region_dir, keys=rt.learner.gate.keys)
             print(f"first For You model {version} trained on {manifest.get('training_events')} events")
     finally:
         rt.close()
@@ -90,7 +137,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = open_engine(settings.effective_database_url)
     upgrade(engine)
-    version, manifest = train_version(RegionDB(settings.region, engine), settings.region_dir, epochs=args.epochs)
+    from sovereel.governance.signing import region_keys
+
+    db = RegionDB(settings.region, engine)
+    version, manifest = train_version(db, settings.region_dir, epochs=args.epochs, keys=region_keys(settings))
     print(f"region {settings.region}: model {version} trained on {manifest.get('training_events')} events")
     print(f"saved to {settings.region_dir / 'models' / version} and made current; running servers swap it in")
     return 0
@@ -105,10 +155,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-workers", action="store_true", help="do not run media workers in this process")
+    serve.add_argument("--regions", help="serve several regions from one process, e.g. us,eu (ports from --port up)")
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run the media (transcode) worker")
     worker.add_argument("--threads", type=int, default=None)
     worker.set_defaults(func=cmd_worker)
+    relay = sub.add_parser("relay", help="relay the outbox to the NATS bus (the scaled layout's only publisher)")
+    relay.add_argument("--interval", type=float, default=0.1, help="seconds between outbox polls")
+    relay.set_defaults(func=cmd_relay)
+    trainer = sub.add_parser("trainer", help="train and publish For You versions on schedule")
+    trainer.add_argument("--every", type=float, default=None, help="seconds between checks (SOVEREEL_TRAIN_EVERY_S)")
+    trainer.add_argument("--min-new-events", type=int, default=100)
+    trainer.set_defaults(func=cmd_trainer)
+    up = sub.add_parser("up", help="start the scaled layout on this machine: API processes, relay, worker, trainer")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--api-workers", type=int, default=2, help="uvicorn worker processes serving the API")
+    up.add_argument("--media-threads", type=int, default=1, help="transcode jobs the media worker runs at once")
+    up.add_argument("--no-trainer", action="store_true", help="do not run the scheduled trainer")
+    up.set_defaults(func=cmd_up)
     sub.add_parser("migrate", help="create or upgrade the region's database schema").set_defaults(func=cmd_migrate)
     train = sub.add_parser("train", help="train a new For You model version from the region's event log")
     train.add_argument("--epochs", type=int, default=None)
@@ -119,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--preset", default="superfast", help="x264 preset for the demo transcodes")
     demo.set_defaults(func=cmd_demo)
+    from sovereel.region_cli import add_region_commands
+
+    add_region_commands(sub, _settings)
+    from sovereel.cli_governance import add_governance_commands
+
+    add_governance_commands(sub, _settings)
+    from sovereel.oversight_cli import add_oversight_commands
+
+    add_oversight_commands(sub, _settings)
+    from sovereel.moderation_cli import add_user_commands
+
+    add_user_commands(sub, _settings)
     return parser
 
 

@@ -52,3 +52,13 @@ class UnsupportedMedia(AppError):
 class Unavailable(AppError):
     status = 503
     code = "unavailable"
+
+
+class InsufficientStorage(AppError):
+    status = 507
+    code = "insufficient_storage"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"

@@ -14,6 +14,7 @@ from sovereel.errors import Invalid
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest, VideoInfo
 from sovereel.feed.pipeline import InvalidCursor
 from sovereel.ids import new_id
+from sovereel.queries.safety import FeedGate, feed_gate
 from sovereel.queries.videos import following_feed, video_views
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import (
@@ -26,13 +27,33 @@ from sovereel.storage.models import (
     Watch,
 )
 
-SNAPSHOT_TTL_S = 2.0
+SNAPSHOT_TTL_S = 5.0  # and at once when a video is published or deleted (bus "video." events)
 
 
 @dataclass(frozen=True)
 class Eligible:
     info: VideoInfo
     visibility: str
+
+
+@dataclass(frozen=True)
+class RegionCatalogue:
+    """One snapshot of the region's servable videos, indexed for building each viewer's eligible set cheaply."""
+
+    videos: dict[str, Eligible]
+    public: dict[str, VideoInfo]  # also every request's `region_videos`: one object per snapshot
+    by_creator: dict[str, list[VideoInfo]]  # every video of each creator, public or not
+
+    def eligible_for(self, viewer_id: str, following: frozenset[str]) -> dict[str, VideoInfo]:
+        """Public videos and followed creators' followers-only ones, never the viewer's own."""
+        eligible = dict(self.public)
+        for video in self.by_creator.get(viewer_id, ()):
+            eligible.pop(video.id, None)
+        for creator in following:
+            for video in self.by_creator.get(creator, ()):
+                if creator != viewer_id:
+                    eligible[video.id] = video
+        return eligible
 
 
 class VideoSnapshot:
@@ -42,42 +63,63 @@ class VideoSnapshot:
         self.rt = rt
         self._lock = threading.Lock()
         self._at = 0.0
-        self._videos: dict[str, Eligible] = {}
+        self._catalogue = RegionCatalogue({}, {}, {})
+        self._built: dict[str, tuple[tuple[Any, ...], VideoInfo]] = {}  # id -> (row + creator name, info)
 
     def invalidate(self) -> None:
         self._at = 0.0
 
-    def get(self) -> dict[str, Eligible]:
+    def get(self) -> RegionCatalogue:
         with self._lock:
             if time.monotonic() - self._at > SNAPSHOT_TTL_S:
-                self._videos = self._load()
+                self._catalogue = self._load()
                 self._at = time.monotonic()
-            return self._videos
+            return self._catalogue
 
-    def _load(self) -> dict[str, Eligible]:
+    def _load(self) -> RegionCatalogue:
+        # Plain rows, not ORM objects: this runs every few seconds over the whole catalogue.
+        v = Video.__table__.c
+        query = select(
+            v.id, v.creator_id, v.created_at, v.duration_s, v.caption, v.visibility,
+            v.like_count, v.comment_count, v.share_count, v.view_count, v.moderation_state,
+        ).where(v.status == "ready", v.visibility != "private")  # fmt: skip
         with self.rt.db.session() as s:
-            rows = list(s.scalars(select(Video).where(Video.status == "ready", Video.visibility != "private")))
+            rows = s.execute(query).all()
             names: dict[str, str] = {uid: name for uid, name in s.execute(select(User.id, User.username))}
-        return {
-            v.id: Eligible(
-                VideoInfo(
-                    id=v.id,
-                    creator_id=v.creator_id,
-                    created_at=v.created_at,
-                    duration_s=v.duration_s or 0.0,
-                    hashtags=tuple(parse_hashtags(v.caption)),  # caption order: the first is the topic
-                    caption=v.caption,
-                    creator_name=names.get(v.creator_id, ""),
-                    visibility=v.visibility,
-                    like_count=v.like_count,
-                    comment_count=v.comment_count,
-                    share_count=v.share_count,
-                    view_count=v.view_count,
-                ),
-                v.visibility,
-            )
-            for v in rows
-        }
+        videos: dict[str, Eligible] = {}
+        public: dict[str, VideoInfo] = {}
+        by_creator: dict[str, list[VideoInfo]] = {}
+        built: dict[str, tuple[tuple[Any, ...], VideoInfo]] = {}
+        for r in rows:
+            key = (*r, names.get(r.creator_id, ""))
+            known = self._built.get(r.id)
+            # Unchanged since the last load (the common case): no new parse, the same object.
+            info = known[1] if known is not None and known[0] == key else self._info(r, key[-1])
+            built[r.id] = (key, info)
+            videos[r.id] = Eligible(info, r.visibility)
+            if r.visibility == "public":
+                public[r.id] = info
+            by_creator.setdefault(r.creator_id, []).append(info)
+        self._built = built
+        return RegionCatalogue(videos, public, by_creator)
+
+    @staticmethod
+    def _info(r: Any, creator_name: str) -> VideoInfo:
+        return VideoInfo(
+            id=r.id,
+            creator_id=r.creator_id,
+            created_at=r.created_at,
+            duration_s=r.duration_s or 0.0,
+            hashtags=tuple(parse_hashtags(r.caption)),  # caption order: the first is the topic
+            caption=r.caption,
+            creator_name=creator_name,
+            visibility=r.visibility,
+            like_count=r.like_count,
+            comment_count=r.comment_count,
+            share_count=r.share_count,
+            view_count=r.view_count,
+            moderation=r.moderation_state,  # the pipeline's moderation filter drops all but "ok"
+        )
 
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
@@ -124,33 +166,35 @@ class FeedService:
                 },
             }
 
+    def _gate(self, viewer_id: str | None) -> FeedGate:
+        with self.rt.db.session() as s:
+            return feed_gate(s, viewer_id)
+
     def for_you(self, viewer_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
         """One For You page; signed-in pages of one scroll session never repeat each other."""
         now = time.time()
-        videos = self.snapshot.get()
+        catalogue = self.snapshot.get()
         state = self.rt.learner.state
         base = CandidateWorld(
             videos={},
             region_engagement=state.region_engagement(now),
             exposure=state.exposure(),
             co_engagement=state.co_engagement(),
+            region_videos=catalogue.public,
         )
         if viewer_id is None:
-            world = replace(base, videos={vid: e.info for vid, e in videos.items() if e.visibility == "public"})
+            world = replace(base, videos=self._gate(None).filter(catalogue.public, frozenset()))
             request = FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now)
             page = self._recommend(request, world)
             return self._render(page.items, None, page.next_cursor, None)
         chain, page_no, inner = _parse_chain(cursor)
         ctx = self._viewer_context(viewer_id, chain)
         following: frozenset[str] = ctx["following"]
-        eligible = {
-            vid: e.info
-            for vid, e in videos.items()
-            if e.info.creator_id != viewer_id and (e.visibility == "public" or e.info.creator_id in following)
-        }
+        gate = self._gate(viewer_id)  # blocks, age-restricted videos, private and 13-15 accounts
         world = replace(
             base,
-            videos=eligible,
+            videos=gate.filter(catalogue.eligible_for(viewer_id, following), following),
+            hidden_creators=gate.blocked,
             seen=ctx["watched"],
             served=ctx["served"],
             following=following,

@@ -1,8 +1,9 @@
 """The media worker: takes a video id, locks its job, transcodes what is missing, and records the outcome.
 
 Jobs are idempotent (rendition keys are fixed per video, so a re-run overwrites instead of duplicating),
-retried with exponential backoff, and a final failure is shown to the uploader with its reason. A job whose
-worker died is taken over once its lock expires.
+retried with exponential backoff, and a final failure is shown to the uploader with its reason. A job is
+held by a lease (`job_lock_s`) that a heartbeat renews while it runs: a job whose worker died is taken over
+once its lease lapses, a long transcode by a live worker never is.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 
+from sovereel.actions.screening import fingerprint_file, screen_upload
 from sovereel.events.bus import Message
 from sovereel.events.outbox import emit
 from sovereel.media.probe import ProbeError, probe_file
 from sovereel.media.transcode import TranscodeError, transcode
+from sovereel.storage.blobs import BlobError, BlobStoreFull
 from sovereel.storage.models import MediaJob, Video
 
 if TYPE_CHECKING:
     from sovereel.runtime import RegionRuntime
 
 log = logging.getLogger(__name__)
-LOCK_S = 1800.0
 
 
 def claim_job(rt: RegionRuntime, worker_id: str, now: float | None = None) -> str | None:
@@ -62,7 +66,7 @@ def claim_job(rt: RegionRuntime, worker_id: str, now: float | None = None) -> st
                 .values(
                     state="running",
                     locked_by=worker_id,
-                    locked_until=now + LOCK_S,
+                    locked_until=now + rt.settings.job_lock_s,
                     attempts=MediaJob.attempts + 1,
                     updated_at=now,
                 )
@@ -70,6 +74,39 @@ def claim_job(rt: RegionRuntime, worker_id: str, now: float | None = None) -> st
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 return video_id
     return None
+
+
+@contextmanager
+def hold_lease(rt: RegionRuntime, video_id: str, worker_id: str) -> Iterator[None]:
+    """Renew this worker's lease on a job every third of `job_lock_s` until the block ends."""
+    stop = threading.Event()
+    lock_s = rt.settings.job_lock_s
+
+    def renew() -> None:
+        while not stop.wait(lock_s / 3):
+            try:
+                with rt.db.transaction() as s:
+                    s.execute(
+                        update(MediaJob)
+                        .where(MediaJob.video_id == video_id, MediaJob.locked_by == worker_id)
+                        .values(locked_until=time.time() + lock_s)
+                    )
+            except Exception:  # the database is briefly away: the next beat tries again
+                log.warning("could not renew the lease on video %s", video_id, exc_info=True)
+
+    beat = threading.Thread(target=renew, name=f"lease-{video_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+
+
+def run_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
+    """Process a claimed job while holding its lease."""
+    with hold_lease(rt, video_id, worker_id):
+        return process_job(rt, video_id, worker_id)
 
 
 def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
@@ -95,6 +132,8 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         t_probe = time.perf_counter()
         result = transcode(Path(src), workdir, probe, preset=settings.x264_preset, threads=settings.ffmpeg_threads)
         t_transcode = time.perf_counter()
+        smallest = min(result.renditions.values(), key=lambda r: r.bytes)
+        fingerprint = fingerprint_file(smallest.path, result.duration_s)  # before the files move into the store
         renditions = {}
         for name, r in result.renditions.items():
             key = f"videos/{video_id}/{name}.mp4"
@@ -114,14 +153,20 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             row.duration_s = result.duration_s
             row.width, row.height = probe.width, probe.height
             row.status, row.failure_reason, row.ready_at, row.original_key = "ready", None, now, None
+            screen_upload(s, settings, row, fingerprint)  # may hold it for review, or refuse a removed video's copy
             s.execute(
                 update(MediaJob)
                 .where(MediaJob.video_id == video_id)
                 .values(state="done", locked_by=None, locked_until=None, last_error=None, updated_at=now)
             )
-            emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
+            if row.status == "ready":
+                emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
+            else:
+                emit(s, "video.failed", {"video_id": video_id, "reason": row.failure_reason})
         if original_key:  # renditions are verified and committed: the original may go
             rt.blobs.delete(original_key)
+        for stale in workdir.parent.glob(f"{video_id}-*"):  # left by a worker that died on this job
+            shutil.rmtree(stale, ignore_errors=True)
         rt.wake()
         log.info(
             "video %s ready: probe %.2fs transcode %.2fs store %.2fs",
@@ -131,7 +176,9 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             time.perf_counter() - t_transcode,
         )
         return "done"
-    except (TranscodeError, ProbeError, OSError) as exc:
+    except BlobStoreFull as exc:
+        return _wait_for_room(rt, video_id, str(exc))
+    except (TranscodeError, ProbeError, BlobError, OSError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
         return _fail_attempt(rt, video_id, str(reason))
     finally:
@@ -145,6 +192,27 @@ def _finish_job(rt: RegionRuntime, video_id: str, state: str, error: str | None)
             .where(MediaJob.video_id == video_id)
             .values(state=state, locked_by=None, locked_until=None, last_error=error, updated_at=time.time())
         )
+
+
+def _wait_for_room(rt: RegionRuntime, video_id: str, reason: str) -> str:
+    """The media store is full: not the video's fault, so the attempt is given back and the job waits."""
+    now = time.time()
+    with rt.db.transaction() as s:
+        s.execute(
+            update(MediaJob)
+            .where(MediaJob.video_id == video_id)
+            .values(
+                state="queued",
+                attempts=MediaJob.attempts - 1,
+                next_attempt_at=now + max(rt.settings.job_backoff_s, 5.0),
+                last_error=f"no room in the media store; waiting to retry ({reason[:300]})",
+                locked_by=None,
+                locked_until=None,
+                updated_at=now,
+            )
+        )
+    log.warning("video %s: media store full, job re-queued: %s", video_id, reason)
+    return "queued"
 
 
 def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str) -> str:
@@ -197,7 +265,7 @@ class MediaWorker:
         """Process every due job in this thread (CLI `demo`, tests); returns how many were processed."""
         n = 0
         while (video_id := claim_job(self.rt, self.worker_id)) is not None:
-            process_job(self.rt, video_id, self.worker_id)
+            run_job(self.rt, video_id, self.worker_id)
             n += 1
         return n
 
@@ -206,7 +274,7 @@ class MediaWorker:
             try:
                 video_id = claim_job(self.rt, worker_id)
                 if video_id is not None:
-                    process_job(self.rt, video_id, worker_id)
+                    run_job(self.rt, video_id, worker_id)
                     continue
             except Exception:
                 log.exception("media worker pass failed")

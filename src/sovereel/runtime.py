@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 
 from sovereel.events.bus import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
+from sovereel.governance.signing import region_keys
+from sovereel.hotstate.interface import HotState, open_hot_state
 from sovereel.learner import Learner
 from sovereel.settings import Settings
 from sovereel.storage.blobs import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_engine
 from sovereel.storage.migrate import upgrade
+from sovereel.telemetry import timed_consumer
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ class RegionRuntime:
     relay: OutboxRelay
     learner: Learner
     background: list[object] = field(default_factory=list)
+    hot: HotState = field(default_factory=lambda: open_hot_state("memory://"))
 
     @property
     def region(self) -> str:
@@ -41,12 +45,25 @@ class RegionRuntime:
         """Start the outbox relay and (embedded layout) the media worker threads."""
         from sovereel.media_worker import MediaWorker
 
-        self.relay.start()
+        if self.settings.run_relay:
+            self.relay.start()
         self.learner.watch_registry(train_every_s=self.settings.train_every_s)
         if self.settings.run_workers:
             worker = MediaWorker(self)
             worker.start()
             self.background.append(worker)
+        self._start_exchange()
+
+    def _start_exchange(self) -> None:
+        """Pull other regions' public videos on a schedule (only when the deployment has several regions)."""
+        from sovereel.governance.exchange import ExchangePuller
+        from sovereel.regions import peer_urls
+
+        peers = peer_urls(self.settings)
+        if peers and self.settings.exchange_every_s > 0:
+            puller = ExchangePuller(self, peers, self.settings.exchange_every_s)
+            puller.start()
+            self.background.append(puller)
 
     def close(self) -> None:
         for item in self.background:
@@ -56,6 +73,7 @@ class RegionRuntime:
         self.relay.stop()
         self.learner.stop()
         self.bus.close()
+        self.hot.close()
         self.db.dispose()
 
 
@@ -66,11 +84,11 @@ def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | N
     if migrate:
         upgrade(engine)
     db = RegionDB(settings.region, engine)
-    bus = open_bus(settings.bus_url)
-    learner = Learner(db, settings.region_dir)
+    bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
+    learner = Learner(db, settings.region_dir, region_keys(settings))
     learner.bootstrap()
-    for topic in ("watch.", "social.", "feed.", "video.ready"):
-        bus.subscribe(topic, learner.on_message)
+    for topic in ("watch.", "social.", "feed.", "video.ready", "video.moderated"):
+        bus.subscribe(topic, timed_consumer("learner", learner.on_message))
     return RegionRuntime(
         settings=settings,
         db=db,
@@ -78,4 +96,5 @@ def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | N
         bus=bus,
         relay=OutboxRelay(db, bus),
         learner=learner,
+        hot=open_hot_state(settings.hot_state_url, region=settings.region),
     )

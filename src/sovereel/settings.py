@@ -19,6 +19,18 @@ DEV_SECRET = "dev-insecure-secret-change-me"
 REGION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
+def parse_rate(spec: str) -> tuple[int, float]:
+    """'COUNT/SECONDS' as (count, seconds); ValueError when malformed."""
+    count, _, seconds = spec.partition("/")
+    try:
+        n, s = int(count), float(seconds)
+    except ValueError:
+        raise ValueError(f"a rate limit is COUNT/SECONDS, like 10/60, not {spec!r}") from None
+    if n < 1 or s <= 0:
+        raise ValueError(f"a rate limit needs COUNT >= 1 and SECONDS > 0, not {spec!r}")
+    return n, s
+
+
 class Settings(BaseSettings):
     """Settings of one sovereel process (one region)."""
 
@@ -35,7 +47,34 @@ class Settings(BaseSettings):
     media_url: str = Field(
         "", description="Blob store URL of the region's media (file://…); empty = data_dir/<region>/media."
     )
-    bus_url: str = Field("memory://", description="Event bus URL; memory:// (in-process) is the built-in backend.")
+    bus_url: str = Field(
+        "memory://", description="Event bus URL: memory:// (in process) or nats://host:4222 (JetStream, scaled layout)."
+    )
+    bus_consumer: str = Field(
+        "", description="Durable NATS consumer name of this process (empty = a per-process consumer from its start)."
+    )
+    hot_state_url: str = Field(
+        "memory://",
+        description="Hot state (rate limits, session lookups): memory:// (in process) or redis://host:6379/0.",
+    )
+    run_relay: bool = Field(
+        True, description="Relay the outbox to the bus inside this process (off when a separate `sovereel relay` runs)."
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at /metrics (keep it off the public proxy)."
+    )
+    rate_limits: bool = Field(True, description="Enforce the request rate limits below (429 with Retry-After).")
+    rate_signup: str = Field("10/3600", description="Sign-ups per client IP: COUNT/SECONDS.")
+    rate_login_ip: str = Field("30/300", description="Login attempts per client IP: COUNT/SECONDS.")
+    rate_login_account: str = Field(
+        "5/900", description="Failed logins per account before it is throttled: COUNT/SECONDS."
+    )
+    rate_upload: str = Field("20/3600", description="Video uploads per user: COUNT/SECONDS.")
+    rate_comment: str = Field("20/60", description="Comments per user: COUNT/SECONDS.")
+    rate_events: str = Field("120/60", description="Watch-event batches per user: COUNT/SECONDS.")
+    rate_writes_ip: str = Field(
+        "600/60", description="Uploads, comments and event batches per client IP: COUNT/SECONDS."
+    )
     secret_key: str = Field(
         DEV_SECRET, description="Secret used to derive session-token digests; set it in production."
     )
@@ -51,10 +90,53 @@ class Settings(BaseSettings):
     ffmpeg_threads: int = Field(0, ge=0, description="Threads ffmpeg may use per job (0 = ffmpeg decides).")
     job_max_attempts: int = Field(4, ge=1, description="Transcode attempts before a video is marked failed.")
     job_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential retry backoff for media jobs.")
+    job_lock_s: float = Field(
+        60.0,
+        gt=0,
+        description="A media job's lease; renewed while it runs, taken over by another worker once it lapses.",
+    )
     train_every_s: float = Field(
         3600.0, ge=0, description="`serve` trains a new For You version this often if 100+ new events came (0 = off)."
     )
     x264_preset: str = Field("veryfast", description="x264 preset used for renditions.")
+    reports_per_day: int = Field(20, ge=1, description="Reports one account may file in 24 hours (429 above it).")
+    hold_new_uploads: bool = Field(
+        False, description="Hold every new upload for a moderator's review before anyone else can see it."
+    )
+    reupload_policy: Literal["hold", "refuse"] = Field(
+        "hold", description="What happens to an upload whose frames match a removed video: hold (for review) | refuse."
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="The region's Ed25519 signing key (PEM, 0600); default <region dir>/signing_key.pem",
+    )
+    trusted_keys_dir: Path | None = Field(
+        None, description="Folder of other regions' public keys (<region>.pub, hex); empty = <region dir>/trusted_keys."
+    )
+    regions: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The deployment's regions as JSON: {name: {database_url, media_url, bus_url, public_url}}; "
+        "a process keeps only its own region's store URLs and the others' public URLs.",
+    )
+    public_url: str = Field("", description="This region's public base URL (links, content exchange); empty = none.")
+    exchange_every_s: float = Field(
+        60.0, ge=0, description="`serve` pulls other regions' public videos through the exchange this often (0 = off)."
+    )
+    export_link_s: int = Field(3600, ge=60, description='How long a "Download my data" link stays valid, in seconds.')
+
+    @field_validator(
+        "rate_signup",
+        "rate_login_ip",
+        "rate_login_account",
+        "rate_upload",
+        "rate_comment",
+        "rate_events",
+        "rate_writes_ip",
+    )
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        parse_rate(v)
+        return v
 
     @field_validator("region")
     @classmethod

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import secrets
 import time
+from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +14,9 @@ from sqlalchemy import delete, select
 
 from sovereel.errors import Conflict, Invalid, Unauthorized
 from sovereel.ids import new_id
+from sovereel.queries.safety import today_utc
+from sovereel.regions import new_session_token
+from sovereel.safety_rules import check_birth_date, is_protected_teen
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import AuthSession, User
 
@@ -40,10 +43,25 @@ def token_digest(token: str, secret: str) -> str:
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def do_signup(db: RegionDB, username: str, password: str, display_name: str = "", role: str = "user") -> User:
-    """Create an account in this region; usernames are unique case-insensitively."""
+def do_signup(
+    db: RegionDB,
+    username: str,
+    password: str,
+    display_name: str = "",
+    role: str = "user",
+    *,
+    birth_date: date | None = None,
+) -> User:
+    """Create an account in this region; usernames are unique case-insensitively.
+
+    Under 13 is refused before anything is stored; a 13-15-year-old's account starts private. Without a birth
+    date (internal accounts; the API always asks) the person counts as under 18 for age-restricted videos.
+    """
     check_username(username)
     check_password(password)
+    today = today_utc()
+    if birth_date is not None:
+        check_birth_date(birth_date, today)
     now = time.time()
     user = User(
         id=new_id(now),
@@ -55,6 +73,9 @@ def do_signup(db: RegionDB, username: str, password: str, display_name: str = ""
         password_hash=_hasher.hash(password),
         role=role,
         created_at=now,
+        birth_date=birth_date,
+        is_private=is_protected_teen(birth_date, today),
+        comment_policy="everyone",
     )
     with db.transaction() as s:
         if s.scalar(select(User.id).where(User.username_key == username.lower())):
@@ -74,7 +95,7 @@ def do_login(db: RegionDB, secret: str, username: str, password: str, session_da
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError) as exc:
         raise Unauthorized("wrong username or password", code="bad_credentials") from exc
-    token = secrets.token_urlsafe(32)
+    token = new_session_token(db.region)  # names its region, so another region can refuse it outright
     now = time.time()
     with db.transaction() as s:
         if _hasher.check_needs_rehash(user.password_hash):

@@ -7,11 +7,16 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from sovereel.actions.blocks import ensure_not_blocked
+from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
+from sovereel.queries.safety import blocked_between, viewer_is_adult
+from sovereel.queries.videos import SERVABLE_STATES
+from sovereel.safety_rules import comment_refusal
 from sovereel.storage.db import RegionDB
-from sovereel.storage.models import Comment, Follow, Like, Share, User, Video
+from sovereel.storage.models import Comment, Follow, FollowRequest, Like, Share, User, Video
 
 MAX_COMMENT_CHARS = 1000
 
@@ -23,26 +28,55 @@ def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
         raise NotFound("no such video")
     if video.creator_id == viewer_id:
         return video
-    if video.status != "ready":
+    if video.status != "ready" or video.moderation_state not in SERVABLE_STATES:
         raise NotFound("no such video")
     if video.visibility == "private":
         raise NotFound("no such video")
-    if video.visibility == "followers":
-        follows = viewer_id is not None and s.get(Follow, (viewer_id, video.creator_id)) is not None
-        if not follows:
-            raise NotFound("no such video")
+    if viewer_id is not None and blocked_between(s, viewer_id, video.creator_id):
+        raise NotFound("no such video")
+    follows = viewer_id is not None and s.get(Follow, (viewer_id, video.creator_id)) is not None
+    if video.visibility == "followers" and not follows:
+        raise NotFound("no such video")
+    creator = s.get(User, video.creator_id)
+    if creator is not None and creator.is_private and not follows:
+        raise NotFound("no such video")
+    if video.age_restricted and not viewer_is_adult(s, viewer_id):
+        raise NotFound(
+            "this video is age-restricted: it is shown only to signed-in viewers aged 18 or over", code="age_restricted"
+        )
     return video
 
 
+def _interactable_video(s: Session, video_id: str, user_id: str, doing: str) -> Video:
+    """The video for a like or comment: 403 when the viewer and the creator are in a block, else as viewable."""
+    video = s.get(Video, video_id)
+    if video is None:
+        raise NotFound("no such video")
+    ensure_not_blocked(s, user_id, video.creator_id, doing)
+    return viewable_video(s, video_id, user_id)
+
+
 def do_follow(db: RegionDB, *, user_id: str, username: str) -> bool:
-    """Follow a user; following twice is a no-op. Returns True when a follow was added."""
+    """Follow a user; following twice is a no-op. Returns True when a follow was added.
+
+    A private account is not followed at once: a follow request is recorded for its holder to approve.
+    """
     with db.transaction() as s:
         target = s.scalar(select(User).where(User.username_key == username.lower()))
         if target is None:
             raise NotFound("no such user")
         if target.id == user_id:
             raise Invalid("you cannot follow yourself", code="self_follow")
+        ensure_not_blocked(s, user_id, target.id, "follow it")
         if s.get(Follow, (user_id, target.id)) is not None:
+            return False
+        if target.is_private:
+            if s.get(FollowRequest, (user_id, target.id)) is None:
+                s.add(FollowRequest(requester_id=user_id, target_id=target.id, created_at=time.time()))
+                log_safety(
+                    s, region=target.region, kind="follow_request", actor_id=user_id, subject_id=target.id, detail={}
+                )
+                emit(s, "social.follow_request", {"user_id": user_id, "target_id": target.id})
             return False
         s.add(Follow(follower_id=user_id, followee_id=target.id, created_at=time.time()))
         s.execute(update(User).where(User.id == target.id).values(follower_count=User.follower_count + 1))
@@ -56,6 +90,8 @@ def do_unfollow(db: RegionDB, *, user_id: str, username: str) -> bool:
         target = s.scalar(select(User).where(User.username_key == username.lower()))
         if target is None:
             raise NotFound("no such user")
+        pending = (FollowRequest.requester_id == user_id) & (FollowRequest.target_id == target.id)
+        s.execute(delete(FollowRequest).where(pending))  # unfollowing also withdraws a request
         res = s.execute(delete(Follow).where(Follow.follower_id == user_id, Follow.followee_id == target.id))
         if not res.rowcount:  # type: ignore[attr-defined]
             return False
@@ -68,7 +104,7 @@ def do_unfollow(db: RegionDB, *, user_id: str, username: str) -> bool:
 def do_like(db: RegionDB, *, user_id: str, video_id: str) -> int:
     """Like a video (idempotent); returns its like count."""
     with db.transaction() as s:
-        video = viewable_video(s, video_id, user_id)
+        video = _interactable_video(s, video_id, user_id, "like its videos")
         if s.get(Like, (user_id, video_id)) is None:
             s.add(Like(user_id=user_id, video_id=video_id, created_at=time.time()))
             s.execute(update(Video).where(Video.id == video_id).values(like_count=Video.like_count + 1))
@@ -99,11 +135,17 @@ def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_i
         raise Invalid(f"a comment is at most {MAX_COMMENT_CHARS} characters", code="comment_too_long")
     now = time.time()
     with db.transaction() as s:
-        viewable_video(s, video_id, user_id)
+        video = _interactable_video(s, video_id, user_id, "comment on its videos")
+        creator = s.get(User, video.creator_id)
+        policy = video.comment_policy or (creator.comment_policy if creator else "everyone")
+        follows = s.get(Follow, (user_id, video.creator_id)) is not None
+        refusal = comment_refusal(policy, is_creator=video.creator_id == user_id, follows_creator=follows)
+        if refusal is not None:
+            raise Forbidden(refusal, code="comments_restricted")
         if parent_id is not None:
             parent = s.get(Comment, parent_id)
-            if parent is None or parent.video_id != video_id:
-                raise NotFound("no such comment to reply to")
+            if parent is None or parent.video_id != video_id or blocked_between(s, user_id, parent.user_id):
+                raise NotFound("no such comment to reply to")  # a blocked author's comment is not seen, so 404
             if parent.parent_id is not None:
                 raise Invalid("replies are one level deep: reply to the top-level comment", code="reply_depth")
             parent.reply_count += 1
@@ -116,14 +158,25 @@ def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_i
         return comment
 
 
-def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str) -> None:
-    """Delete one's own comment (and its replies)."""
+def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str, audit_secret: str | None = None) -> None:
+    """Delete a comment (and its replies): one's own, or any on one's own video (its author is told)."""
     with db.transaction() as s:
         comment = s.get(Comment, comment_id)
         if comment is None:
             raise NotFound("no such comment")
         if comment.user_id != user_id:
-            raise Forbidden("that comment is not yours", code="not_owner")
+            video = s.get(Video, comment.video_id)
+            if video is None or video.creator_id != user_id:
+                raise Forbidden("you can delete only your own comments, or comments on your videos", code="not_owner")
+            log_safety(
+                s,
+                region=video.region,
+                kind="comment_removed",
+                actor_id=user_id,
+                subject_id=comment.user_id,
+                detail={"video_id": video.id, "comment_id": comment.id, "excerpt": comment.body[:80]},
+                audit_secret=audit_secret,
+            )
         removed = 1 + (comment.reply_count if comment.parent_id is None else 0)
         if comment.parent_id is not None:
             s.execute(

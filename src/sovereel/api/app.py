@@ -9,12 +9,26 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from sovereel.api import metrics
 from sovereel.api.errors import install_error_handlers
-from sovereel.api.routes import auth, events, feed, feed_controls, users, videos
+from sovereel.api.ratelimit import RateLimitMiddleware
+from sovereel.api.routes import (
+    audit,
+    auth,
+    events,
+    feed,
+    feed_controls,
+    moderation,
+    oversight,
+    rights,
+    safety,
+    users,
+    videos,
+)
 from sovereel.feed_service import FeedService
 from sovereel.runtime import RegionRuntime, open_runtime
 from sovereel.settings import Settings
-from sovereel.web import pages
+from sovereel.web import moderation_pages, pages, safety_pages
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +39,10 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         rt = runtime or open_runtime(settings)
+        if runtime is None:  # a served process: its settings go into the audit log when they changed
+            from sovereel.actions.audit import do_record_settings
+
+            do_record_settings(rt.db, rt.settings)
         feed_service = FeedService(rt)
         if start_background:
             rt.start_background()
@@ -42,8 +60,16 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, videos, feed, feed_controls, events, users):
+    app.add_middleware(RateLimitMiddleware)
+    metrics.install(app)  # outermost: 429s are timed too
+    for module in (auth, videos, feed, feed_controls, events, users, safety):
         app.include_router(module.router)
     app.include_router(videos.comments_router)
+    app.include_router(safety_pages.router)
+    app.include_router(rights.router)
+    app.include_router(moderation.router)
+    app.include_router(audit.router)
+    oversight.install(app)  # the overseer's read-only API and pages, /about/for-you
+    moderation_pages.install(app)
     pages.install(app)
     return app

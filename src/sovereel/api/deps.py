@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from sovereel.actions.accounts import user_for_token
 from sovereel.errors import Unauthorized
+from sovereel.regions import check_token
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import User
 
@@ -34,6 +35,8 @@ def optional_user(request: Request, rt: RuntimeDep) -> User | None:
     token = request_token(request)
     if not token:
         return None
+    if request.headers.get("authorization"):
+        check_token(rt.settings, rt.db, token)  # another region's token: 403, audited
     user = user_for_token(rt.db, rt.settings.secret_key, token)
     if user is None and request.headers.get("authorization"):
         # An explicit bearer token that does not verify is an error, not an anonymous request.

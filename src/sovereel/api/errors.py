@@ -8,10 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovereel.errors import AppError
+from sovereel.storage.blobs import DISK_FULL_ERRNOS, BlobStoreFull
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -24,6 +26,29 @@ def _validation_message(exc: RequestValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts) or "invalid request"
+
+
+def db_unavailable(exc: BaseException) -> bool:
+    """True for the errors of a database that is down, restarting or out of connections (not a bad query)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_response() -> JSONResponse:
+    return JSONResponse(
+        error_body("unavailable", "the database is unavailable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def _insufficient_storage() -> JSONResponse:
+    return JSONResponse(
+        error_body("insufficient_storage", "the server has no room to store this right now; try again later"),
+        status_code=507,
+        headers={"Retry-After": "60"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -46,10 +71,28 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(BlobStoreFull)
+    async def _store_full(_req: Request, _exc: BlobStoreFull) -> JSONResponse:
+        return _insufficient_storage()
+
+    @app.exception_handler(OSError)
+    async def _os_error(_req: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in DISK_FULL_ERRNOS:
+            return _insufficient_storage()
+        raise exc
+
     @app.exception_handler(OperationalError)
     async def _db_down(_req: Request, _exc: OperationalError) -> JSONResponse:
-        return JSONResponse(
-            error_body("unavailable", "the database is unavailable; try again shortly"),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return unavailable_response()
+
+    @app.exception_handler(InterfaceError)
+    async def _db_gone(_req: Request, _exc: InterfaceError) -> JSONResponse:
+        return unavailable_response()
+
+    # The last resort, run by Starlette's outermost middleware: it also sees errors raised in other middleware
+    # (rate limits, session lookups), which the handlers above never do. A database outage there is a 503 too.
+    @app.exception_handler(Exception)
+    async def _unhandled(_req: Request, exc: Exception) -> JSONResponse:
+        if db_unavailable(exc):
+            return unavailable_response()
+        return JSONResponse(error_body("internal", "something went wrong on our side"), status_code=500)

@@ -13,6 +13,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
@@ -111,7 +112,8 @@ def build_demo_world(
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         for i, name in enumerate(tqdm(names, desc="users", disable=not progress)):
-            user = do_signup(rt.db, name, DEMO_PASSWORD, display_name=name.capitalize())
+            born = date(1980 + i % 20, 1 + i % 12, 1 + i % 28)  # adults: they see every demo video
+            user = do_signup(rt.db, name, DEMO_PASSWORD, display_name=name.capitalize(), birth_date=born)
             favourite = rng.choices(range(len(TOPICS)), weights=weights, k=2)
             tastes[user.id] = sorted(set(favourite))
             colour = f"0x{rng.randrange(0x303030, 0xD0D0D0):06x}"

@@ -1,4 +1,4 @@
-"""The event bus interface and its in-process backend (NATS JetStream comes with scale-out)."""
+"""The event bus interface, its in-process backend, and `open_bus(url)` (memory:// or nats://)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Message:
+    """One outbox event: `id` is its outbox id (unique per region), `created_at` when it was committed."""
+
     id: int
     topic: str
     payload: dict[str, Any]
+    created_at: float = 0.0
 
 
 Handler = Callable[[Message], None]
@@ -53,8 +56,12 @@ class InProcessBus:
             self._handlers.clear()
 
 
-def open_bus(url: str) -> Bus:
-    """Open the event bus named by URL."""
+def open_bus(url: str, *, region: str = "default", consumer: str = "") -> Bus:
+    """Open the event bus named by URL: memory:// (in process) or nats://host:4222 (JetStream, one stream a region)."""
     if url == "memory://":
         return InProcessBus()
-    raise ValueError(f"unsupported bus URL {url!r} (memory:// is built in; nats:// comes with scale-out)")
+    if url.startswith(("nats://", "tls://")):
+        from sovereel.events.nats_bus import NatsBus
+
+        return NatsBus(url, region=region, consumer=consumer)
+    raise ValueError(f"unsupported bus URL {url!r} (use memory:// or nats://host:4222)")

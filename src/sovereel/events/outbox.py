@@ -8,6 +8,12 @@ Topics (payload fields):
 - `watch.events` {events: [{seq, user_id, video_id, kind, watched_s, client_ts}]}: accepted watch events.
 - `social.like` / `social.unlike` {user_id, video_id}; `social.follow` / `social.unfollow` {user_id, followee_id};
   `social.comment` {user_id, video_id, comment_id}; `social.share` {user_id, video_id}.
+- `social.follow_request` {user_id, target_id}: a follow of a private account awaits its holder's approval.
+- `safety.block` {user_id, blocked_id, source} / `safety.unblock` {user_id, blocked_id}.
+- `video.moderated` {video_id, state, creator_id}: a moderation decision changed what a video may be shown in
+  (the feed snapshot and the learner's catalogue follow it); `moderation.held` {video_id, reason}: held for review.
+- `moderation.reported` {report_id, target_kind, target_id}; `moderation.action` {action_id, action, target_kind,
+  target_id}; `moderation.appealed` {appeal_id, action_id}.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def relay_once(db: RegionDB, bus: Bus, batch: int = 200) -> int:
     failed: int | None = None
     for row in rows:
         try:
-            bus.publish(Message(id=row.id, topic=row.topic, payload=row.payload))
+            bus.publish(Message(id=row.id, topic=row.topic, payload=row.payload, created_at=row.created_at))
         except Exception:
             log.exception("publishing outbox message %s failed; it stays queued", row.id)
             failed = row.id

@@ -142,6 +142,9 @@ class CandidateWorld:
     exposure: Mapping[str, ExposureStats] = field(default_factory=dict)
     # Item-to-item co-engagement from recent sessions: video id -> {neighbour id: weight}.
     co_engagement: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # The region's whole servable catalogue (a superset of `videos`), the same object for every request over one
+    # snapshot: region-wide source work (trending, the traffic pools) is then done once per snapshot, not per viewer.
+    region_videos: Mapping[str, VideoInfo] | None = None
 
 
 class Recommender(Protocol):

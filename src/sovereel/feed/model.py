@@ -41,7 +41,11 @@ YEAR_S = 365.25 * 86400.0
 DAY_S = 86400.0
 
 EVENT_KINDS = ("impression", "play", "progress", "complete", "skip", "like", "share", "comment", "follow")
-ENGAGED_KINDS: frozenset[str] = frozenset({"play", "progress", "complete", "like", "share", "comment", "follow"})
+# Actions that are engagement whatever was watched. A play is not: every video in a feed autoplays. A partial
+# watch (progress, or a skip after watching) is engagement from half the video on; a skip before that is a
+# rejection, which pushes the user's and the video's vectors apart.
+ENGAGED_KINDS: frozenset[str] = frozenset({"complete", "like", "share", "comment", "follow"})
+ENGAGED_WATCH_SHARE = 0.5
 CO_MATRICES: tuple[str, ...] = ("ease", "session", "cosine", "rp3")
 CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
 TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
@@ -76,6 +80,18 @@ class Event:
             raise ValueError(f"unknown event kind {self.kind!r}")
 
 
+def is_engaged(e: Event) -> bool:
+    """Whether an event says the viewer wanted this video (see ENGAGED_KINDS)."""
+    if e.kind in ENGAGED_KINDS:
+        return True
+    return e.kind in ("progress", "skip") and e.duration_s > 0 and e.watched_s >= ENGAGED_WATCH_SHARE * e.duration_s
+
+
+def is_rejection(e: Event) -> bool:
+    """A swipe away before half the video was watched."""
+    return e.kind == "skip" and not is_engaged(e)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Every setting of the model; saved in the manifest and digested into the version id."""
@@ -94,6 +110,8 @@ class ModelConfig:
     trend_days: float = 30.0  # half-width of the trending window around `now`
     slices: int = 8  # cross-fitting: each user's engagements are cut into this many slices
     folds: int = 4  # ... and the ranker learns from this many of them, one held out at a time
+    rounds: int = 1  # cross-fitting repeated with this many different slicings (more, more varied lists)
+    min_steps: int = 300  # the ranker trains for at least this many optimiser steps (more epochs on small logs)
     hidden: int = 64
     dropout: float = 0.1
     epochs: int = 6
@@ -128,11 +146,21 @@ class ModelConfig:
         return ModelConfig(**data)
 
 
+# Standardised ranker inputs are clipped to this many standard deviations: a feature far outside what training
+# saw (a tiny catalogue, a brand-new kind of video) must not saturate every head.
+Z_CLIP = 8.0
+
+
 class RankerNet(nn.Module):
     """Features -> one logit per task; `ensemble` members with their own seeds, logits averaged."""
 
     mean: torch.Tensor  # feature standardisation, fitted on the training lists and saved with the weights
     scale: torch.Tensor
+    # Per-task logit offsets fitted after training so that each head's mean predicted probability over the
+    # training candidates equals that task's observed rate. The listwise loss leaves every head's offset
+    # arbitrary; without this, a rare action's head (follow, share) could outweigh completion in the weighted
+    # sum of predicted actions for no reason but its scale.
+    offset: torch.Tensor
 
     def __init__(self, n_features: int, hidden: int, dropout: float, ensemble: int, seed: int) -> None:
         super().__init__()
@@ -153,10 +181,41 @@ class RankerNet(nn.Module):
         self.members = nn.ModuleList(members)
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
+        self.register_buffer("offset", torch.zeros(len(TASKS)))
+
+    def standardise_on(self, features: FloatArray) -> None:
+        """Fit the input standardisation to training features (..., n_features); constant ones are left as is."""
+        flat = np.nan_to_num(features.reshape(-1, features.shape[-1]).astype(np.float64))
+        std = flat.std(axis=0)
+        self.mean.copy_(torch.from_numpy(flat.mean(axis=0).astype(np.float32)))
+        self.scale.copy_(torch.from_numpy(np.where(std > 1e-3, std, 1.0).astype(np.float32)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = (x - self.mean) / self.scale
-        return torch.stack([m(z) for m in self.members]).mean(dim=0)
+        z = ((x - self.mean) / self.scale).clamp(-Z_CLIP, Z_CLIP)
+        return torch.stack([m(z) for m in self.members]).mean(dim=0) + self.offset
+
+
+# Before its first training a model has no learned ranker; rather than a randomly initialised network it
+# scores with this fixed prior, the same for every task: how much of the video's hashtags and creator the
+# viewer's engagements hold, the cosine of their online vectors, and (weakly) trending and co-engagement.
+PRIOR_WEIGHTS: dict[str, float] = {
+    "hashtag_affinity": 3.0,
+    "creator_share": 2.0,
+    "emb_cos": 1.0,
+    "log_trending": 0.2,
+    "co_ease_z": 0.2,
+    "co_session_z": 0.2,
+}
+PRIOR_BIAS = -1.0
+
+
+def prior_logits(feats: torch.Tensor) -> torch.Tensor:
+    """The untrained model's logits (..., tasks) from ranker features (..., FEATURES)."""
+    w = torch.zeros(len(FEATURES), dtype=feats.dtype)
+    for name, weight in PRIOR_WEIGHTS.items():
+        w[FEATURES.index(name)] = weight
+    logit = feats @ w + PRIOR_BIAS
+    return logit.unsqueeze(-1).expand(*logit.shape, len(TASKS))
 
 
 def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
@@ -383,7 +442,8 @@ class FeedModel:
         """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""
         feats = torch.from_numpy(self.features(user_ids, cols, now))
         with torch.no_grad():
-            return torch.sigmoid(self.ranker(feats)).numpy().astype(np.float32)
+            logits = self.ranker(feats) if self.base_version != "untrained" else prior_logits(feats)
+            return torch.sigmoid(logits).numpy().astype(np.float32)
 
     def retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None = None) -> IntArray:
         """Per user, the n item columns with the highest EASE co-engagement (popularity for cold users)."""
@@ -392,7 +452,8 @@ class FeedModel:
             self._retrieve(user_ids[a : a + step], n, exclude[a : a + step] if exclude else None)
             for a in range(0, len(user_ids), step)
         ]
-        return np.concatenate(parts) if parts else np.zeros((0, n), dtype=np.int64)
+        # As many columns as _retrieve gives (never more than the catalogue), also for no users.
+        return np.concatenate(parts) if parts else np.zeros((0, min(n, len(self.catalogue.ids))), dtype=np.int64)
 
     def _retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None) -> IntArray:
         cat = self.catalogue
@@ -421,14 +482,14 @@ class FeedModel:
                 cat.duration[c] = e.duration_s
             self.users.observe(e.user_id, e.ts)
             self.items.observe(e.video_id, e.ts)
-            if e.kind in ENGAGED_KINDS:
+            if is_engaged(e):
                 hist = self.history.setdefault(e.user_id, {})
                 if c not in hist:
                     cat.count(np.array([c]), np.array([e.ts]))
                 # Re-inserting keeps the profile ordered by last engagement (oldest first).
                 hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
                 self._step(e, positive=True)
-            elif e.kind == "skip":
+            elif is_rejection(e):
                 self._step(e, positive=False)
             self.online_events += 1
 
@@ -472,13 +533,14 @@ class FeedModel:
         videos: list[VideoInfo] | None = None,
         epochs: int | None = None,
         progress: bool = False,
+        device: str = "cpu",
     ) -> None:
         """Full training from the event log: co-engagement, embeddings, and the cross-fitted ranker."""
         from sovereel.feed.train import train_from_events
 
         if epochs is not None:
             self.config = replace(self.config, epochs=epochs)
-        train_from_events(self, events, videos or [], progress=progress)
+        train_from_events(self, events, videos or [], progress=progress, device=device)
 
     def refresh(self, events: list[Event], videos: list[VideoInfo] | None = None) -> None:
         """A cheap retrain: rebuild counts, profiles, co-engagement and embeddings from the log; keep the ranker."""

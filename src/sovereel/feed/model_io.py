@@ -27,6 +27,7 @@ from safetensors.numpy import load_file, save_file
 
 from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable
+from sovereel.feed.interface import TASKS
 from sovereel.feed.model import FEATURES, FeedModel, ModelConfig, RankerNet
 
 ARRAYS = "model.safetensors"
@@ -127,6 +128,7 @@ def load_model(directory: Path) -> FeedModel:
     model = FeedModel(cfg)
     net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
     state = {k[len("ranker.") :]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("ranker.")}
+    state.setdefault("offset", torch.zeros(len(TASKS)))  # versions saved before heads were calibrated
     net.load_state_dict(state)
     net.eval()
     model.ranker = net

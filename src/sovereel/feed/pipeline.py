@@ -16,7 +16,7 @@ import hashlib
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from sovereel.feed.rerank import Placed, Scored, primary_topic, rerank_page
 from sovereel.feed.sources import (
     ContentIndex,
     ItemIndex,
+    RegionMemo,
     SourceHit,
     co_engagement_candidates,
     content_candidates,
@@ -129,18 +130,35 @@ def _interleave(lists: Sequence[list[SourceHit]], cap: int) -> dict[str, dict[st
     return merged
 
 
-def predictions_for(scorer: Scorer, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, np.ndarray]:
-    """The scorer's predictions, checked: one finite value per video for every task."""
-    raw = scorer.predict(user_id, videos, now) if videos else {t: np.zeros(0) for t in TASKS}
+@runtime_checkable
+class RecordingScorer(Protocol):
+    """A Scorer that also returns the feature rows its predictions came from (logged for exact replay)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict_recorded(self, user_id: str | None, videos: list[VideoInfo], now: float) -> tuple[dict[str, Any], Any]:
+        """Predictions as `Scorer.predict`, each row computed on its own, and the feature matrix (videos x features)."""
+        ...
+
+
+def checked_predictions(scorer: Scorer | RecordingScorer, raw: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
+    """A scorer's raw predictions, checked: one finite value per video for every task."""
     out: dict[str, np.ndarray] = {}
     for task in TASKS:
         if task not in raw:
             raise ValueError(f"scorer {scorer.version} returned no predictions for task {task!r}")
         values = np.asarray(raw[task], dtype=np.float64).reshape(-1)
-        if values.shape[0] != len(videos) or not np.all(np.isfinite(values)):
-            raise ValueError(f"scorer {scorer.version}: task {task!r} needs {len(videos)} finite predictions")
+        if values.shape[0] != n or not np.all(np.isfinite(values)):
+            raise ValueError(f"scorer {scorer.version}: task {task!r} needs {n} finite predictions")
         out[task] = values
     return out
+
+
+def predictions_for(scorer: Scorer, user_id: str | None, videos: list[VideoInfo], now: float) -> dict[str, np.ndarray]:
+    """The scorer's predictions, checked: one finite value per video for every task."""
+    raw = scorer.predict(user_id, videos, now) if videos else {t: np.zeros(0) for t in TASKS}
+    return checked_predictions(scorer, raw, len(videos))
 
 
 def score_terms(params: Params, predictions: dict[str, float]) -> tuple[float, dict[str, float]]:
@@ -183,11 +201,20 @@ def _score(
     """Score the filtered candidates: the model's weighted sum, or region popularity when not personalised."""
     per_item: dict[str, ItemScore] = {}
     if request.personalised:
-        preds = predictions_for(scorer, request.user_id, videos, request.now)
+        features: Any = None
+        if isinstance(scorer, RecordingScorer):
+            # Row-invariant predictions plus the feature rows behind them: the overseer replays an item from these.
+            recorded, features = scorer.predict_recorded(request.user_id, videos, request.now)
+            preds = checked_predictions(scorer, recorded, len(videos))
+        else:
+            preds = predictions_for(scorer, request.user_id, videos, request.now)
         for i, video in enumerate(videos):
             item_preds = {task: float(preds[task][i]) for task in TASKS}
             score, terms = score_terms(params, item_preds)
-            per_item[video.id] = (score, terms, {"predictions": item_preds, "weights": dict(params.weights)})
+            extra: dict[str, Any] = {"predictions": item_preds, "weights": dict(params.weights)}
+            if features is not None:
+                extra["features"] = [float(x) for x in features[i]]  # float32 values: exact in JSON
+            per_item[video.id] = (score, terms, extra)
         return per_item
     # Content-neutral: region popularity only, no model and nothing about the viewer.
     popularity = trending_scores(world, params.trending, request.now)
@@ -212,6 +239,7 @@ class ForYouRecommender:
         # request ever waits for captions to be embedded; small embedded uses may embed lazily per request.
         self.embed_on_request = embed_on_request
         self._content = ContentIndex(embed_texts, params.index) if embed_texts is not None else None
+        self._region_memo = RegionMemo()
         self._serving = self._prepare(scorer)
 
     @property
@@ -347,9 +375,11 @@ class ForYouRecommender:
                 if self.embed_on_request:
                     self._content.sync(world.videos)
                 hits["content"] = fresh(content_candidates(self._content.index, seeds, ask(q["content"])), q["content"])
-        trending = trending_candidates(world, params.trending, now, ask(q["trending"]))
+        trending = trending_candidates(world, params.trending, now, ask(q["trending"]), self._region_memo)
         hits["trending"] = fresh(trending, q["trending"])
-        exploring = exploration_candidates(world, params.exploration, now, ask(q["exploration"]), cursor.seed)
+        exploring = exploration_candidates(
+            world, params.exploration, now, ask(q["exploration"]), cursor.seed, self._region_memo
+        )
         hits["exploration"] = fresh(exploring, q["exploration"])
         return [hits[s] for s in SOURCES if s in hits]
 

@@ -269,9 +269,56 @@ def trending_scores(world: CandidateWorld, params: TrendingParams, now: float) -
     return dict(scores)
 
 
-def trending_candidates(world: CandidateWorld, params: TrendingParams, now: float, k: int) -> list[SourceHit]:
-    """The region's most engaged-with videos right now."""
-    return _top(trending_scores(world, params, now), k, "trending")
+def trending_candidates(
+    world: CandidateWorld, params: TrendingParams, now: float, k: int, memo: RegionMemo | None = None
+) -> list[SourceHit]:
+    """The region's most engaged-with videos right now (among the viewer's eligible videos)."""
+    if memo is None or world.region_videos is None:
+        return _top(trending_scores(world, params, now), k, "trending")
+    ranked = memo.get("trending", world, now, lambda: _ranked(trending_scores(_regional(world), params, now)))
+    hits: list[SourceHit] = []
+    for vid, score in ranked:
+        if vid in world.videos:
+            hits.append(SourceHit(vid, "trending", score, ""))
+            if len(hits) >= k:
+                break
+    return hits
+
+
+def _ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _regional(world: CandidateWorld) -> CandidateWorld:
+    # The same aggregates over the whole region's catalogue.
+    return CandidateWorld(
+        videos=dict(world.region_videos or world.videos),
+        region_engagement=world.region_engagement,
+        exposure=world.exposure,
+    )
+
+
+class RegionMemo:
+    """Region-wide source results shared by the requests over one snapshot of the region's aggregates.
+
+    Keyed by the identity of the snapshot objects the platform hands every request (catalogue, engagement
+    buckets, exposure) and by the second: a new snapshot, or a second later, computes afresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int, int, int] | None = None
+        self._values: dict[str, Any] = {}
+
+    def get(self, name: str, world: CandidateWorld, now: float, compute: Callable[[], Any]) -> Any:
+        """The memoised value of `compute` for this snapshot and second."""
+        key = (id(world.region_videos), id(world.region_engagement), id(world.exposure), int(now))
+        with self._lock:
+            if key != self._key:
+                self._key, self._values = key, {}
+            if name not in self._values:
+                self._values[name] = compute()
+            return self._values[name]
 
 
 class PoolState(NamedTuple):
@@ -297,25 +344,42 @@ def pool_state(stats: ExposureStats, params: ExplorationParams) -> PoolState:
     return PoolState(len(params.pool_sizes), "graduated", 0)
 
 
-def exploration_candidates(
-    world: CandidateWorld, params: ExplorationParams, now: float, k: int, seed: int
-) -> list[SourceHit]:
-    """Fresh videos still owed impressions by their traffic pool; the least-shown first, ties shuffled by seed."""
-    ranked: list[tuple[float, int, str, int]] = []
-    exposure = world.exposure
+def owed_impressions(
+    videos: Iterable[VideoInfo], exposure: Mapping[str, ExposureStats], params: ExplorationParams, now: float
+) -> list[tuple[float, str, int]]:
+    """(share of its current pool still owed, id, pool level) of every fresh video still being pushed."""
+    owed: list[tuple[float, str, int]] = []
     oldest = now - params.max_age_s
-    for video in world.videos.values():
+    for video in videos:
         if video.created_at < oldest:
             continue
         stats = exposure.get(video.id)
         if stats is None:  # never shown yet: the whole first pool is owed
-            ranked.append((-1.0, tiebreak(seed, video.id), video.id, 0))
+            owed.append((1.0, video.id, 0))
             continue
         state = pool_state(stats, params)
         if state.status == "active":
-            owed = state.remaining / params.pool_sizes[state.level]
-            ranked.append((-owed, tiebreak(seed, video.id), video.id, state.level))
-    return [SourceHit(vid, "exploration", -neg, f"pool {level}") for neg, _, vid, level in heapq.nsmallest(k, ranked)]
+            owed.append((state.remaining / params.pool_sizes[state.level], video.id, state.level))
+    return owed
+
+
+def exploration_candidates(
+    world: CandidateWorld,
+    params: ExplorationParams,
+    now: float,
+    k: int,
+    seed: int,
+    memo: RegionMemo | None = None,
+) -> list[SourceHit]:
+    """Fresh videos still owed impressions by their traffic pool; the least-shown first, ties shuffled by seed."""
+    if memo is None or world.region_videos is None:
+        owed = owed_impressions(world.videos.values(), world.exposure, params, now)
+    else:
+        regional, exposure = world.region_videos, world.exposure
+        every = memo.get("exploration", world, now, lambda: owed_impressions(regional.values(), exposure, params, now))
+        owed = [o for o in every if o[1] in world.videos]
+    ranked = heapq.nsmallest(k, owed, key=lambda o: (-o[0], tiebreak(seed, o[1])))
+    return [SourceHit(vid, "exploration", share, f"pool {level}") for share, vid, level in ranked]
 
 
 def history_seeds(world: CandidateWorld, params: HistoryParams, now: float) -> list[tuple[str, float]]:

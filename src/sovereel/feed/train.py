@@ -36,7 +36,7 @@ from sovereel.feed.catalogue import quantile_table, watch_quantile
 
 if TYPE_CHECKING:
     from sovereel.feed.interface import VideoInfo
-    from sovereel.feed.model import Event, FeedModel
+    from sovereel.feed.model import Event, FeedModel, ModelConfig, RankerNet
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -222,18 +222,23 @@ def fit_ranker(
     batch_lists: int,
     seed: int,
     on_epoch: Callable[[int, float], None] | None = None,
+    device: str = "cpu",
 ) -> list[float]:
-    """Train `net` (features -> per-task logits) with the listwise loss; returns the mean loss per epoch."""
+    """Train `net` (features -> per-task logits) with the listwise loss; returns the mean loss per epoch.
+
+    On another `device` (e.g. "cuda") the lists and the net move there for training and the net comes back
+    to the CPU, where serving runs."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(lists.features)
     y = torch.from_numpy(lists.targets)
     has = y.sum(dim=(1, 2)) > 0
-    x, y = x[has], y[has]
+    x, y = x[has].to(device), y[has].to(device)
+    net.to(device)
     opt = Adam([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     losses: list[float] = []
     for epoch in range(epochs):
         net.train()
-        perm = torch.randperm(len(x), generator=gen)
+        perm = torch.randperm(len(x), generator=gen).to(device)
         total, batches = 0.0, 0
         for start in range(0, len(x), batch_lists):
             idx = perm[start : start + batch_lists]
@@ -246,7 +251,40 @@ def fit_ranker(
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     net.eval()
+    net.to("cpu")
     return losses
+
+
+def ranker_epochs(cfg: ModelConfig, lists: RankerLists) -> int:
+    """`cfg.epochs`, or more where the lists are few: at least `cfg.min_steps` optimiser steps in all.
+
+    A young region has a handful of training lists; a few epochs of them would leave the ranker near its
+    random initialisation."""
+    labelled = int((lists.targets.sum(axis=(1, 2)) > 0).sum())
+    per_epoch = max(1, -(-labelled // cfg.batch_lists))
+    return max(cfg.epochs, -(-cfg.min_steps // per_epoch))
+
+
+def calibrate_heads(net: RankerNet, lists: RankerLists, max_lists: int = 2000, seed: int = 0) -> FloatArray:
+    """Set `net.offset` so each task's mean predicted probability over the candidates equals its label rate."""
+    pick = np.random.default_rng(seed).permutation(len(lists.features))[:max_lists]
+    x = torch.from_numpy(lists.features[pick])
+    rates = lists.targets[pick].reshape(-1, lists.targets.shape[-1]).clip(0, 1).mean(axis=0)
+    offset = net.offset
+    offset.zero_()
+    with torch.no_grad():
+        logits = net(x).reshape(-1, lists.targets.shape[-1])
+    for t in range(logits.shape[1]):
+        target = float(np.clip(rates[t], 1e-4, 1 - 1e-4))
+        lo, hi = -30.0, 30.0
+        for _ in range(50):  # bisection: mean sigmoid is increasing in the offset
+            mid = (lo + hi) / 2
+            if float(torch.sigmoid(logits[:, t] + mid).mean()) < target:
+                lo = mid
+            else:
+                hi = mid
+        offset[t] = (lo + hi) / 2
+    return np.asarray(offset.numpy(), dtype=np.float32).copy()
 
 
 def holdout_slices(users: IntArray, n_slices: int, seed: int) -> IntArray:
@@ -278,7 +316,7 @@ class Engagements:
 
 def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
     """Aggregate events into engaged pairs with per-task labels; fits the model's D2Q watch-time table."""
-    from sovereel.feed.model import ENGAGED_KINDS
+    from sovereel.feed.model import is_engaged
 
     cfg, cat = model.config, model.catalogue
     weights = dict(cfg.kind_weights)
@@ -290,7 +328,7 @@ def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
         c = cat.ensure(e.video_id)
         if e.duration_s > 0 and np.isnan(cat.duration[c]):
             cat.duration[c] = e.duration_s
-        if e.kind not in ENGAGED_KINDS:
+        if not is_engaged(e):
             continue
         row = pairs.setdefault((e.user_id, c), [0.0, e.ts, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
         row[0] = max(row[0], weights.get(e.kind, 1.0))
@@ -375,11 +413,12 @@ def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False)
     from sovereel.feed.model import FeedModel
 
     cfg = model.config
-    slices = holdout_slices(data.users, cfg.slices, cfg.seed)
     parts = []
-    folds = range(min(cfg.folds, cfg.slices))
-    for fold in tqdm(folds, desc="cross-fit folds", leave=False, disable=not progress):
-        keep = slices != fold
+    n_folds = min(cfg.folds, cfg.slices)
+    plan = [(r, fold) for r in range(max(1, cfg.rounds)) for fold in range(n_folds)]
+    slicings = {r: holdout_slices(data.users, cfg.slices, cfg.seed + 7919 * r) for r in range(max(1, cfg.rounds))}
+    for r, fold in tqdm(plan, desc="cross-fit folds", leave=False, disable=not progress):
+        keep = slicings[r] != fold
         trial = FeedModel(cfg)
         trial.catalogue = model.catalogue.copy_facts()
         fit_state(trial, data, keep)
@@ -400,7 +439,11 @@ def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False)
 
 
 def train_from_events(
-    model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo], progress: bool = False
+    model: FeedModel,
+    events: Sequence[Event],
+    videos: Sequence[VideoInfo],
+    progress: bool = False,
+    device: str = "cpu",
 ) -> None:
     """Fit `model` in place from the event log (and the videos' public facts); sets a new version."""
     from sovereel.feed.model import FEATURES, RankerNet, digest_events
@@ -416,11 +459,10 @@ def train_from_events(
     fit_state(model, data, np.ones(len(data.users), dtype=bool))
     state_s = time.perf_counter() - clock
     net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
-    flat = lists.features.reshape(-1, lists.features.shape[-1])
-    net.mean.copy_(torch.from_numpy(flat.mean(axis=0)))
-    net.scale.copy_(torch.from_numpy(flat.std(axis=0) + 1e-6))
+    net.standardise_on(lists.features)
     torch.manual_seed(cfg.seed)
-    bar = tqdm(total=cfg.epochs, desc="ranker epochs", leave=False, disable=not progress)
+    epochs = ranker_epochs(cfg, lists)
+    bar = tqdm(total=epochs, desc="ranker epochs", leave=False, disable=not progress)
 
     def tick(_epoch: int, loss: float) -> None:
         bar.set_postfix(loss=f"{loss:.4f}")
@@ -430,14 +472,16 @@ def train_from_events(
     losses = fit_ranker(
         net,
         lists,
-        epochs=cfg.epochs,
+        epochs=epochs,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         batch_lists=cfg.batch_lists,
         seed=cfg.seed,
         on_epoch=tick,
+        device=device,
     )
     bar.close()
+    calibrate_heads(net, lists)
     ranker_s = time.perf_counter() - clock
     model.ranker = net
     model.online_events = 0
@@ -455,8 +499,10 @@ def train_from_events(
         "items": len(model.catalogue.ids),
         "ranker_lists": len(lists.features),
         "ranker_loss": losses,
-        "ranker_rows": int(lists.features.shape[0] * lists.features.shape[1] * cfg.epochs),
+        "ranker_rows": int(lists.features.shape[0] * lists.features.shape[1] * epochs),
+        "ranker_epochs": epochs,
         "seconds": {"cross_fit": cross_fit_s, "state": state_s, "ranker": ranker_s},
+        "ranker_device": device,
         "trained_at": time.time(),
         "metrics": {},
     }

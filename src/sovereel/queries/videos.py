@@ -2,25 +2,60 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from sovereel.queries.safety import (
+    block_relations_sql,
+    private_users_sql,
+    protected_teens_sql,
+    today_utc,
+    viewer_is_adult_sql,
+)
 from sovereel.storage.models import Follow, Like, User, Video, VideoHashtag
 
+# Moderation states others may see a video in (held and removed videos are shown to their creator only).
+SERVABLE_STATES = ("ok", "not_for_you")
 
-def visible_to(viewer_id: str | None) -> Any:
-    """SQL condition: ready videos the viewer may see (public, followers-only if following, own)."""
-    cond = and_(Video.status == "ready", Video.visibility == "public")
+
+def visible_to(viewer_id: str | None, today: date | None = None) -> Any:
+    """SQL condition: ready videos the viewer may see, and always their own.
+
+    Others' videos must be public (or followers-only and followed), from a public account (or a followed
+    private one), not from a user in a block with the viewer, and not age-restricted unless the viewer is
+    known to be 18 or over (signed-out viewers never are).
+    """
+    private = private_users_sql()
     if viewer_id is None:
-        return cond
+        return and_(
+            Video.status == "ready",
+            Video.moderation_state.in_(SERVABLE_STATES),
+            Video.visibility == "public",
+            Video.age_restricted.is_(False),
+            ~Video.creator_id.in_(private),
+        )
     follows = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    return or_(
-        cond,
-        and_(Video.status == "ready", Video.visibility == "followers", Video.creator_id.in_(follows)),
-        Video.creator_id == viewer_id,
+    others = and_(
+        Video.status == "ready",
+        Video.moderation_state.in_(SERVABLE_STATES),
+        or_(Video.visibility == "public", and_(Video.visibility == "followers", Video.creator_id.in_(follows))),
+        or_(~Video.creator_id.in_(private), Video.creator_id.in_(follows)),
+        or_(Video.age_restricted.is_(False), viewer_is_adult_sql(viewer_id, today or today_utc())),
+        ~Video.creator_id.in_(block_relations_sql(viewer_id)),
     )
+    return or_(others, Video.creator_id == viewer_id)
+
+
+def discoverable_by(viewer_id: str | None, today: date | None = None) -> Any:
+    """SQL condition for discovery surfaces (search, hashtags, For You): no strangers' views of 13-15s' videos."""
+    teens = protected_teens_sql(today or today_utc())
+    if viewer_id is None:
+        return ~Video.creator_id.in_(teens)
+    follows = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+    return or_(~Video.creator_id.in_(teens), Video.creator_id.in_(follows), Video.creator_id == viewer_id)
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -34,6 +69,7 @@ def user_view(user: User) -> dict[str, Any]:
         "follower_count": user.follower_count,
         "following_count": user.following_count,
         "region": user.region,
+        "is_private": user.is_private,
     }
 
 
@@ -70,6 +106,7 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
                 "visibility": v.visibility,
                 "status": v.status,
                 "failure_reason": v.failure_reason if own else None,
+                "moderation_state": v.moderation_state if own else None,  # held / removed ones reach only their owner
                 "duration_s": v.duration_s,
                 "width": v.width,
                 "height": v.height,
@@ -80,6 +117,8 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
                 "comment_count": v.comment_count,
                 "share_count": v.share_count,
                 "view_count": v.view_count,
+                "age_restricted": v.age_restricted,
+                "comment_policy": v.comment_policy,
                 "liked": v.id in liked,
                 "following_creator": v.creator_id in following,
                 "is_own": own,
@@ -132,6 +171,6 @@ def hashtag_videos(
     s: Session, tag: str, viewer_id: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Video], str | None]:
     tagged = select(VideoHashtag.video_id).where(VideoHashtag.tag == tag.lower().lstrip("#"))
-    stmt = select(Video).where(Video.id.in_(tagged), visible_to(viewer_id))
+    stmt = select(Video).where(Video.id.in_(tagged), visible_to(viewer_id), discoverable_by(viewer_id))
     rows = list(s.scalars(newest_first(stmt, cursor, limit)))
     return page_of(rows, limit)

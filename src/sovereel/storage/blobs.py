@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -15,6 +16,13 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$")
 
 class BlobError(Exception):
     """A blob could not be stored or read (disk full, missing object)."""
+
+
+class BlobStoreFull(BlobError):
+    """The store has no room (ENOSPC, EDQUOT): nothing was kept of the blob being written."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def check_key(key: str) -> str:
@@ -59,7 +67,8 @@ class LocalBlobStore:
             os.replace(tmp, dest)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
-            raise BlobError(f"could not store {key}: {exc.strerror or exc}") from exc
+            kind = BlobStoreFull if exc.errno in DISK_FULL_ERRNOS else BlobError
+            raise kind(f"could not store {key}: {exc.strerror or exc}") from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -131,7 +140,11 @@ class LocalBlobStore:
 
 
 def open_blob_store(url: str) -> BlobStore:
-    """Open a blob store by URL: file:///abs/path."""
+    """Open a blob store by URL: file:///abs/path or s3://bucket/prefix?endpoint=…&region=…."""
     if url.startswith("file://"):
         return LocalBlobStore(Path(url[len("file://") :]))
-    raise ValueError(f"unsupported media URL {url!r} (file:// is built in; s3:// comes with the scale-out backends)")
+    if url.startswith("s3://"):
+        from sovereel.storage.blobs_s3 import S3BlobStore
+
+        return S3BlobStore(url)
+    raise ValueError(f"unsupported media URL {url!r} (use file:///abs/path or s3://bucket/prefix)")

@@ -23,6 +23,7 @@ from sovereel.api.routes.feed_controls import settings_json
 from sovereel.api.routes.users import hashtag_json, profile_json, search_json
 from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
+from sovereel.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
@@ -74,7 +75,10 @@ def build_router(render: PageRenderer) -> APIRouter:
     async def video_page(request: Request, video_id: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:
         try:
             video = await run_in_threadpool(video_json, rt, video_id, viewer.id if viewer else None)
-        except NotFound:
+        except NotFound as exc:
+            if exc.code == "age_restricted":
+                adults_only = "This video is age-restricted: it is shown only to viewers aged 18 or over."
+                return not_found(request, viewer, adults_only)
             return not_found(request, viewer, "This video is not available: it was removed, or is not shared with you.")
         boot = {"mode": "single", "items": [video], "next_cursor": None, "request_id": None}
         return render(
@@ -100,6 +104,9 @@ def build_router(render: PageRenderer) -> APIRouter:
             )
         except NotFound:
             return not_found(request, viewer, f"There is no account called @{username}.")
+        except ForeignRegion:
+            message = f"@{username} is an account of another region; its profile is kept there, not here."
+            return render(request, "404.html", title="Another region", viewer=viewer, message=message, status_code=403)
         user = profile["user"]
         title = f"{user['display_name']} (@{user['username']})"
         nav = "profile" if user["is_me"] else ""
@@ -131,11 +138,14 @@ def build_router(render: PageRenderer) -> APIRouter:
         )
 
     def auth_page(mode: str, title: str) -> Callable[..., Awaitable[Response]]:
-        async def page(request: Request, viewer: OptionalUser, next: str = "/") -> Response:
+        async def page(request: Request, viewer: OptionalUser, rt: RuntimeDep, next: str = "/") -> Response:
             target = safe_next(next)
             if viewer is not None:
                 return RedirectResponse(target, status_code=303)
-            return render(request, "auth.html", title=title, viewer=None, nav=mode, mode=mode, next=target)
+            regions = region_choices(rt.settings)  # the region picker, when the deployment has several
+            return render(
+                request, "auth.html", title=title, viewer=None, nav=mode, mode=mode, next=target, regions=regions
+            )
 
         return page
 

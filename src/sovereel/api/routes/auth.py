@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class Credentials(BaseModel):
 
 class SignupIn(Credentials):
     display_name: str = Field("", max_length=64)
+    birth_date: date | None = Field(None, description="ISO date (YYYY-MM-DD); required, and at least 13 years ago")
 
 
 class ProfileUpdate(BaseModel):
@@ -48,7 +50,13 @@ def _set_cookie(response: Response, token: str, days: int, secure: bool) -> None
 
 @router.post("/auth/signup", status_code=201, summary="Create an account and sign in")
 async def signup(body: SignupIn, rt: RuntimeDep, response: Response) -> dict[str, Any]:
-    await run_in_threadpool(do_signup, rt.db, body.username, body.password, body.display_name)
+    if body.birth_date is None:
+        raise Invalid(
+            "birth_date is required (YYYY-MM-DD): sovereel is for people aged 13 and over", code="birth_date_required"
+        )
+    await run_in_threadpool(
+        lambda: do_signup(rt.db, body.username, body.password, body.display_name, birth_date=body.birth_date)
+    )
     user, token = await run_in_threadpool(
         do_login, rt.db, rt.settings.secret_key, body.username, body.password, rt.settings.session_days
     )

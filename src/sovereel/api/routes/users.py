@@ -12,8 +12,10 @@ from sovereel.actions.social import do_follow, do_unfollow
 from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.errors import NotFound
+from sovereel.queries.safety import follow_requested, profile_access
 from sovereel.queries.search import search_hashtags, search_users, search_video_ids
 from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
+from sovereel.regions import check_username
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import Follow, Hashtag, User, Video
 
@@ -23,14 +25,25 @@ router = APIRouter(prefix="/api", tags=["users"])
 def profile_json(
     rt: RegionRuntime, username: str, viewer_id: str | None, cursor: str | None, limit: int
 ) -> dict[str, Any]:
+    check_username(rt.settings, rt.db, username)  # another region's user: 403, audited
     with rt.db.session() as s:
         user = s.scalar(select(User).where(User.username_key == username.lower()))
         if user is None:
             raise NotFound("no such user")
-        videos, nxt = user_videos(s, user.id, viewer_id, cursor, limit)
+        access = profile_access(s, user, viewer_id)
+        if access == "hidden":  # blocked by this account, or a 13-15-year-old's the viewer does not follow
+            raise NotFound("no such user")
+        videos, nxt = user_videos(s, user.id, viewer_id, cursor, limit) if access in ("own", "full") else ([], None)
         following = viewer_id is not None and s.get(Follow, (viewer_id, user.id)) is not None
         return {
-            "user": {**user_view(user), "followed_by_me": following, "is_me": viewer_id == user.id},
+            "user": {
+                **user_view(user),
+                "followed_by_me": following,
+                "is_me": viewer_id == user.id,
+                "blocked_by_me": access == "blocked_by_me",
+                "follow_requested": follow_requested(s, viewer_id, user.id),
+                "access": access,
+            },
             "videos": video_views(s, videos, viewer_id),
             "next_cursor": nxt,
         }
@@ -61,13 +74,26 @@ async def avatar(username: str, request: Request, rt: RuntimeDep) -> Response:
 
 @router.post("/users/{username}/follow", summary="Follow a user")
 async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    await run_in_threadpool(lambda: do_follow(rt.db, user_id=user.id, username=username))
+    await run_in_threadpool(check_username, rt.settings, rt.db, username)
+
+    def follow_state() -> dict[str, Any]:
+        do_follow(rt.db, user_id=user.id, username=username)
+        with rt.db.session() as s:
+            target = s.scalar(select(User).where(User.username_key == username.lower()))
+            assert target is not None
+            following = s.get(Follow, (user.id, target.id)) is not None
+            return {"following": following, "requested": not following and follow_requested(s, user.id, target.id)}
+
+    state = await run_in_threadpool(follow_state)
     rt.wake()
+    if state["requested"]:  # a private account: the holder approves the request first
+        return state
     return {"following": True}
 
 
 @router.delete("/users/{username}/follow", summary="Unfollow a user")
 async def unfollow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    await run_in_threadpool(check_username, rt.settings, rt.db, username)
     await run_in_threadpool(lambda: do_unfollow(rt.db, user_id=user.id, username=username))
     rt.wake()
     return {"following": False}
@@ -96,7 +122,7 @@ def search_json(rt: RegionRuntime, q: str, viewer_id: str | None, limit: int) ->
         videos = {v.id: v for v in s.scalars(select(Video).where(Video.id.in_(ids)))}
         return {
             "query": q,
-            "users": [user_view(u) for u in search_users(s, q, limit)],
+            "users": [user_view(u) for u in search_users(s, q, limit, viewer_id)],
             "videos": video_views(s, [videos[i] for i in ids if i in videos], viewer_id),
             "hashtags": [{"tag": h.tag, "video_count": h.video_count} for h in search_hashtags(s, q, limit)],
         }

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from sovereel.actions.moderation import ensure_active
 from sovereel.actions.social import (
     do_comment,
     do_delete_comment,
@@ -22,9 +22,10 @@ from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.api.upload import receive_upload
 from sovereel.errors import NotFound
+from sovereel.queries.comments import comment_listing
 from sovereel.queries.videos import user_view, video_views
 from sovereel.runtime import RegionRuntime
-from sovereel.storage.models import Comment, MediaJob, User
+from sovereel.storage.models import MediaJob
 
 router = APIRouter(prefix="/api/videos", tags=["videos"])
 
@@ -41,6 +42,7 @@ def video_json(rt: RegionRuntime, video_id: str, viewer_id: str | None) -> dict[
 
 @router.post("", status_code=202, summary="Upload a video (multipart: file, caption, visibility)")
 async def upload_video(request: Request, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    ensure_active(user)  # a suspended account cannot upload
     staged = await receive_upload(request, rt.settings)
     try:
         caption = check_caption(staged.fields.get("caption", ""), rt.settings.max_caption_chars)
@@ -134,33 +136,10 @@ class CommentIn(BaseModel):
 
 
 def comment_views(rt: RegionRuntime, video_id: str, viewer_id: str | None, limit: int) -> dict[str, Any]:
+    """Comments as the viewer may see them (blocks, the creator's keyword filters), and who may comment."""
     with rt.db.session() as s:
-        viewable_video(s, video_id, viewer_id)
-        rows = list(
-            s.scalars(
-                select(Comment).where(Comment.video_id == video_id).order_by(Comment.created_at.desc()).limit(limit)
-            )
-        )
-        authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in rows})))}
-
-    def one(c: Comment) -> dict[str, Any]:
-        author = authors.get(c.user_id)
-        return {
-            "id": c.id,
-            "body": c.body,
-            "author": user_view(author) if author else None,
-            "parent_id": c.parent_id,
-            "created_at": c.created_at,
-            "is_own": c.user_id == viewer_id,
-            "replies": [],
-        }
-
-    tops = [one(c) for c in rows if c.parent_id is None]
-    by_id = {t["id"]: t for t in tops}
-    for c in sorted((c for c in rows if c.parent_id is not None), key=lambda c: c.created_at):
-        if c.parent_id in by_id:
-            by_id[c.parent_id]["replies"].append(one(c))
-    return {"comments": tops}
+        video = viewable_video(s, video_id, viewer_id)
+        return comment_listing(s, video, viewer_id, limit)
 
 
 @router.get("/{video_id}/comments", summary="Comments, newest first, with their replies")
@@ -172,6 +151,7 @@ async def list_comments(
 
 @router.post("/{video_id}/comments", status_code=201, summary="Comment, or reply to a top-level comment")
 async def add_comment(video_id: str, body: CommentIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+    ensure_active(user)
     comment = await run_in_threadpool(
         lambda: do_comment(rt.db, user_id=user.id, video_id=video_id, body=body.body, parent_id=body.parent_id)
     )
@@ -183,6 +163,8 @@ async def add_comment(video_id: str, body: CommentIn, user: CurrentUser, rt: Run
         "author": user_view(user),
         "created_at": comment.created_at,
         "is_own": True,
+        "can_delete": True,
+        "hidden": False,
         "replies": [],
     }
 
@@ -190,7 +172,9 @@ async def add_comment(video_id: str, body: CommentIn, user: CurrentUser, rt: Run
 comments_router = APIRouter(prefix="/api/comments", tags=["videos"])
 
 
-@comments_router.delete("/{comment_id}", status_code=204, summary="Delete your own comment")
+@comments_router.delete("/{comment_id}", status_code=204, summary="Delete your comment, or any on your video")
 async def delete_comment(comment_id: str, user: CurrentUser, rt: RuntimeDep) -> Response:
-    await run_in_threadpool(lambda: do_delete_comment(rt.db, user_id=user.id, comment_id=comment_id))
+    await run_in_threadpool(
+        lambda: do_delete_comment(rt.db, user_id=user.id, comment_id=comment_id, audit_secret=rt.settings.secret_key)
+    )
     return Response(status_code=204)

@@ -12,6 +12,7 @@ function check(mode, values) {
     return mode === 'signup' ? "A username is 2-30 letters, digits, '_' or '.', not starting with '.'." : 'Enter your username.';
   }
   if (mode === 'signup' && values.password.length < 8) return 'Choose a password of at least 8 characters.';
+  if (mode === 'signup' && !/^\d{4}-\d{2}-\d{2}$/.test(values.birth_date)) return 'Enter your birth date.';
   if (!values.password) return 'Enter your password.';
   return '';
 }
@@ -23,7 +24,10 @@ form.addEventListener('submit', async (event) => {
     username: form.elements.username.value.trim(),
     password: form.elements.password.value,
   };
-  if (mode === 'signup') values.display_name = form.elements.display_name.value.trim();
+  if (mode === 'signup') {
+    values.display_name = form.elements.display_name.value.trim();
+    values.birth_date = form.elements.birth_date.value;
+  }
   const problem = check(mode, values);
   errorBox.textContent = problem;
   errorBox.hidden = !problem;
@@ -31,11 +35,21 @@ form.addEventListener('submit', async (event) => {
   const submit = form.querySelector('[type=submit]');
   submit.disabled = true;
   try {
-    await api('POST', mode === 'signup' ? '/api/auth/signup' : '/api/auth/login', values);
-    location.assign(next);
+    const body = await api('POST', mode === 'signup' ? '/api/auth/signup' : '/api/auth/login', values);
+    // The overseer's home is the oversight view, not the feed.
+    const overseer = body && body.user && body.user.role === 'overseer';
+    location.assign(overseer && next === '/' ? '/oversight' : next);
   } catch (err) {
     errorBox.textContent = err.status === 401 ? 'Wrong username or password.' : err.message;
     errorBox.hidden = false;
     submit.disabled = false;
   }
 });
+
+// The region picker: an account is created in its home region's own store, so picking another region
+// goes to that region's sign-up page (its own server); nothing is sent to this one.
+for (const radio of document.querySelectorAll('[data-testid=region-picker] input[type=radio]')) {
+  radio.addEventListener('change', () => {
+    if (radio.checked && radio.dataset.url !== '/signup') location.assign(radio.dataset.url);
+  });
+}

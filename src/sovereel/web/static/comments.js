@@ -1,6 +1,7 @@
-// The comments drawer: list, post, reply one level deep, delete one's own.
+// The comments drawer: list, post, reply one level deep, delete one's own (or any on one's own video).
 import { api, here, requireSignIn, toast, viewer } from './api.js';
 import { $, avatar, compact, el, profileUrl, timeAgo } from './dom.js';
+import { renderCommentSafety, reportButton } from './comment_safety.js';
 
 export class CommentsDrawer {
   constructor(root = document.getElementById('comments-drawer')) {
@@ -51,10 +52,12 @@ export class CommentsDrawer {
     this.backdrop.hidden = false;
     requestAnimationFrame(() => this.root.classList.add('open'));
     try {
-      const { comments } = await api('GET', `/api/videos/${encodeURIComponent(slide.v.id)}/comments`);
+      const data = await api('GET', `/api/videos/${encodeURIComponent(slide.v.id)}/comments`);
+      const { comments } = data;
       if (this.slide !== slide) return;
       this.list.replaceChildren(...comments.map((c) => this.renderComment(c)));
       this.status.textContent = comments.length ? '' : 'No comments yet. Say something nice.';
+      renderCommentSafety(this, slide, data); // who may comment, "n hidden", the creator's per-video setting
     } catch (err) {
       this.status.textContent = err.message;
     }
@@ -98,10 +101,13 @@ export class CommentsDrawer {
         class: 'link-btn', type: 'button', 'data-testid': 'reply-btn', text: 'Reply',
         onclick: () => { if (requireSignIn('Sign in to reply.')) this.setReply(c); },
       }),
-      c.is_own ? el('button', {
+      c.is_own || c.can_delete ? el('button', {
         class: 'link-btn danger', type: 'button', 'data-testid': 'delete-comment-btn', text: 'Delete',
         onclick: () => this.remove(c, item),
-      }) : null);
+      }) : null,
+      c.is_own || !viewer ? null : reportButton(c),
+      c.hidden ? el('span', { class: 'muted comment-hidden-note', 'data-testid': 'comment-hidden-note',
+        text: 'Hidden from others by the creator\'s filters' }) : null);
     const replies = el('ol', { class: 'replies', 'data-testid': 'replies' },
       (c.replies || []).map((r) => this.renderComment(r, true)));
     const item = el('li', { class: 'comment', 'data-testid': 'comment', 'data-comment-id': c.id },

@@ -3,6 +3,7 @@
 import { api, requireSignIn, toast, viewer } from './api.js';
 import { el } from './dom.js';
 import { Sheet, menuButton } from './sheet.js';
+import { openReport } from './report.js';
 import { loadReason, renderReason } from './why.js';
 
 const SIGN_IN_REASON = 'Sign in to tune what For You shows you.';
@@ -48,6 +49,10 @@ export class FeedControls {
       }
     }
     if (v.reason) items.push(menuButton('info', 'Why this video?', () => this.openWhy(slide), 'why-menu-btn'));
+    if (!own) {
+      const target = { kind: 'video', id: v.id, label: 'this video', username: creator ? creator.username : null };
+      items.push(menuButton('flag', 'Report', () => { this.menu.close(); openReport(target); }, 'report-btn'));
+    }
     if (!items.length) items.push(el('p', { class: 'muted', text: 'Nothing to change for your own video.' }));
     const who = creator ? `@${creator.username}` : 'this video';
     this.menu.show(`Video by ${who}`, el('div', { class: 'menu-list', role: 'group', 'aria-label': 'Video options' }, items));

@@ -62,7 +62,9 @@ export class FeedSettings {
     const focused = document.activeElement && this.sheet.root.contains(document.activeElement)
       ? document.activeElement.dataset.testid : null;
     this.sheet.show('For You settings',
-      this.renderPersonalised(), this.renderKeywords(), this.renderMarks(), this.renderRefresh());
+      this.renderPersonalised(), this.renderKeywords(), this.renderMarks(), this.renderRefresh(),
+      // EU DSA Art. 27: the main parameters of the recommender, in plain words, one tap away.
+      el('p', { class: 'muted' }, el('a', { href: '/about/for-you', 'data-testid': 'about-for-you-link', text: 'How For You works' })));
     // Keep the keyboard where it was across a redraw.
     if (focused) {
       const again = this.sheet.root.querySelector(`[data-testid="${focused}"]`);

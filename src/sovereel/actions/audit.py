@@ -1,0 +1,82 @@
+"""Audit-log writes beyond single entries: signed checkpoints (tree heads) and the settings a process runs with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from sovereel.errors import Conflict
+from sovereel.governance import merkle
+from sovereel.governance.audit import append_audit, read_records
+from sovereel.governance.checkpoint import LOG_ID, make_checkpoint
+from sovereel.governance.logcheck import check_records
+from sovereel.governance.signing import RegionKeys
+from sovereel.settings import Settings
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import AuditCheckpoint
+
+
+def checkpoint_json(row: AuditCheckpoint, region: str, public_hex: str) -> dict[str, Any]:
+    """A stored checkpoint in its exchange format."""
+    return {"log": LOG_ID, "region": region, "size": row.size, "root": row.root, "ts": row.ts,
+            "key_id": row.key_id, "public_key": public_hex, "signature": row.signature}  # fmt: skip
+
+
+def do_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any]:
+    """Sign and store a tree head of the log as it is now (the stored one when the log has not grown).
+
+    The entries are re-verified first: a log whose rows were edited is never signed over.
+    """
+    with db.session() as s:
+        records = read_records(s)
+    leaves, report = check_records(records, region=db.region)
+    if not report.ok:
+        raise Conflict("the audit log fails verification; not signing it: " + report.describe(), code="audit_tampered")
+    size = len(leaves)
+    with db.transaction() as s:
+        row = s.get(AuditCheckpoint, size)
+        if row is not None and row.root == merkle.root(leaves).hex():
+            return checkpoint_json(row, db.region, keys.public.hex())
+        cp = make_checkpoint(keys, size, merkle.root(leaves), round(time.time(), 6))
+        if row is None:
+            s.add(AuditCheckpoint(size=size, root=cp["root"], ts=cp["ts"], key_id=cp["key_id"],
+                                  signature=cp["signature"]))  # fmt: skip
+        else:  # an earlier head of this size with another root: the log was rewritten since
+            raise Conflict(f"a checkpoint of size {size} with another root exists", code="audit_tampered")
+    return cp
+
+
+def latest_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any] | None:
+    """The newest stored checkpoint, if any."""
+    with db.session() as s:
+        row = s.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))
+        return None if row is None else checkpoint_json(row, db.region, keys.public.hex())
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A setting as the audit log records it: secrets and store URLs (which may hold passwords) by digest only."""
+    plain = json.loads(json.dumps(value, default=str))
+    if ("secret" in name or name.endswith("_url") or name == "regions") and name != "public_url":
+        return "sha256:" + hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16] if plain else ""
+    return plain
+
+
+def do_record_settings(db: RegionDB, settings: Settings, *, actor_id: str | None = None) -> dict[str, Any] | None:
+    """Log the settings a process starts with when they differ from the last ones logged; returns the changes."""
+    values = {name: _shown(name, getattr(settings, name)) for name in sorted(type(settings).model_fields)}
+    with db.session() as s:
+        last = read_records(s, kind="settings.changed", newest_first=True, limit=1)
+    before: dict[str, Any] = dict(last[0].detail.get("values") or {}) if last else {}
+    changes = {k: [before.get(k), v] for k, v in values.items() if before.get(k) != v}
+    if last and not changes:
+        return None
+    with db.transaction() as s:
+        append_audit(
+            s, region=db.region, kind="settings.changed", actor_id=actor_id, subject="settings",
+            detail={"changes": changes if last else {}, "values": values, "first": not last},
+        )  # fmt: skip
+    return changes

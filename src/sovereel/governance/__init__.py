@@ -1,0 +1,1 @@
+"""Governance: the audit log, signed model lineage and the export gate."""

@@ -1,0 +1,194 @@
+"""The `sovereel` commands for several regions: serving them side by side, the residency check, exchange pulls.
+
+`sovereel serve --regions us,eu` runs one uvicorn server per region in one OS process for demonstration:
+each region has its own `RegionRuntime` (its own SQLite file, media folder, bus, learner and port), built
+from `settings_for(…)`, which gives it its own store URLs and only the other regions' public URLs. The
+runtimes never share a session or an engine; the only traffic between them is the content exchange over
+each other's public HTTP API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+from sovereel.cli_groups import user_commands
+from sovereel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _names(arg: str | None, settings: Settings) -> list[str]:
+    if arg:
+        return [n.strip() for n in arg.split(",") if n.strip()]
+    return sorted(settings.regions) or [settings.region]
+
+
+def with_regions(settings: Settings, names: list[str], host: str, port: int) -> Settings:
+    """The deployment's regions: the configured ones, or the embedded demo layout for `names`."""
+    from sovereel.regions import demo_regions
+
+    if settings.regions:
+        missing = set(names) - set(settings.regions)
+        if missing:
+            raise SystemExit(f"regions {sorted(missing)} are not in SOVEREEL_REGIONS")
+        return settings
+    return demo_regions(settings, names, host, port)
+
+
+def serve_regions(settings: Settings, names: list[str], host: str, port: int, run_workers: bool = True) -> int:
+    """Serve every named region from this process, each on its own port with its own runtime."""
+    import uvicorn
+
+    from sovereel.api.app import create_app
+    from sovereel.regions import settings_for
+    from sovereel.runtime import RegionRuntime, open_runtime
+
+    deployment = with_regions(settings, names, host, port)
+    servers: list[Any] = []
+    runtimes: list[RegionRuntime] = []
+    for i, name in enumerate(names):
+        region_settings = settings_for(deployment, name).model_copy(update={"run_workers": run_workers})
+        region_port = urlparse(region_settings.public_url).port or port + i
+        # Opened one after the other: schema migrations (Alembic) must not run in two threads at once.
+        rt = open_runtime(region_settings)
+        runtimes.append(rt)
+        config = uvicorn.Config(create_app(region_settings, runtime=rt), host=host, port=region_port, log_level="info")
+        servers.append(uvicorn.Server(config))
+        print(f"region {name}: {region_settings.public_url or f'http://{host}:{region_port}'}")
+    threads = [
+        threading.Thread(target=srv.run, name=f"serve-{n}", daemon=True) for srv, n in zip(servers, names, strict=True)
+    ]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for t in threads:
+        t.start()
+    while not stop.wait(0.5):
+        if not any(t.is_alive() for t in threads):
+            break
+    for srv in servers:
+        srv.should_exit = True
+    for t in threads:
+        t.join(timeout=10)
+    for rt in runtimes:
+        rt.close()
+    return 0
+
+
+def cmd_residency_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Scan every region's store for personal rows of another region's users; exit 1 on any violation."""
+    from sovereel.governance.residency import account_ids, scan_store
+    from sovereel.regions import settings_for
+    from sovereel.storage.db import open_engine
+    from sovereel.storage.migrate import upgrade
+
+    names = _names(args.regions, settings)
+    deployment = with_regions(settings, names, "127.0.0.1", 8000)
+    # An operator's check: it opens each region's store in turn (read only) and compares their account ids.
+    stores = {}
+    for name in names:
+        rs = settings_for(deployment, name)
+        engine = open_engine(rs.effective_database_url)
+        upgrade(engine)
+        stores[name] = engine
+    from sqlalchemy.orm import Session
+
+    accounts = {}
+    for name, engine in stores.items():
+        with Session(engine) as s:
+            accounts[name] = account_ids(s)
+    failed = False
+    for name, engine in stores.items():
+        foreign = set().union(*(ids for other, ids in accounts.items() if other != name))
+        with Session(engine) as s:
+            report = scan_store(s, name, foreign)
+        print(report.summary())
+        failed = failed or not report.ok
+        engine.dispose()
+    print("residency check:", "FAILED" if failed else f"OK ({len(names)} regions, no personal data out of place)")
+    return 1 if failed else 0
+
+
+def cmd_exchange_pull(args: argparse.Namespace, settings: Settings) -> int:
+    """Pull every other region's new public videos into this region now."""
+    from sovereel.governance.exchange import ExchangePuller
+    from sovereel.regions import peer_urls, settings_for
+    from sovereel.runtime import open_runtime
+
+    region_settings = settings_for(settings, settings.region) if settings.regions else settings
+    peers = peer_urls(region_settings)
+    if not peers:
+        print("no other regions configured (SOVEREEL_REGIONS)")
+        return 1
+    rt = open_runtime(region_settings)
+    try:
+        for result in ExchangePuller(rt, peers, 0).run_once():
+            print(
+                f"from {result.peer}: {len(result.received)} new videos ({result.bytes} bytes), {result.skipped} known"
+            )
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
+    """An operator's look-up of one account: this region's only; another region's is refused and audited."""
+    from sqlalchemy import or_, select
+
+    from sovereel.errors import AppError
+    from sovereel.governance.audit import append_audit, pseudonym
+    from sovereel.queries.videos import user_view
+    from sovereel.regions import check_username, settings_for
+    from sovereel.storage.db import RegionDB, open_engine
+    from sovereel.storage.migrate import upgrade
+    from sovereel.storage.models import User
+
+    region_settings = settings_for(settings, settings.region) if settings.regions else settings
+    engine = open_engine(region_settings.effective_database_url)
+    upgrade(engine)
+    db = RegionDB(region_settings.region, engine)
+    try:
+        check_username(region_settings, db, args.who)
+        with db.transaction() as s:
+            user = s.scalar(select(User).where(or_(User.username_key == args.who.lower(), User.id == args.who)))
+            if user is None:
+                print(f"region {db.region}: no account {args.who!r}")
+                return 1
+            append_audit(
+                s,
+                region=db.region,
+                kind="access.personal_data",
+                actor_id=None,
+                subject=f"user:{pseudonym(region_settings.secret_key, user.id)}",
+                detail={"what": "profile", "reason": args.reason},
+            )
+            print(json.dumps({**user_view(user), "created_at": user.created_at}, indent=2, default=str))
+        return 0
+    except AppError as exc:
+        print(f"refused ({exc.status} {exc.code}): {exc.message}")
+        return 3
+    finally:
+        engine.dispose()
+
+
+def add_region_commands(sub: Any, settings_of: Any) -> None:
+    """Register `residency check`, `user show` and `exchange pull` on the `sovereel` parser."""
+    residency = sub.add_parser("residency", help="prove that personal data stays in its region")
+    rsub = residency.add_subparsers(dest="residency_command", required=True)
+    check = rsub.add_parser("check", help="scan every region's store for other regions' personal data")
+    check.add_argument("--regions", help="comma-separated region names (default: SOVEREEL_REGIONS)")
+    check.set_defaults(func=lambda a: cmd_residency_check(a, settings_of(a)))
+    show = user_commands(sub).add_parser("show", help="show one account of this region (another region's is refused)")
+    show.add_argument("who", help="username, name@region, or user id")
+    show.add_argument("--reason", required=True, help="why the operator reads it (kept in the audit log)")
+    show.set_defaults(func=lambda a: cmd_user_show(a, settings_of(a)))
+    exchange = sub.add_parser("exchange", help="the content exchange between regions")
+    esub = exchange.add_subparsers(dest="exchange_command", required=True)
+    pull = esub.add_parser("pull", help="pull other regions' new public videos into this region")
+    pull.set_defaults(func=lambda a: cmd_exchange_pull(a, settings_of(a)))

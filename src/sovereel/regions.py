@@ -1,0 +1,181 @@
+"""Regions of a deployment: which stores each one has, what a process serving one of them may know, and refusals.
+
+A deployment declares its regions in `SOVEREEL_REGIONS` (JSON, `{name: {database_url, media_url, bus_url,
+public_url, signing_key_file}}`). A process serving region A is given `settings_for(settings, "a")`: its own
+region's store URLs, and of every other region only the public base URL (used by the sign-up region picker
+and the content exchange). So a process never holds another region's database or media credentials.
+
+Session tokens name their region (`<region>.<random>`): a token presented to another region is refused with
+403 and written to the audit log as `residency.refused`, as is any request that names another region's
+user (`name@region` handles, which is how another region's creators appear here).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import or_, select
+
+from sovereel.errors import Forbidden, Invalid
+from sovereel.governance.audit import append_audit
+from sovereel.settings import REGION_RE, Settings
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import User
+
+log = logging.getLogger(__name__)
+
+SPEC_KEYS = frozenset({"database_url", "media_url", "bus_url", "public_url", "signing_key_file"})
+STORE_KEYS = ("database_url", "media_url", "bus_url", "signing_key_file")  # what only the region's own process holds
+DEMO_HOSTS = ("127.0.0.1", "localhost")  # distinct host names keep each region's session cookie apart in a browser
+
+
+class ForeignRegion(Forbidden):
+    """A request for personal data that lives in another region (403, code `wrong_region`)."""
+
+    code = "wrong_region"
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """Where one region's data lives and where its public web front is."""
+
+    name: str
+    database_url: str = ""
+    media_url: str = ""
+    bus_url: str = ""
+    public_url: str = ""
+    signing_key_file: str = ""
+
+
+def region_specs(settings: Settings) -> dict[str, RegionSpec]:
+    """The deployment's regions (just this process's region when `SOVEREEL_REGIONS` is empty)."""
+    if not settings.regions:
+        return {
+            settings.region: RegionSpec(
+                name=settings.region,
+                database_url=settings.database_url,
+                media_url=settings.media_url,
+                bus_url=settings.bus_url,
+                public_url=settings.public_url,
+            )
+        }
+    out: dict[str, RegionSpec] = {}
+    for name, raw in settings.regions.items():
+        if not REGION_RE.match(name):
+            raise Invalid(f"region name {name!r} must be lower-case letters, digits, '-' or '_'", code="bad_region")
+        unknown = set(raw) - SPEC_KEYS
+        if unknown:
+            raise Invalid(f"region {name}: unknown keys {sorted(unknown)}", code="bad_region")
+        out[name] = RegionSpec(name=name, **{k: str(v) for k, v in raw.items()})
+    return out
+
+
+def settings_for(settings: Settings, name: str) -> Settings:
+    """Settings of a process serving region `name`: its own store URLs, only public URLs of the others."""
+    specs = region_specs(settings)
+    if name not in specs:
+        raise Invalid(f"unknown region {name!r}; the deployment has {sorted(specs)}", code="bad_region")
+    own = specs[name]
+    regions = {n: {"public_url": s.public_url} for n, s in specs.items() if n != name}
+    regions[name] = {k: getattr(own, k) for k in ("public_url", *STORE_KEYS) if getattr(own, k)}
+    update: dict[str, object] = {"region": name, "regions": regions, "public_url": own.public_url}
+    update["database_url"] = own.database_url
+    update["media_url"] = own.media_url
+    if own.bus_url:
+        update["bus_url"] = own.bus_url
+    if own.signing_key_file:
+        update["signing_key_file"] = Path(own.signing_key_file)
+    return settings.model_copy(update=update)
+
+
+def demo_regions(settings: Settings, names: list[str], host: str, port: int) -> Settings:
+    """The embedded demo layout: each region a SQLite file and media folder under data_dir/<region>, one port each."""
+    regions: dict[str, dict[str, str]] = {}
+    for i, name in enumerate(names):
+        if not REGION_RE.match(name):
+            raise Invalid(f"region name {name!r} must be lower-case letters, digits, '-' or '_'", code="bad_region")
+        # Each region gets its own host name where possible: a browser keeps one session cookie per host.
+        shown = DEMO_HOSTS[i % len(DEMO_HOSTS)] if host in DEMO_HOSTS else host
+        regions[name] = {"public_url": f"http://{shown}:{port + i}"}
+    return settings.model_copy(update={"regions": regions})
+
+
+def peer_urls(settings: Settings) -> dict[str, str]:
+    """Public base URLs of the other regions of the deployment (for the exchange and the region picker)."""
+    return {
+        name: str(spec.get("public_url", "")).rstrip("/")
+        for name, spec in settings.regions.items()
+        if name != settings.region and spec.get("public_url")
+    }
+
+
+def region_choices(settings: Settings) -> list[dict[str, object]]:
+    """The sign-up page's region picker: every region with its sign-up address; empty with one region."""
+    peers = peer_urls(settings)
+    if not peers:
+        return []
+    here = {"name": settings.region, "signup_url": "/signup", "current": True}
+    others = [{"name": n, "signup_url": f"{url}/signup", "current": False} for n, url in sorted(peers.items())]
+    return [here, *others]
+
+
+def new_session_token(region: str) -> str:
+    """A session token that names its region: `<region>.<43 random url-safe characters>`."""
+    return f"{region}.{secrets.token_urlsafe(32)}"
+
+
+def token_region(token: str) -> str | None:
+    """The region a token names, or None for a token without one."""
+    head, dot, _rest = token.partition(".")
+    return head if dot and REGION_RE.match(head) else None
+
+
+def foreign_handle(username: str) -> tuple[str, str] | None:
+    """('ana', 'eu') for another region's handle 'ana@eu'; None for a local username."""
+    name, at, region = username.lstrip("@").partition("@")
+    return (name, region.lower()) if at else None
+
+
+def refuse(region: str, db: RegionDB, *, what: str, requested_region: str, reason: str) -> ForeignRegion:
+    """Record a residency refusal in the audit log (its own transaction) and return the 403 to raise."""
+    log.warning("residency: refused %s for region %s (%s)", what, requested_region, reason)
+    with db.transaction() as s:
+        append_audit(
+            s,
+            region=region,
+            kind="residency.refused",
+            actor_id=None,
+            subject=f"region:{requested_region}"[:200],
+            detail={"what": what, "home_region": region, "requested_region": requested_region, "reason": reason},
+        )
+    return ForeignRegion(
+        f"that belongs to region {requested_region!r}; this server holds region {region!r}'s data only"
+    )
+
+
+def check_token(settings: Settings, db: RegionDB, token: str) -> None:
+    """Refuse (403, audited) a session token issued by another region."""
+    region = token_region(token)
+    if region is not None and region != settings.region:
+        raise refuse(
+            settings.region, db, what="session token", requested_region=region, reason="token of another region"
+        )
+
+
+def check_username(settings: Settings, db: RegionDB, username: str) -> None:
+    """Refuse (403, audited) a request naming another region's user: a `name@region` handle, or the
+    handle or id of a creator stub. (Another region's real account ids are unknown here: they get 404.)"""
+    handle = foreign_handle(username)
+    region = handle[1] if handle else None
+    if region is not None and region not in settings.regions:
+        region = None  # not a region of this deployment: an unknown user (404), not a refusal to audit
+    if region is None:
+        with db.session() as s:
+            region = s.scalar(
+                select(User.origin_region).where(or_(User.username_key == username.lower(), User.id == username))
+            )
+    if region and region != settings.region:
+        raise refuse(settings.region, db, what="user", requested_region=region, reason="user of another region")

@@ -1,0 +1,1 @@
+"""Trust and safety cores without I/O: perceptual fingerprints of videos and their matching."""

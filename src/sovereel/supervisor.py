@@ -1,0 +1,189 @@
+"""`sovereel up`: the scaled layout on one machine, supervised.
+
+It starts, each as its own process: the API (uvicorn with N worker processes on one port), the outbox relay,
+the media worker and the trainer. API processes only write outbox rows; the relay publishes them to NATS,
+and every API process's learner reads every event through its own consumer. A child that dies is restarted
+with backoff; Ctrl-C (SIGINT) or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from sovereel.settings import Settings
+
+log = logging.getLogger(__name__)
+GRACE_S = 20.0
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it and its current state."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    next_start_at: float = 0.0
+    exits: list[int] = field(default_factory=list)
+
+    def start(self) -> None:
+        # Its own session: Ctrl-C reaches the supervisor only, which stops the children in order.
+        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+        log.info("started %s (pid %d): %s", self.name, self.proc.pid, " ".join(self.argv[2:]))
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def check_layout(settings: Settings, api_workers: int) -> list[str]:
+    """Why this configuration cannot run as several processes (empty when it can)."""
+    problems = []
+    if not settings.bus_url.startswith(("nats://", "tls://")):
+        problems.append("the processes share events through NATS JetStream: set SOVEREEL_BUS_URL=nats://127.0.0.1:4222")
+    if api_workers > 1 and settings.hot_state_url == "memory://":
+        problems.append(
+            "several API processes must share rate limits and session lookups: set SOVEREEL_HOT_STATE_URL=redis://…"
+        )
+    return problems
+
+
+def plan(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    api_workers: int,
+    media_threads: int,
+    trainer: bool,
+    base_env: dict[str, str],
+) -> list[Child]:
+    """The children of the scaled layout, with the environment each gets."""
+    py = sys.executable
+    env = {
+        **base_env,
+        "SOVEREEL_DATA_DIR": str(settings.data_dir),
+        "SOVEREEL_REGION": settings.region,
+        "SOVEREEL_RUN_RELAY": "false",  # the relay is its own process: the others only write the outbox
+    }
+    api_env = {
+        **env,
+        "SOVEREEL_RUN_WORKERS": "false",  # the media worker is its own process
+        "SOVEREEL_TRAIN_EVERY_S": "0",  # and so is the trainer; API processes swap in what it publishes
+        "SOVEREEL_BUS_CONSUMER": "",  # a consumer per process: each learner must see every event
+    }
+    api = [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port)]
+    api += ["--workers", str(api_workers), "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]
+    children = [
+        Child("api", api, api_env),
+        Child("relay", [py, "-m", "sovereel.cli", "relay"], env),
+        Child("worker", [py, "-m", "sovereel.cli", "worker", "--threads", str(media_threads)], env),
+    ]
+    if trainer:
+        children.append(Child("trainer", [py, "-m", "sovereel.cli", "trainer"], env))
+    return children
+
+
+def prepare_metrics_dir(settings: Settings) -> Path:
+    """A fresh folder for the processes' shared Prometheus samples."""
+    path = (settings.data_dir / "run" / "metrics").resolve()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+class Supervisor:
+    """Keeps the children running until told to stop."""
+
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+        self.stopping = False
+
+    def _signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping every process", signal.Signals(signum).name)
+        self.stopping = True
+
+    def run(self, poll_s: float = 0.5) -> int:
+        signal.signal(signal.SIGINT, self._signal)
+        signal.signal(signal.SIGTERM, self._signal)
+        for child in self.children:
+            child.start()
+        while not self.stopping:
+            time.sleep(poll_s)
+            for child in self.children:
+                self._tend(child)
+        return self.shutdown()
+
+    def _tend(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.proc is not None and child.proc.poll() is not None:
+            code = child.proc.returncode
+            child.exits.append(code)
+            child.proc = None
+            # Backoff grows while a child keeps dying soon after start, and resets once it ran a minute.
+            child.restarts = 0 if now - child.started_at > 60 else child.restarts + 1
+            delay = min(MAX_BACKOFF_S, 2.0**child.restarts - 1)
+            child.next_start_at = now + delay
+            log.error("%s exited with %s; restarting in %.0fs", child.name, code, delay)
+        if child.proc is None and now >= child.next_start_at and not self.stopping:
+            child.start()
+
+    def shutdown(self) -> int:
+        """SIGTERM every child, wait for them, SIGKILL what is left after the grace period."""
+        for child in reversed(self.children):  # the trainer and workers first, the API last
+            if child.alive() and child.proc is not None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_S
+        for child in self.children:
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0fs: killing it", child.name, GRACE_S)
+                os.killpg(child.proc.pid, signal.SIGKILL)
+                child.proc.wait()
+        log.info("all processes stopped")
+        return 0
+
+
+def run_up(
+    settings: Settings, *, host: str, port: int, api_workers: int, media_threads: int, trainer: bool = True
+) -> int:
+    """Check the configuration, migrate once, then start and supervise the scaled layout."""
+    problems = check_layout(settings, api_workers)
+    if problems:
+        for problem in problems:
+            print(f"sovereel up: {problem}", file=sys.stderr)
+        return 2
+    from sovereel.roles import open_region_db
+
+    open_region_db(settings).dispose()  # migrate once, before several processes start at the same moment
+    env = dict(os.environ)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(prepare_metrics_dir(settings))
+    children = plan(
+        settings,
+        host=host,
+        port=port,
+        api_workers=api_workers,
+        media_threads=media_threads,
+        trainer=trainer,
+        base_env=env,
+    )
+    log.info(
+        "region %s: %d API processes on http://%s:%d, relay, media worker", settings.region, api_workers, host, port
+    )
+    return Supervisor(children).run()

@@ -1,0 +1,48 @@
+"""The platform's Prometheus metrics, defined once; `api/metrics.py` serves them.
+
+Under several processes (`sovereel up`) set PROMETHEUS_MULTIPROC_DIR before start: every process then writes
+its samples to files there and `/metrics` of any API process reports the sum over all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import Counter, Histogram
+
+from sovereel.events.bus import Handler, Message
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+REQUEST_SECONDS = Histogram(
+    "sovereel_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status class.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+EVENT_LAG_SECONDS = Histogram(
+    "sovereel_event_lag_seconds",
+    "From an event's commit (outbox row) to its delivery to a consumer, by consumer.",
+    ["consumer"],
+    buckets=LAG_BUCKETS,
+)
+EVENTS_DELIVERED = Counter("sovereel_events_delivered_total", "Bus messages handed to a consumer.", ["consumer"])
+RATE_LIMITED = Counter("sovereel_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
+JOB_FAILURES = Counter("sovereel_media_job_failures_total", "Failed transcode attempts (retried or final).", ["final"])
+TRAININGS = Counter("sovereel_trainings_total", "Model versions trained by this process, by outcome.", ["outcome"])
+
+
+def timed_consumer(name: str, handler: Handler, clock: Callable[[], float] = time.time) -> Handler:
+    """Wrap a bus handler so each delivery records its commit-to-delivery lag."""
+    lag = EVENT_LAG_SECONDS.labels(consumer=name)
+    delivered = EVENTS_DELIVERED.labels(consumer=name)
+
+    def run(message: Message) -> None:
+        handler(message)
+        delivered.inc()
+        if message.created_at:
+            lag.observe(max(0.0, clock() - message.created_at))
+
+    return run

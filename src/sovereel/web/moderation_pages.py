@@ -1,0 +1,48 @@
+"""The review queue page (/moderation) and the notices page (/notices): shells that their scripts fill from the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from sovereel.actions.moderation import is_moderator
+from sovereel.actions.reports import REASONS
+from sovereel.api.deps import OptionalUser
+from sovereel.web.render import PageRenderer
+
+
+def build_router(render: PageRenderer) -> APIRouter:
+    """Routes for the trust-and-safety pages."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/moderation")
+    async def moderation_page(request: Request, viewer: OptionalUser) -> Response:
+        if viewer is None:
+            return RedirectResponse("/login?next=/moderation", status_code=303)
+        if not is_moderator(viewer):
+            return render(
+                request,
+                "404.html",
+                title="Not allowed",
+                viewer=viewer,
+                message="The review queue is for moderators only.",
+                status_code=403,
+            )
+        return render(request, "moderation.html", title="Review queue", viewer=viewer, nav="moderation")
+
+    @router.get("/notices")
+    async def notices_page(request: Request, viewer: OptionalUser) -> Response:
+        if viewer is None:
+            return RedirectResponse("/login?next=/notices", status_code=303)
+        return render(request, "notices.html", title="Notices", viewer=viewer, nav="notices", reasons=REASONS)
+
+    return router
+
+
+def install(app: object) -> None:
+    """Add the trust-and-safety pages to the app."""
+    from fastapi import FastAPI
+
+    assert isinstance(app, FastAPI)
+    app.include_router(build_router(PageRenderer()))
