@@ -39,7 +39,7 @@ def reencoded_copy(src: Path, out: Path) -> Path:
 def moderator(client: TestClient, rt: RegionRuntime, username: str = "mod") -> dict[str, str]:
     """Sign up an account and make it a moderator (as `sovereel user role` does)."""
     headers = signup(client, username)
-    do_set_role(rt.db, username=username, role="moderator")
+    do_set_role(rt.db, audit_secret=rt.settings.secret_key, username=username, role="moderator")
     return headers
 
 

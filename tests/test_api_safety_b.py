@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from sovereel.actions.blocks import block_user
+from sovereel.governance.audit import pseudonym
 from sovereel.queries.safety import today_utc
 from sovereel.runtime import RegionRuntime
 from sovereel.safety_rules import years_before
@@ -249,6 +250,37 @@ def test_private_accounts_take_follow_requests(client: TestClient, rt: RegionRun
     client.put("/api/me/safety", headers=ana, json={"is_private": False})  # going public approves who waited
     assert client.get("/api/users/ana", headers=erin).json()["user"]["followed_by_me"] is True
     assert client.get(f"/api/videos/{vid}", headers=dave).status_code == 200
+
+
+def test_safety_setting_changes_are_audited_under_pseudonyms(
+    client: TestClient, rt: RegionRuntime, tmp_path: Path
+) -> None:
+    ana, carol, dave = (signup(client, n) for n in ("ana", "carol", "dave"))
+    ids = {name: user_id(client, h) for name, h in (("ana", ana), ("carol", carol), ("dave", dave))}
+    vid = upload(client, ana, clip(tmp_path), "Hello").json()["id"]
+    changes = {"is_private": True, "comment_policy": "followers", "comment_filters": ["zqspoiler alert"]}
+    assert client.put("/api/me/safety", headers=ana, json=changes).status_code == 200
+    assert client.put(f"/api/videos/{vid}/comment-policy", headers=ana, json={"comment_policy": "no_one"}).is_success
+    client.post("/api/users/ana/follow", headers=carol)
+    client.post("/api/users/ana/follow", headers=dave)
+    assert client.post("/api/me/follow-requests/carol", headers=ana).json() == {"approved": True}
+    assert client.delete("/api/me/follow-requests/dave", headers=ana).json() == {"approved": False}
+
+    with rt.db.session() as s:
+        audited = [e for e in s.scalars(select(AuditEntry).order_by(AuditEntry.idx)) if e.kind.startswith("account.")]
+    alias = {name: f"user:{pseudonym(rt.settings.secret_key, uid)}" for name, uid in ids.items()}
+    assert [(e.kind, e.subject, e.detail["by"]) for e in audited] == [
+        ("account.privacy", alias["ana"], alias["ana"]),
+        ("account.comment_policy", alias["ana"], alias["ana"]),
+        ("account.comment_filters", alias["ana"], alias["ana"]),
+        ("account.comment_policy", alias["ana"], alias["ana"]),
+        ("account.follow_approved", alias["carol"], alias["ana"]),
+        ("account.follow_declined", alias["dave"], alias["ana"]),
+    ]
+    assert audited[2].detail == {"by": alias["ana"], "count": 1}  # how many filters, never the words
+    assert audited[3].detail["policy"] == "no_one" and audited[3].detail["video_id"] == vid
+    logged = json.dumps([[e.subject, e.detail] for e in audited])
+    assert "zqspoiler" not in logged and not any(uid in logged for uid in ids.values())
 
 
 def test_young_users_are_not_discoverable_by_strangers(client: TestClient, rt: RegionRuntime, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             assert process_all(rt) == 2
             for name in ("ben_mod", "max_mod", "cat_mod"):
                 ApiUser.signup(base_url, name, name.split("_")[0].title()).close()
-            do_set_role(rt.db, username="max_mod", role="moderator")
+            do_set_role(rt.db, audit_secret=rt.settings.secret_key, username="max_mod", role="moderator")
             yield Site(base_url, rt, tmp, bad, fine)
     finally:
         rt.close()
@@ -171,6 +171,8 @@ def test_report_queue_remove_gone_appeal_and_reupload_held(browser: Browser, sit
     held = cat.upload(copy, "Check this out #stunts")
     assert process_all(site.rt) == 1
     assert cat.get(f"/api/videos/{held}")["moderation_state"] == "held"
+    assert cat.get("/api/me/notices")["notices"][0]["action"] == "hold"  # the uploader is told why
+    cat_id = cat.get("/api/me")["id"]
     cat.close()
     assert held not in for_you_ids(ben)
     mod.goto("/moderation")
@@ -180,6 +182,38 @@ def test_report_queue_remove_gone_appeal_and_reupload_held(browser: Browser, sit
     appeal = mod.locator(f"[data-testid=queue-item][data-type=appeal][data-target='{site.bad}']")
     assert "professional stunt" in appeal.inner_text()
     screenshot(mod, "moderation-queue-reupload-desktop")
+
+    # A comment is reported from the comments drawer, for "something else" in the reporter's own words.
+    posted = ana_ctx.request.post(f"/api/videos/{site.fine}/comments", data={"body": "Meet me after school, alone"})
+    assert posted.ok, posted.text()
+    ben.goto(f"/v/{site.fine}")
+    ben.locator("[data-testid=feed-item].active").get_by_test_id("comment-btn").click()
+    ben.get_by_test_id("comments-drawer").get_by_test_id("report-comment-btn").click()
+    form = ben.get_by_test_id("report-form")
+    form.wait_for()
+    form.get_by_test_id("report-reason-other").check()
+    form.get_by_test_id("report-detail").fill("Grooming a child")
+    form.get_by_test_id("report-submit").click()
+    ben.get_by_text("your report was sent").wait_for()
+    mod.goto("/moderation")
+    comment_item = mod.locator(f"[data-testid=queue-item][data-target='{posted.json()['id']}']")
+    comment_item.wait_for()
+    assert "Meet me after school" in comment_item.inner_text() and "Grooming a child" in comment_item.inner_text()
+
+    # An account is reported from its profile, blocking it at once; the report reaches the queue.
+    ben.goto("/@cat_mod")
+    ben.get_by_test_id("profile-report-btn").click()
+    form = ben.get_by_test_id("report-form")
+    form.wait_for()
+    form.get_by_test_id("report-reason-harassment").check()
+    form.get_by_test_id("report-block").check()
+    form.get_by_test_id("report-submit").click()
+    ben.get_by_text("your report was sent and blocked @cat_mod").wait_for()
+    assert [b["username"] for b in ben_ctx.request.get("/api/me/blocks").json()["blocks"]] == ["cat_mod"]
+    mod.goto("/moderation")
+    account_item = mod.locator(f"[data-testid=queue-item][data-target='{cat_id}']")
+    account_item.wait_for()
+    assert "@cat_mod" in account_item.inner_text()
 
     for errors in (ben_errors, mod_errors, ana_errors):
         assert errors.errors == []

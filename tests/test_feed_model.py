@@ -227,3 +227,18 @@ def test_each_head_is_calibrated_to_its_label_rate_without_reordering() -> None:
     assert probs[..., 5].mean() == pytest.approx(3 / 4000, rel=0.02)
     for t in range(len(TASKS)):  # an offset per task: the order of candidates within a task is unchanged
         assert torch.equal(torch.argsort(before[:, t]), torch.argsort(after[:, t]))
+
+
+def test_sequence_co_engagement_weights_neighbours_in_watch_order() -> None:
+    from sovereel.feed.train import sequence_matrix
+
+    # Two viewers watch 0, 1, 2, 3 in that order (timestamps shuffled in the input); a third watches only 4.
+    users = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2], dtype=np.int64)
+    cols = np.array([2, 0, 3, 1, 1, 3, 0, 2, 4], dtype=np.int64)
+    ts = np.array([3.0, 1.0, 4.0, 2.0, 2.0, 4.0, 1.0, 3.0, 9.0])
+    m = sequence_matrix(users, cols, ts, n_items=5, window=2, k=10).toarray()
+    assert np.allclose(m, m.T)
+    assert m[0, 1] > m[0, 2] > 0.0  # one position apart counts more than two
+    assert m[0, 3] == 0.0  # beyond the window
+    assert m[4].sum() == 0.0 and np.all(np.diag(m) == 0.0)
+    assert sequence_matrix(users[:0], cols[:0], ts[:0], n_items=3, window=2, k=10).nnz == 0

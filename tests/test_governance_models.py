@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sovereel.cli import main
 from sovereel.cli_governance import open_region_db
 from sovereel.governance.audit import read_records
-from sovereel.governance.lineage import verify_model
+from sovereel.governance.lineage import source_digest, verify_model
 from sovereel.governance.manifest import sign_manifest
 from sovereel.governance.registry import ModelRefused, check_version, read_manifest, version_dir
 from sovereel.governance.signing import keys_for_dir, region_keys
@@ -72,11 +72,14 @@ def test_training_signs_its_lineage_and_verify_recomputes_it(
     assert lineage["region"] == "default" and lineage["events"]["count"] == 72
     assert lineage["events"]["first_seq"] == 1 and lineage["events"]["last_seq"] == 72
     assert len(lineage["config_sha256"]) == len(lineage["params_sha256"]) == 64
+    assert lineage["code_sha256"] == source_digest() and len(source_digest()) == 64  # the exact source that trained it
     assert kinds(rt.db)[-2:] == ["model.trained", "model.promoted"]
     key_file = rt.settings.region_dir / "signing_key.pem"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert main(["--data-dir", str(rt.settings.data_dir), "model", "verify", version]) == 0
-    assert "72 training events (seq 1..72) match the Merkle root" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "72 training events (seq 1..72) match the Merkle root" in out
+    assert f"source sha256 {source_digest()} (the same as this installation's)" in out
     seed(rt.db, tag="b")  # a second version learns from more events; its parent is the first
     second, manifest2 = train_version(rt.db, rt.settings.region_dir, epochs=1)
     assert manifest2["lineage"]["parent_version"] == version and manifest2["lineage"]["events"]["count"] == 144

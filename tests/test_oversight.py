@@ -19,6 +19,7 @@ from sovereel.actions.oversight import do_make_overseer
 from sovereel.cli import main as cli_main
 from sovereel.feed.params import default_params, load_params
 from sovereel.governance.audit import append_audit
+from sovereel.governance.lineage import source_digest
 from sovereel.learner import train_version
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import FeedImpression, User
@@ -245,6 +246,7 @@ def test_oversight_responses_hold_no_raw_user_ids_or_usernames(
     card = client.get(f"/api/oversight/models/{version}", headers=overseer).json()
     assert card["signature"] == "verified" and card["lineage"][0]["version"] == version
     assert card["training_data"]["events"] > 0 and len(card["training_data"]["events_merkle_root"]) == 64
+    assert card["code_sha256"] == source_digest()
     listed_models = client.get("/api/oversight/models", headers=overseer).json()["models"]
     assert [m["signature"] for m in listed_models] == ["verified"]
     text = "\n".join(bodies)

@@ -15,6 +15,7 @@ from sovereel.cli import main
 from sovereel.events.relay import relay_once
 from sovereel.governance.exchange import offered_videos, pull_from_peer, still_offered
 from sovereel.governance.residency import account_ids, scan_store, user_columns
+from sovereel.ids import region_tag
 from sovereel.regions import region_choices, settings_for, token_region
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, Like, User, Video
@@ -65,13 +66,31 @@ def test_tokens_and_users_of_another_region_are_refused_and_audited(tmp_path: Pa
         r = us.client.get("/api/users/bob@eu")
         assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_region"
         assert any(e.detail["what"] == "user" for e in refusals(us))
+        # So is naming them by their account id (it carries eu's tag), on the API and on the web page;
+        # an id of no region is simply unknown, and us's own accounts are found as before.
+        bob_id = eu.client.get("/api/me", headers=bob).json()["id"]
+        ana_id = us.client.get("/api/me", headers=ana).json()["id"]
+        assert region_tag("eu") != region_tag("us") and bob_id.endswith(region_tag("eu"))
+        r = us.client.get(f"/api/users/{bob_id}", headers=ana)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_region"
+        assert us.client.post(f"/api/users/{bob_id}/follow", headers=ana).status_code == 403
+        assert us.client.get(f"/@{bob_id}", headers=ana).status_code == 403
+        by_id = [e for e in refusals(us) if e.detail["what"] == "user id"]
+        assert len(by_id) == 3 and by_id[0].detail["requested_region"] == "eu"
+        assert bob_id not in str([(e.subject, e.detail) for e in refusals(us)])  # the log keeps no foreign id
+        nobody = bob_id[:-2] + next(t for t in ("00", "01") if t not in (region_tag("eu"), region_tag("us")))
+        assert us.client.get(f"/api/users/{nobody}").status_code == 404
+        assert eu.client.get(f"/api/users/{ana_id}").status_code == 403
+        assert eu.client.get("/api/users/bob", headers=bob).status_code == 200  # at home, bob is found
         # After sign-out the replayed token is dead in its own region too.
         assert us.client.post("/api/auth/logout", headers=ana).status_code == 204
         assert us.client.get("/api/me", headers=ana).status_code == 401
 
 
 @pytest.mark.usefixtures("ffmpeg")
-def test_exchange_carries_public_videos_and_residency_holds(tmp_path: Path, backend: str) -> None:
+def test_exchange_carries_public_videos_and_residency_holds(
+    tmp_path: Path, backend: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     clip = make_clip(tmp_path / "c.mp4", duration_s=1.0)
     with two_regions(tmp_path, backend) as (us, eu):
         bob = signup(eu.client, "bob")
@@ -124,7 +143,7 @@ def test_exchange_carries_public_videos_and_residency_holds(tmp_path: Path, back
         watch(us.client, cat, public)
         assert us.client.get("/api/users/bob@eu", headers=cat).status_code == 403
         assert us.client.get(f"/api/users/{stub.id}", headers=cat).status_code == 403  # by (stub) user id
-        assert us.client.get(f"/api/users/{bob_id}", headers=cat).status_code == 404  # eu's ids mean nothing here
+        assert us.client.get(f"/api/users/{bob_id}", headers=cat).status_code == 403  # eu's account id: refused
         assert us.client.post("/api/users/bob@eu/follow", headers=cat).status_code == 403
         with eu.rt.db.session() as s:
             assert s.get(Video, public).like_count == 1  # type: ignore[union-attr]  # eve's like only
@@ -138,6 +157,11 @@ def test_exchange_carries_public_videos_and_residency_holds(tmp_path: Path, back
         assert us_report.ok, us_report.summary()
         assert eu_report.ok, eu_report.summary()
         assert us_report.rows_scanned["likes"] == 1 and us_report.rows_scanned["events"] >= 1
+        if backend == "sqlite":  # the operator's command reaches the embedded layout's two stores
+            capsys.readouterr()
+            assert main(["--data-dir", str(tmp_path / "data"), "residency", "check", "--regions", "us,eu"]) == 0
+            out = capsys.readouterr().out
+            assert "region us: OK" in out and "region eu: OK" in out and "  likes: 1 rows scanned" in out
 
         # bob erases his account in eu: on the next pull, us removes its copy of his video (and cat's like of it).
         gone = eu.client.request("DELETE", "/api/me", headers=bob, json={"password": "correct horse battery"})
@@ -194,6 +218,7 @@ def test_operator_lookups_stay_in_their_region(
     with two_regions(tmp_path) as (us, eu):
         signup(us.client, "ana")
         bob = signup(eu.client, "bob")
+        bob_id = eu.client.get("/api/me", headers=bob).json()["id"]
         upload(eu.client, bob, clip, "Fjord #travel")
         assert process_all(eu.rt) == 1
         pull_from_peer(us.rt, "eu", fetch_from(eu, "us"))
@@ -204,19 +229,21 @@ def test_operator_lookups_stay_in_their_region(
     assert '"username": "ana"' in capsys.readouterr().out
     assert main([*base, "bob@eu", "--reason", "curious"]) == 3
     assert main([*base, "bob@eu".upper(), "--reason", "curious"]) == 3
+    assert main([*base, bob_id, "--reason", "curious"]) == 3  # eu's account id
     assert "refused (403 wrong_region)" in capsys.readouterr().out
     with two_regions(tmp_path) as (us, _eu), us.rt.db.session() as s:
         kinds = [e.kind for e in s.scalars(select(AuditEntry).order_by(AuditEntry.idx))]
-    assert kinds.count("access.personal_data") == 1 and kinds.count("residency.refused") == 2
+    assert kinds.count("access.personal_data") == 1 and kinds.count("residency.refused") == 3
 
 
 def test_only_public_content_is_offered(sqlite_rt: RegionRuntime) -> None:
-    """Private accounts', age-restricted, non-public, unready, removed and received videos are never offered."""
+    """Private or suspended accounts', age-restricted, non-public, unready, removed and received videos are never
+    offered."""
     now = time.time()
     with sqlite_rt.db.transaction() as s:
-        for uid, private in (("u1", False), ("u2", True)):
+        for uid, private, suspended in (("u1", False, None), ("u2", True, None), ("u3", False, now)):
             s.add(User(id=uid, region=sqlite_rt.region, username=uid, username_key=uid, password_hash="x",
-                       is_private=private, created_at=now))  # fmt: skip
+                       is_private=private, suspended_at=suspended, created_at=now))  # fmt: skip
         s.add(User(id="xstub", region="eu", origin_region="eu", username="z@eu", username_key="z@eu",
                    password_hash="", role="stub", created_at=now))  # fmt: skip
         s.flush()
@@ -224,6 +251,7 @@ def test_only_public_content_is_offered(sqlite_rt: RegionRuntime) -> None:
             "ok": {}, "agegate": {"age_restricted": True}, "privacct": {"creator_id": "u2"},
             "friends": {"visibility": "followers"}, "pending": {"status": "processing"},
             "removed": {"moderation_state": "removed"}, "received": {"creator_id": "xstub", "origin_region": "eu"},
+            "suspended": {"creator_id": "u3"},
         }  # fmt: skip
         for vid, extra in cases.items():
             fields: dict[str, Any] = {"creator_id": "u1", "visibility": "public", "status": "ready", **extra}

@@ -27,7 +27,7 @@ from sovereel.storage.models import (
     Watch,
 )
 
-SNAPSHOT_TTL_S = 5.0  # and at once when a video is published or deleted (bus "video." events)
+SNAPSHOT_TTL_S = 5.0  # and at once when a video is published, moderated or deleted (bus "video." events)
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,18 @@ class VideoSnapshot:
         ).where(v.status == "ready", v.visibility != "private")  # fmt: skip
         with self.rt.db.session() as s:
             rows = s.execute(query).all()
-            names: dict[str, str] = {uid: name for uid, name in s.execute(select(User.id, User.username))}
+            people = s.execute(select(User.id, User.username, User.suspended_at))
+            creators: dict[str, tuple[str, bool]] = {uid: (name, at is not None) for uid, name, at in people}
         videos: dict[str, Eligible] = {}
         public: dict[str, VideoInfo] = {}
         by_creator: dict[str, list[VideoInfo]] = {}
         built: dict[str, tuple[tuple[Any, ...], VideoInfo]] = {}
         for r in rows:
-            key = (*r, names.get(r.creator_id, ""))
+            name, suspended = creators.get(r.creator_id, ("", False))
+            key = (*r, name, suspended)
             known = self._built.get(r.id)
             # Unchanged since the last load (the common case): no new parse, the same object.
-            info = known[1] if known is not None and known[0] == key else self._info(r, key[-1])
+            info = known[1] if known is not None and known[0] == key else self._info(r, name, suspended)
             built[r.id] = (key, info)
             videos[r.id] = Eligible(info, r.visibility)
             if r.visibility == "public":
@@ -104,7 +106,7 @@ class VideoSnapshot:
         return RegionCatalogue(videos, public, by_creator)
 
     @staticmethod
-    def _info(r: Any, creator_name: str) -> VideoInfo:
+    def _info(r: Any, creator_name: str, creator_suspended: bool) -> VideoInfo:
         return VideoInfo(
             id=r.id,
             creator_id=r.creator_id,
@@ -118,7 +120,8 @@ class VideoSnapshot:
             comment_count=r.comment_count,
             share_count=r.share_count,
             view_count=r.view_count,
-            moderation=r.moderation_state,  # the pipeline's moderation filter drops all but "ok"
+            # The pipeline's moderation filter drops all but "ok": a suspended account's videos with the rest.
+            moderation="suspended" if creator_suspended else r.moderation_state,
         )
 
 

@@ -21,7 +21,8 @@ def cmd_user_role(args: argparse.Namespace, settings_of: Callable[[argparse.Name
     engine = open_engine(settings.effective_database_url)
     upgrade(engine)
     try:
-        user = do_set_role(RegionDB(settings.region, engine), username=args.username, role=args.role)
+        db = RegionDB(settings.region, engine)
+        user = do_set_role(db, audit_secret=settings.secret_key, username=args.username, role=args.role)
     except AppError as exc:
         print(f"error: {exc.message}")
         return 1

@@ -7,7 +7,8 @@ and the content exchange). So a process never holds another region's database or
 
 Session tokens name their region (`<region>.<random>`): a token presented to another region is refused with
 403 and written to the audit log as `residency.refused`, as is any request that names another region's
-user (`name@region` handles, which is how another region's creators appear here).
+user: a `name@region` handle (how another region's creators appear here), a creator stub, or an account id
+of another region (account ids carry their home region's tag, `sovereel.ids.region_tag`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import or_, select
 
 from sovereel.errors import Forbidden, Invalid
 from sovereel.governance.audit import append_audit
+from sovereel.ids import id_tag, region_tag
 from sovereel.settings import REGION_RE, Settings
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import User
@@ -165,17 +167,29 @@ def check_token(settings: Settings, db: RegionDB, token: str) -> None:
         )
 
 
+def account_region(settings: Settings, value: str) -> str | None:
+    """The other region of the deployment whose account ids carry `value`'s tag; None for ours or none."""
+    tag = id_tag(value)
+    if tag is None or tag == region_tag(settings.region):
+        return None
+    return next((n for n in sorted(settings.regions) if n != settings.region and region_tag(n) == tag), None)
+
+
 def check_username(settings: Settings, db: RegionDB, username: str) -> None:
-    """Refuse (403, audited) a request naming another region's user: a `name@region` handle, or the
-    handle or id of a creator stub. (Another region's real account ids are unknown here: they get 404.)"""
+    """Refuse (403, audited) a request naming another region's user: a `name@region` handle, the handle or
+    id of a creator stub, or an id that is no account here and carries another region's tag."""
     handle = foreign_handle(username)
     region = handle[1] if handle else None
     if region is not None and region not in settings.regions:
         region = None  # not a region of this deployment: an unknown user (404), not a refusal to audit
+    what, reason = "user", "user of another region"
     if region is None:
         with db.session() as s:
-            region = s.scalar(
+            row = s.execute(
                 select(User.origin_region).where(or_(User.username_key == username.lower(), User.id == username))
-            )
+            ).first()
+        region = row[0] if row is not None else account_region(settings, username)
+        if row is None and region:
+            what, reason = "user id", "account id of another region"
     if region and region != settings.region:
-        raise refuse(settings.region, db, what="user", requested_region=region, reason="user of another region")
+        raise refuse(settings.region, db, what=what, requested_region=region, reason=reason)

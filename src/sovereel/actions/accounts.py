@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
 from sovereel.errors import Conflict, Invalid, Unauthorized
-from sovereel.ids import new_id
+from sovereel.ids import new_user_id
 from sovereel.queries.safety import today_utc
 from sovereel.regions import new_session_token
 from sovereel.safety_rules import check_birth_date, is_protected_teen
@@ -64,7 +64,7 @@ def do_signup(
         check_birth_date(birth_date, today)
     now = time.time()
     user = User(
-        id=new_id(now),
+        id=new_user_id(db.region, now),
         region=db.region,
         username=username,
         username_key=username.lower(),

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from sovereel.actions.videos import link_hashtags
 from sovereel.events.outbox import emit
 from sovereel.governance.exchange import stub_id
 from sovereel.storage.blobs import BlobStore
@@ -91,14 +92,7 @@ def do_store_exchanged_video(
             )
             s.add(video)
             s.flush()
-            for tag in sorted({str(t).lower().lstrip("#")[:100] for t in item.get("hashtags") or [] if t}):
-                row = s.get(Hashtag, tag)
-                if row is None:
-                    row = Hashtag(tag=tag, video_count=0)
-                    s.add(row)
-                    s.flush()
-                row.video_count += 1
-                s.add(VideoHashtag(video_id=video_id, tag=tag))
+            link_hashtags(s, video_id, {str(t).lower().lstrip("#")[:100] for t in item.get("hashtags") or [] if t})
             s.add(ExchangeTransfer(direction="in", peer_region=peer, video_id=video_id, bytes=total, at=time.time()))
             emit(s, "video.ready", {"video_id": video_id, "creator_id": stub.id})
     except BaseException:

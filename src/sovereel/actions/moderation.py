@@ -3,7 +3,14 @@
 Every decision writes, in one transaction: the `moderation_actions` row, the target's new state, the resolution
 of the target's open reports, a notice to the affected user (and a short one to each reporter), an audit-log
 entry (`moderation.<action>`) and outbox events: `moderation.action` always, `video.moderated` when a video's
-state changed (the feed snapshot and the learner's catalogue follow it).
+state changed (the feed snapshot and the learner's catalogue follow it). The system's holds of new uploads
+(`record_hold`) and users' appeals are audited too (`moderation.hold`, `moderation.appeal`), so every step of a
+case is in the log, and the uploader of a held video gets a notice saying why.
+
+Audit entries name an account only by its pseudonym (`user:<pseudonym>`, an HMAC of its id with the region's
+`audit_secret`, as the `account.*` entries do), never by its id or username; videos and comments by their ids.
+Suspending an account hides its videos from everyone but itself and moderators (`queries.videos.servable_sql`,
+and the feed snapshot marks them "suspended"); lifting the suspension brings them back.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from sovereel.errors import Conflict, Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
-from sovereel.governance.audit import append_audit
+from sovereel.governance.audit import append_audit, pseudonym
 from sovereel.ids import new_id
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import (
@@ -122,13 +129,23 @@ def _apply_comment(s: Session, comment: Comment, action: str, previous: dict[str
 
 def _apply_account(s: Session, user: User, action: str, previous: dict[str, Any]) -> str | None:
     previous.update(suspended_at=user.suspended_at)
+    if action not in ("suspend", "restore"):
+        return None
+    user.suspended_at = time.time() if action == "suspend" else None
+    # One event for all the account's videos: the feed snapshot reloads and drops (or takes back) every one.
+    state = "creator_suspended" if action == "suspend" else "creator_restored"
+    emit(s, "video.moderated", {"video_id": None, "state": state, "creator_id": user.id})
     if action == "suspend":
-        user.suspended_at = time.time()
-        return "Your account is suspended: you cannot upload or comment"
-    if action == "restore":
-        user.suspended_at = None
-        return "Your account was reviewed again: the suspension is lifted"
-    return None
+        return "Your account is suspended: you cannot upload or comment, and only you can see your videos"
+    return "Your account was reviewed again: the suspension is lifted and your videos are shown again"
+
+
+def audit_target(audit_secret: str, target_kind: str, target_id: str) -> tuple[str, str]:
+    """How the audit log names a target: (subject, target id); an account by its pseudonym, never its id."""
+    if target_kind == "account":
+        alias = pseudonym(audit_secret, target_id)
+        return f"user:{alias}", alias
+    return f"{target_kind}:{target_id}", target_id
 
 
 def _target_subject(s: Session, target_kind: str, target_id: str) -> tuple[Any, str]:
@@ -154,6 +171,7 @@ def _record(
     s: Session,
     *,
     region: str,
+    audit_secret: str,
     moderator_id: str | None,
     target_kind: str,
     target_id: str,
@@ -218,13 +236,14 @@ def _record(
         .where(Report.target_kind == target_kind, Report.target_id == target_id, Report.status == "open")
         .values(status="resolved", resolved_at=now, action_id=row.id)
     )
+    subject, logged_id = audit_target(audit_secret, target_kind, target_id)
     append_audit(
         s,
         region=region,
         kind=f"moderation.{action}",
         actor_id=moderator_id,
-        subject=f"{target_kind}:{target_id}",
-        detail={"target_kind": target_kind, "target_id": target_id, "reason": reason, "action_id": row.id},
+        subject=subject,
+        detail={"target_kind": target_kind, "target_id": logged_id, "reason": reason, "action_id": row.id},
     )
     emit(
         s,
@@ -234,8 +253,63 @@ def _record(
     return row
 
 
+HOLD_MESSAGES = {
+    "reupload_match": "Your video is held for review: it looks like a copy of a video that was removed for breaking "
+    "the community guidelines. Only you can see it until a moderator decides",
+    "new_upload_review": "Your video is held for review, as every new upload here is. Only you can see it until "
+    "a moderator decides",
+}
+"""What the uploader is told when the system holds their upload (keys: `reports.SYSTEM_REASONS`)."""
+
+
+def record_hold(s: Session, *, region: str, video: Video, reason: str, detail: str) -> ModerationAction:
+    """The system's hold of an upload, in the caller's transaction: the action row, a notice to the uploader
+    (not appealable: a moderator reviews the video anyway) and a `moderation.hold` audit entry."""
+    now = time.time()
+    row = ModerationAction(
+        id=new_id(now),
+        moderator_id=None,
+        target_kind="video",
+        target_id=video.id,
+        subject_user_id=video.creator_id,
+        action="hold",
+        reason=reason,
+        detail={"detail": detail},
+        created_at=now,
+    )
+    s.add(row)
+    s.flush()
+    s.add(
+        ModerationNotice(
+            id=new_id(now),
+            user_id=video.creator_id,
+            action_id=row.id,
+            message=HOLD_MESSAGES[reason],
+            appealable=False,
+            created_at=now,
+        )
+    )
+    append_audit(
+        s,
+        region=region,
+        kind="moderation.hold",
+        actor_id=None,
+        subject=f"video:{video.id}",
+        detail={"target_kind": "video", "target_id": video.id, "reason": reason, "action_id": row.id},
+    )
+    return row
+
+
 def moderate(
-    s: Session, *, region: str, moderator_id: str | None, target_kind: str, target_id: str, action: str, reason: str
+    s: Session,
+    *,
+    region: str,
+    audit_secret: str,
+    moderator_id: str | None,
+    target_kind: str,
+    target_id: str,
+    action: str,
+    reason: str,
 ) -> ModerationAction:
     """Apply one decision inside the caller's transaction (dismissing reports of a deleted item still works)."""
     reason = _check_reason(reason)
@@ -250,6 +324,7 @@ def moderate(
         return _record(
             s,
             region=region,
+            audit_secret=audit_secret,
             moderator_id=moderator_id,
             target_kind=target_kind,
             target_id=target_id,
@@ -270,6 +345,7 @@ def moderate(
     return _record(
         s,
         region=region,
+        audit_secret=audit_secret,
         moderator_id=moderator_id,
         target_kind=target_kind,
         target_id=target_id,
@@ -283,7 +359,14 @@ def moderate(
 
 
 def do_moderate(
-    db: RegionDB, *, moderator: User, target_kind: str, target_id: str, action: str, reason: str
+    db: RegionDB,
+    *,
+    audit_secret: str,
+    moderator: User,
+    target_kind: str,
+    target_id: str,
+    action: str,
+    reason: str,
 ) -> ModerationAction:
     """A moderator's decision on a video, a comment or an account (403 for anyone else)."""
     require_moderator(moderator)
@@ -291,6 +374,7 @@ def do_moderate(
         return moderate(
             s,
             region=db.region,
+            audit_secret=audit_secret,
             moderator_id=moderator.id,
             target_kind=target_kind,
             target_id=target_id,
@@ -299,7 +383,7 @@ def do_moderate(
         )
 
 
-def do_appeal(db: RegionDB, *, user_id: str, notice_id: str, body: str) -> Appeal:
+def do_appeal(db: RegionDB, *, audit_secret: str, user_id: str, notice_id: str, body: str) -> Appeal:
     """Appeal the action behind one's notice; once per action (409 the second time). It returns to the queue."""
     body = body.strip()
     if not body:
@@ -321,10 +405,25 @@ def do_appeal(db: RegionDB, *, user_id: str, notice_id: str, body: str) -> Appea
         s.add(appeal)
         notice.read_at = notice.read_at or now
         emit(s, "moderation.appealed", {"appeal_id": appeal.id, "action_id": notice.action_id})
+        original = s.get(ModerationAction, notice.action_id)
+        if original is not None:  # the appeal text stays out of the append-only log
+            s.flush()
+            subject, logged_id = audit_target(audit_secret, original.target_kind, original.target_id)
+            append_audit(
+                s,
+                region=db.region,
+                kind="moderation.appeal",
+                actor_id=None,
+                subject=subject,
+                detail={"target_kind": original.target_kind, "target_id": logged_id,
+                        "action_id": original.id, "appeal_id": appeal.id},
+            )  # fmt: skip
         return appeal
 
 
-def do_decide_appeal(db: RegionDB, *, moderator: User, appeal_id: str, decision: str, reason: str) -> Appeal:
+def do_decide_appeal(
+    db: RegionDB, *, audit_secret: str, moderator: User, appeal_id: str, decision: str, reason: str
+) -> Appeal:
     """Uphold the decision, or grant the appeal (which restores the video or lifts the suspension)."""
     require_moderator(moderator)
     if decision not in ("uphold", "grant"):
@@ -345,6 +444,7 @@ def do_decide_appeal(db: RegionDB, *, moderator: User, appeal_id: str, decision:
             row = moderate(
                 s,
                 region=db.region,
+                audit_secret=audit_secret,
                 moderator_id=moderator.id,
                 target_kind=original.target_kind,
                 target_id=original.target_id,
@@ -355,6 +455,7 @@ def do_decide_appeal(db: RegionDB, *, moderator: User, appeal_id: str, decision:
             row = _record(
                 s,
                 region=db.region,
+                audit_secret=audit_secret,
                 moderator_id=moderator.id,
                 target_kind=original.target_kind,
                 target_id=original.target_id,
@@ -371,8 +472,8 @@ def do_decide_appeal(db: RegionDB, *, moderator: User, appeal_id: str, decision:
         return appeal
 
 
-def do_set_role(db: RegionDB, *, username: str, role: str) -> User:
-    """Make an account a moderator, or an ordinary user again (the CLI's `user role`)."""
+def do_set_role(db: RegionDB, *, audit_secret: str, username: str, role: str) -> User:
+    """Make an account a moderator, or an ordinary user again (the CLI's `user role`); audited by pseudonym."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", code="bad_role")
     with db.transaction() as s:
@@ -386,7 +487,7 @@ def do_set_role(db: RegionDB, *, username: str, role: str) -> User:
             region=user.region,
             kind="moderation.role",
             actor_id=None,
-            subject=f"account:{user.id}",
-            detail={"username": user.username, "from": before, "to": role},
+            subject=f"user:{pseudonym(audit_secret, user.id)}",
+            detail={"from": before, "to": role},
         )
         return user

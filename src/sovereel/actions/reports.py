@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sovereel.actions.blocks import block_user
+from sovereel.actions.moderation import record_hold
 from sovereel.actions.social import viewable_video
 from sovereel.errors import Invalid, NotFound, TooManyRequests
 from sovereel.events.outbox import emit
@@ -87,8 +88,13 @@ def do_report(
     detail: str = "",
     block: bool = False,
     per_day: int = 20,
+    audit_secret: str | None = None,
 ) -> ReportOutcome:
-    """File a report (at most `per_day` a day), optionally blocking the account at once; one transaction."""
+    """File a report (at most `per_day` a day), optionally blocking the account at once; one transaction.
+
+    A block made here is logged as one made from the profile is (with `audit_secret`, in the audit log too), and
+    it stands even when the report itself is refused for the limit: blocking is never rate-limited.
+    """
     reason, detail = check_reason(reason, detail)
     now = time.time()
     with db.transaction() as s:
@@ -105,7 +111,7 @@ def do_report(
                 Report.status == "open",
             )
         )
-        blocked = block_user(s, reporter_id, subject_id, source="report") if block else False
+        blocked = block_user(s, reporter_id, subject_id, source="report", audit_secret=audit_secret) if block else False
         if existing is not None:
             return ReportOutcome(existing, True, blocked)
         recent = s.scalar(
@@ -113,43 +119,46 @@ def do_report(
             .select_from(Report)
             .where(Report.reporter_id == reporter_id, Report.created_at > now - DAY_S)
         )
-        if (recent or 0) >= per_day:
-            raise TooManyRequests(
-                f"you have sent {per_day} reports in the last 24 hours; try again later", code="report_limit"
-            )
-        report = Report(
-            id=new_id(now),
-            reporter_id=reporter_id,
-            target_kind=target_kind,
-            target_id=target_id,
-            subject_user_id=subject_id,
-            reason=reason,
-            detail=detail,
-            status="open",
-            created_at=now,
-        )
-        s.add(report)
-        emit(s, "moderation.reported", {"report_id": report.id, "target_kind": target_kind, "target_id": target_id})
-        return ReportOutcome(report, False, blocked)
+        if (recent or 0) < per_day:
+            report = _file(s, reporter_id, target_kind, target_id, subject_id, reason, detail)
+            emit(s, "moderation.reported", {"report_id": report.id, "target_kind": target_kind, "target_id": target_id})
+            return ReportOutcome(report, False, blocked)
+    # Over the limit: the transaction above committed the block (if one was asked for), not a report.
+    also = "; the account is blocked" if blocked else ""
+    raise TooManyRequests(
+        f"you have sent {per_day} reports in the last 24 hours; try again later{also}", code="report_limit"
+    )
 
 
-def hold_video(s: Session, video: Video, *, reason: str, detail: str) -> Report:
-    """Hold a video for review inside the caller's transaction: only its creator sees it until a moderator acts."""
-    if reason not in SYSTEM_REASONS:
-        raise ValueError(f"unknown system reason {reason!r}")
+def _file(
+    s: Session, reporter_id: str | None, target_kind: str, target_id: str, subject_id: str, reason: str, detail: str
+) -> Report:
+    """Add an open report row in the caller's transaction (reporter None: the system's own hold)."""
     now = time.time()
-    video.moderation_state = "held"
     report = Report(
         id=new_id(now),
-        reporter_id=None,
-        target_kind="video",
-        target_id=video.id,
-        subject_user_id=video.creator_id,
+        reporter_id=reporter_id,
+        target_kind=target_kind,
+        target_id=target_id,
+        subject_user_id=subject_id,
         reason=reason,
-        detail=detail[:MAX_DETAIL_CHARS],
+        detail=detail,
         status="open",
         created_at=now,
     )
     s.add(report)
+    return report
+
+
+def hold_video(s: Session, video: Video, *, reason: str, detail: str) -> Report:
+    """Hold a video for review inside the caller's transaction: only its creator sees it until a moderator acts.
+
+    The uploader is told (a notice) and the hold is audited before the queue's report row is added.
+    """
+    if reason not in SYSTEM_REASONS:
+        raise ValueError(f"unknown system reason {reason!r}")
+    record_hold(s, region=video.region, video=video, reason=reason, detail=detail)
+    video.moderation_state = "held"
+    report = _file(s, None, "video", video.id, video.creator_id, reason, detail[:MAX_DETAIL_CHARS])
     emit(s, "moderation.held", {"video_id": video.id, "reason": reason})
     return report

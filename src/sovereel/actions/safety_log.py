@@ -3,7 +3,8 @@
 
 Kinds (detail fields):
 - `block` / `unblock` {source, removed_follows}: actor blocked / unblocked subject.
-- `privacy` {is_private}, `comment_policy` {policy, video_id?}, `comment_filters` {count}: actor's own settings.
+- `privacy` {is_private, approved_requests}, `comment_policy` {policy, video_id?}, `comment_filters` {count}:
+  actor's own settings (the filter keywords themselves are never logged).
 - `comment_removed` {video_id, comment_id, excerpt}: the video's creator (actor) deleted subject's comment.
 - `follow_request` / `follow_approved` / `follow_declined` {}: between actor and subject.
 """

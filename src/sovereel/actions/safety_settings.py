@@ -1,5 +1,6 @@
 """A user's safety settings: private account, who may comment (account-wide and per video), comment keyword
-filters, and answering follow requests. Every change is logged (`safety_log`, and the audit log where it exists).
+filters, and answering follow requests. Every change is logged: in the safety log the user reads, and (given the
+region's `audit_secret`) in the audit log as `account.<kind>` under pseudonyms, never with the keywords themselves.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def do_update_safety_settings(
     is_private: bool | None = None,
     comment_policy: str | None = None,
     comment_filters: list[str] | None = None,
+    audit_secret: str | None = None,
 ) -> None:
     """Change the account's privacy, its default comment policy or its comment keyword filters.
 
@@ -68,12 +70,13 @@ def do_update_safety_settings(
                 actor_id=user_id,
                 subject_id=user_id,
                 detail={"is_private": is_private, "approved_requests": approved},
+                audit_secret=audit_secret,
             )
         if policy is not None and policy != user.comment_policy:
             user.comment_policy = policy
             log_safety(
                 s, region=user.region, kind="comment_policy", actor_id=user_id, subject_id=user_id,
-                detail={"policy": policy},
+                detail={"policy": policy}, audit_secret=audit_secret,
             )  # fmt: skip
         if keywords is not None:
             s.execute(delete(CommentFilter).where(CommentFilter.user_id == user_id))
@@ -83,11 +86,13 @@ def do_update_safety_settings(
             )
             log_safety(
                 s, region=user.region, kind="comment_filters", actor_id=user_id, subject_id=user_id,
-                detail={"count": len(keywords)},
+                detail={"count": len(keywords)}, audit_secret=audit_secret,  # how many, never which
             )  # fmt: skip
 
 
-def do_set_video_comment_policy(db: RegionDB, *, user_id: str, video_id: str, policy: str | None) -> Video:
+def do_set_video_comment_policy(
+    db: RegionDB, *, user_id: str, video_id: str, policy: str | None, audit_secret: str | None = None
+) -> Video:
     """Set who may comment on one of one's videos; None follows the account's setting again."""
     if policy is not None:
         check_comment_policy(policy)
@@ -100,12 +105,14 @@ def do_set_video_comment_policy(db: RegionDB, *, user_id: str, video_id: str, po
         video.comment_policy = policy
         log_safety(
             s, region=video.region, kind="comment_policy", actor_id=user_id, subject_id=user_id,
-            detail={"policy": policy, "video_id": video_id},
+            detail={"policy": policy, "video_id": video_id}, audit_secret=audit_secret,
         )  # fmt: skip
         return video
 
 
-def do_answer_follow_request(db: RegionDB, *, user_id: str, username: str, approve: bool) -> bool:
+def do_answer_follow_request(
+    db: RegionDB, *, user_id: str, username: str, approve: bool, audit_secret: str | None = None
+) -> bool:
     """Approve (a follow begins) or decline a pending request from `username`; the requester is told."""
     with db.transaction() as s:
         me = _user(s, user_id)
@@ -121,5 +128,8 @@ def do_answer_follow_request(db: RegionDB, *, user_id: str, username: str, appro
                 )
             )
         kind = "follow_approved" if approve else "follow_declined"
-        log_safety(s, region=me.region, kind=kind, actor_id=user_id, subject_id=requester.id, detail={})
+        log_safety(
+            s, region=me.region, kind=kind, actor_id=user_id, subject_id=requester.id, detail={},
+            audit_secret=audit_secret,
+        )  # fmt: skip
         return approve

@@ -73,6 +73,7 @@ def screen_upload(s: Session, settings: Settings, video: Video, fp: Fingerprint 
                 moderate(
                     s,
                     region=settings.region,
+                    audit_secret=settings.secret_key,
                     moderator_id=None,
                     target_kind="video",
                     target_id=video.id,

@@ -13,7 +13,7 @@ from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
 from sovereel.queries.safety import blocked_between, viewer_is_adult
-from sovereel.queries.videos import SERVABLE_STATES
+from sovereel.queries.videos import servable
 from sovereel.safety_rules import comment_refusal
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Follow, FollowRequest, Like, Share, User, Video
@@ -28,7 +28,8 @@ def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
         raise NotFound("no such video")
     if video.creator_id == viewer_id:
         return video
-    if video.status != "ready" or video.moderation_state not in SERVABLE_STATES:
+    creator = s.get(User, video.creator_id)
+    if video.status != "ready" or not servable(video, creator):  # held, removed, or its account is suspended
         raise NotFound("no such video")
     if video.visibility == "private":
         raise NotFound("no such video")
@@ -37,7 +38,6 @@ def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
     follows = viewer_id is not None and s.get(Follow, (viewer_id, video.creator_id)) is not None
     if video.visibility == "followers" and not follows:
         raise NotFound("no such video")
-    creator = s.get(User, video.creator_id)
     if creator is not None and creator.is_private and not follows:
         raise NotFound("no such video")
     if video.age_restricted and not viewer_is_adult(s, viewer_id):

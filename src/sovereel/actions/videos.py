@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sovereel.captions import parse_hashtags, parse_mentions
@@ -31,15 +35,28 @@ def check_visibility(visibility: str) -> str:
     return visibility
 
 
+def link_hashtags(s: Session, video_id: str, tags: Iterable[str]) -> None:
+    """Link a video to its hashtags, creating each new tag or counting one more video on it.
+
+    One INSERT … ON CONFLICT DO UPDATE: concurrent uploads with the same new tag cannot both insert it (a
+    look-then-insert fails one with a unique violation on PostgreSQL), the count is incremented by the
+    database (no lost update), and tags are taken in sorted order, so two transactions never wait on each
+    other's tags in opposite orders (a deadlock)."""
+    distinct = sorted(set(tags))
+    if not distinct:
+        return
+    table = cast(Table, Hashtag.__table__)
+    ins = pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
+    s.execute(
+        ins.values([{"tag": tag, "video_count": 1} for tag in distinct]).on_conflict_do_update(
+            index_elements=[table.c.tag], set_={"video_count": table.c.video_count + 1}
+        )
+    )
+    s.add_all(VideoHashtag(video_id=video_id, tag=tag) for tag in distinct)
+
+
 def _attach_caption(s: Session, video: Video) -> None:
-    for tag in parse_hashtags(video.caption):
-        row = s.get(Hashtag, tag)
-        if row is None:
-            row = Hashtag(tag=tag, video_count=0)
-            s.add(row)
-            s.flush()
-        row.video_count += 1
-        s.add(VideoHashtag(video_id=video.id, tag=tag))
+    link_hashtags(s, video.id, parse_hashtags(video.caption))
     names = parse_mentions(video.caption)
     if names:
         for uid in s.scalars(select(User.id).where(User.username_key.in_(names))):

@@ -91,8 +91,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # The last resort, run by Starlette's outermost middleware: it also sees errors raised in other middleware
     # (rate limits, session lookups), which the handlers above never do. A database outage there is a 503 too.
+    # Starlette re-raises the error after this response so the server logs it, and uvicorn then closes the
+    # connection: `Connection: close` says so, or a client that reuses the connection for its next request
+    # races the close and gets a dropped connection (ReadError) instead of an answer.
     @app.exception_handler(Exception)
     async def _unhandled(_req: Request, exc: Exception) -> JSONResponse:
-        if db_unavailable(exc):
-            return unavailable_response()
-        return JSONResponse(error_body("internal", "something went wrong on our side"), status_code=500)
+        response = (
+            unavailable_response()
+            if db_unavailable(exc)
+            else JSONResponse(error_body("internal", "something went wrong on our side"), status_code=500)
+        )
+        response.headers["Connection"] = "close"
+        return response

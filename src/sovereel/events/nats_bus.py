@@ -29,7 +29,6 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
@@ -168,7 +167,7 @@ class NatsBus:
         while not self._closing:
             try:
                 batch = await sub.fetch(FETCH_BATCH, timeout=1.0)
-            except NatsTimeout:
+            except TimeoutError:  # nothing arrived: nats-py raises its own or the plain asyncio timeout
                 continue
             except asyncio.CancelledError:
                 raise

@@ -11,7 +11,9 @@ Topics (payload fields):
 - `social.follow_request` {user_id, target_id}: a follow of a private account awaits its holder's approval.
 - `safety.block` {user_id, blocked_id, source} / `safety.unblock` {user_id, blocked_id}.
 - `video.moderated` {video_id, state, creator_id}: a moderation decision changed what a video may be shown in
-  (the feed snapshot and the learner's catalogue follow it); `moderation.held` {video_id, reason}: held for review.
+  (the feed snapshot and the learner's catalogue follow it); for an account's suspension or its lifting, one
+  event covers all its videos: video_id null, state `creator_suspended` / `creator_restored`.
+  `moderation.held` {video_id, reason}: held for review.
 - `moderation.reported` {report_id, target_kind, target_id}; `moderation.action` {action_id, action, target_kind,
   target_id}; `moderation.appealed` {appeal_id, action_id}.
 """

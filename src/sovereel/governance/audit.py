@@ -17,8 +17,11 @@ Entries hold no raw personal data: name users by `pseudonym(secret, user_id)` in
 - `model.exported` {version, licence, to_region}: a version left for another region under a licence.
 - `model.imported` {version, licence, from_region}: a licensed version arrived from another region.
 - `model.refused` {version, reason, source_region}: serving refused to load a version.
-- `moderation.<action>` {target_kind, target_id, reason, action_id, …}: a moderation decision.
+- `moderation.<action>` {target_kind, target_id, reason, action_id, …}: a moderation decision; an account
+  target is named by pseudonym (subject `user:<pseudonym>`, target_id the pseudonym), a video or comment by id.
 - `account.deleted` {how}: an account was erased; subject `user:<pseudonym>`.
+- `account.<safety kind>` {by, …}: a user's safety action or setting change (`actions.safety_log` lists the
+  kinds and fields); subject and `by` are `user:<pseudonym>`, and no comment text or filter keyword is kept.
 - `data.exported` {what}: a user's data download was produced; subject `user:<pseudonym>`.
 - `settings.changed` {changes: {name: [old, new]}, values, first}: a process started with settings that
   differ from the last ones logged (`first`: the first record); secrets and store URLs appear as digests.

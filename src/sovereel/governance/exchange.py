@@ -61,6 +61,7 @@ def offered_videos(db: RegionDB, *, since: float, limit: int, peer: str) -> dict
                     Video.moderation_state == "ok",
                     Video.age_restricted.is_(False),  # an age gate is this region's to enforce: not offered
                     User.is_private.is_(False),  # a private account's videos are for its followers only
+                    User.suspended_at.is_(None),  # a suspended account's videos are hidden everywhere
                     stamp > since,  # exclusive: the puller's cursor is the newest ready time it holds
                 )
                 .order_by(stamp, Video.id)
@@ -111,6 +112,7 @@ def still_offered(db: RegionDB, ids: list[str]) -> list[str]:
                 Video.moderation_state == "ok",
                 Video.age_restricted.is_(False),
                 User.is_private.is_(False),
+                User.suspended_at.is_(None),
             )
         )
         return sorted(rows)

@@ -8,6 +8,7 @@ its row), so they are recorded by count and digest and checked only for residenc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+import sovereel
 from sovereel.governance import merkle
 from sovereel.governance.manifest import event_leaf_bytes, sha256_json
 from sovereel.governance.registry import check_version, read_manifest, version_dir
@@ -77,6 +79,19 @@ def social_summary(db: RegionDB, until: float) -> dict[str, Any]:
     return {"count": n, "sha256": h.hexdigest(), "until": until}
 
 
+@functools.cache
+def source_digest() -> str:
+    """SHA-256 over this installation's sovereel source (each .py file's path and SHA-256, in path order).
+
+    The package version alone does not say which code trained a version; this digest does, and anyone
+    holding the same source tree recomputes it."""
+    root = Path(sovereel.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def build_lineage(
     db: RegionDB,
     *,
@@ -94,6 +109,7 @@ def build_lineage(
         "region": db.region,
         "parent_version": parent,
         "code_version": code_version,
+        "code_sha256": source_digest(),
         "config_sha256": sha256_json(config),
         "params_sha256": sha256_json(params),
         "events": events_summary(db, None, cut_seq),
@@ -129,6 +145,14 @@ def verify_model(db: RegionDB, region_dir: Path, version: str, keys: RegionKeys)
     if not isinstance(lineage, dict) or not isinstance(lineage.get("events"), dict):
         report.problems.append("the manifest has no lineage block")
         return report
+    code = lineage.get("code_sha256")
+    if isinstance(code, str) and code:
+        same = "the same as" if code == source_digest() else "differs from"
+        report.checks.append(
+            f"code: sovereel {lineage.get('code_version')}, source sha256 {code} ({same} this installation's)"
+        )
+    else:
+        report.checks.append(f"code: sovereel {lineage.get('code_version')} (no source digest recorded)")
     if verdict.source_region != db.region:
         report.checks.append(f"licensed import from {verdict.source_region!r}: its events are verified there")
         return report

@@ -2,10 +2,11 @@
 
 A version's `manifest.json` (written by feed/model_io.py) gains a `lineage` block and a `signature` block:
 
-- `lineage` {region, parent_version, code_version, config_sha256, params_sha256, events: {count,
-  first_seq, last_seq, data_from, data_to, merkle_root}, social: {count, sha256, until}, metrics,
-  trained_at}: what exactly the version was trained from. `events.merkle_root` is the RFC 6962 root over
-  the region's event-log rows with seq in [first_seq, last_seq] (leaf = `event_leaf_bytes` of a row).
+- `lineage` {region, parent_version, code_version, code_sha256 (`lineage.source_digest`), config_sha256,
+  params_sha256, events: {count, first_seq, last_seq, data_from, data_to, merkle_root}, social: {count,
+  sha256, until}, metrics, trained_at}: what exactly the version was trained from, by which code.
+  `events.merkle_root` is the RFC 6962 root over the region's event-log rows with seq in
+  [first_seq, last_seq] (leaf = `event_leaf_bytes` of a row).
 - `signature` {alg: "ed25519", region, key_id, sig}: the region key's signature over the canonical JSON
   of the manifest without its `signature` field. The manifest carries the SHA-256 of the weight files
   (`files`), so the signature vouches for the whole version.

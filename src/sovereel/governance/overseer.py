@@ -146,6 +146,7 @@ def model_card(manifest: dict[str, Any], version: str, *, current: str | None, s
         "region": manifest.get("region"),
         "trained_at": manifest.get("trained_at"),
         "code_version": lineage.get("code_version") or manifest.get("code_version"),
+        "code_sha256": lineage.get("code_sha256"),
         "training_data": {
             "from": events.get("data_from", data_range[0] if len(data_range) > 0 else None),
             "to": events.get("data_to", data_range[1] if len(data_range) > 1 else None),

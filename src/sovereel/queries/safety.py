@@ -49,6 +49,11 @@ def private_users_sql() -> Any:
     return select(User.id).where(User.is_private.is_(True))
 
 
+def suspended_users_sql() -> Any:
+    """SQL: ids of suspended accounts (their videos are shown to no one but themselves and moderators)."""
+    return select(User.id).where(User.suspended_at.is_not(None))
+
+
 def protected_teens_sql(today: date) -> Any:
     """SQL: ids of 13-15-year-olds (not discoverable by strangers)."""
     return select(User.id).where(User.birth_date > born_by_for_age(today, TEEN_PROTECTED_UNTIL))

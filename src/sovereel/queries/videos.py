@@ -12,6 +12,7 @@ from sovereel.queries.safety import (
     block_relations_sql,
     private_users_sql,
     protected_teens_sql,
+    suspended_users_sql,
     today_utc,
     viewer_is_adult_sql,
 )
@@ -21,18 +22,29 @@ from sovereel.storage.models import Follow, Like, User, Video, VideoHashtag
 SERVABLE_STATES = ("ok", "not_for_you")
 
 
+def servable_sql() -> Any:
+    """SQL condition: moderation lets others see the video (a servable state, and its creator is not suspended)."""
+    return and_(Video.moderation_state.in_(SERVABLE_STATES), ~Video.creator_id.in_(suspended_users_sql()))
+
+
+def servable(video: Video, creator: User | None) -> bool:
+    """`servable_sql` for one loaded video and its creator."""
+    return video.moderation_state in SERVABLE_STATES and (creator is None or creator.suspended_at is None)
+
+
 def visible_to(viewer_id: str | None, today: date | None = None) -> Any:
     """SQL condition: ready videos the viewer may see, and always their own.
 
-    Others' videos must be public (or followers-only and followed), from a public account (or a followed
-    private one), not from a user in a block with the viewer, and not age-restricted unless the viewer is
-    known to be 18 or over (signed-out viewers never are).
+    Others' videos must be servable (`servable_sql`: not held or removed, not by a suspended account), public
+    (or followers-only and followed), from a public account (or a followed private one), not from a user in a
+    block with the viewer, and not age-restricted unless the viewer is known to be 18 or over (signed-out
+    viewers never are).
     """
     private = private_users_sql()
     if viewer_id is None:
         return and_(
             Video.status == "ready",
-            Video.moderation_state.in_(SERVABLE_STATES),
+            servable_sql(),
             Video.visibility == "public",
             Video.age_restricted.is_(False),
             ~Video.creator_id.in_(private),
@@ -40,7 +52,7 @@ def visible_to(viewer_id: str | None, today: date | None = None) -> Any:
     follows = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
     others = and_(
         Video.status == "ready",
-        Video.moderation_state.in_(SERVABLE_STATES),
+        servable_sql(),
         or_(Video.visibility == "public", and_(Video.visibility == "followers", Video.creator_id.in_(follows))),
         or_(~Video.creator_id.in_(private), Video.creator_id.in_(follows)),
         or_(Video.age_restricted.is_(False), viewer_is_adult_sql(viewer_id, today or today_utc())),

@@ -46,6 +46,7 @@ async def report(body: ReportIn, user: CurrentUser, rt: RuntimeDep) -> dict[str,
             detail=body.detail,
             block=body.block,
             per_day=rt.settings.reports_per_day,
+            audit_secret=rt.settings.secret_key,
         )
     )
     rt.wake()
@@ -80,6 +81,7 @@ async def act(body: ActionIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, An
     row = await run_in_threadpool(
         lambda: do_moderate(
             rt.db,
+            audit_secret=rt.settings.secret_key,
             moderator=user,
             target_kind=body.target_kind,
             target_id=body.target_id,
@@ -99,7 +101,14 @@ class DecisionIn(BaseModel):
 @router.post("/moderation/appeals/{appeal_id}/decision", summary="Uphold or grant an appeal (moderators only)")
 async def decide(appeal_id: str, body: DecisionIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     appeal = await run_in_threadpool(
-        lambda: do_decide_appeal(rt.db, moderator=user, appeal_id=appeal_id, decision=body.decision, reason=body.reason)
+        lambda: do_decide_appeal(
+            rt.db,
+            audit_secret=rt.settings.secret_key,
+            moderator=user,
+            appeal_id=appeal_id,
+            decision=body.decision,
+            reason=body.reason,
+        )
     )
     rt.wake()
     return {"id": appeal.id, "status": appeal.status}
@@ -140,6 +149,10 @@ class AppealIn(BaseModel):
 
 @router.post("/me/notices/{notice_id}/appeal", status_code=201, summary="Appeal a decision (once)")
 async def appeal(notice_id: str, body: AppealIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    row = await run_in_threadpool(lambda: do_appeal(rt.db, user_id=user.id, notice_id=notice_id, body=body.body))
+    row = await run_in_threadpool(
+        lambda: do_appeal(
+            rt.db, audit_secret=rt.settings.secret_key, user_id=user.id, notice_id=notice_id, body=body.body
+        )
+    )
     rt.wake()
     return {"id": row.id, "status": row.status}

@@ -88,6 +88,7 @@ async def put_safety(body: SafetySettingsIn, user: CurrentUser, rt: RuntimeDep) 
             is_private=body.is_private,
             comment_policy=body.comment_policy,
             comment_filters=body.comment_filters,
+            audit_secret=rt.settings.secret_key,
         )
     )
     return await run_in_threadpool(settings_json, rt, user.id)
@@ -98,7 +99,9 @@ async def put_video_comment_policy(
     video_id: str, body: VideoCommentPolicyIn, user: CurrentUser, rt: RuntimeDep
 ) -> dict[str, Any]:
     video = await run_in_threadpool(
-        lambda: do_set_video_comment_policy(rt.db, user_id=user.id, video_id=video_id, policy=body.comment_policy)
+        lambda: do_set_video_comment_policy(
+            rt.db, user_id=user.id, video_id=video_id, policy=body.comment_policy, audit_secret=rt.settings.secret_key
+        )
     )
     return {"video_id": video.id, "comment_policy": video.comment_policy}
 
@@ -111,14 +114,22 @@ async def follow_requests(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
 
 @router.post("/me/follow-requests/{username}", summary="Approve a follow request")
 async def approve_follow_request(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    await run_in_threadpool(lambda: do_answer_follow_request(rt.db, user_id=user.id, username=username, approve=True))
+    await run_in_threadpool(
+        lambda: do_answer_follow_request(
+            rt.db, user_id=user.id, username=username, approve=True, audit_secret=rt.settings.secret_key
+        )
+    )
     rt.wake()
     return {"approved": True}
 
 
 @router.delete("/me/follow-requests/{username}", summary="Decline a follow request")
 async def decline_follow_request(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    await run_in_threadpool(lambda: do_answer_follow_request(rt.db, user_id=user.id, username=username, approve=False))
+    await run_in_threadpool(
+        lambda: do_answer_follow_request(
+            rt.db, user_id=user.id, username=username, approve=False, audit_secret=rt.settings.secret_key
+        )
+    )
     return {"approved": False}
 
 

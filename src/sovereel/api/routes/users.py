@@ -43,6 +43,8 @@ def profile_json(
                 "blocked_by_me": access == "blocked_by_me",
                 "follow_requested": follow_requested(s, viewer_id, user.id),
                 "access": access,
+                # Only the holder is told (and still sees its videos): to everyone else they are simply gone.
+                "suspended": access == "own" and user.suspended_at is not None,
             },
             "videos": video_views(s, videos, viewer_id),
             "next_cursor": nxt,

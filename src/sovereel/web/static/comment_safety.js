@@ -2,6 +2,7 @@
 // per-video comment setting, and the Report slot on each comment.
 import { api, toast, viewer } from './api.js';
 import { $, el } from './dom.js';
+import { openReport } from './report.js';
 
 const POLICY_WORDS = { everyone: 'Everyone', followers: 'Followers', no_one: 'No one' };
 
@@ -41,52 +42,15 @@ export function renderCommentSafety(drawer, slide, data) {
     el('a', { class: 'link-btn', href: '/settings/safety', text: 'Filters' }));
 }
 
-let reasons = null;
-
 /**
- * A Report button for someone else's comment. It announces `sovereel:report` ({kind, id, username}) first, so a
- * richer report flow can take over by calling preventDefault(); otherwise a small dialog posts /api/reports.
+ * A Report button for someone else's comment: the same report sheet as for a video or an account (every reason,
+ * the words "Something else" needs, and blocking the author at once).
  */
 export function reportButton(comment) {
   return el('button', {
     class: 'link-btn', type: 'button', 'data-testid': 'report-comment-btn', text: 'Report',
-    onclick: () => {
-      const username = comment.author ? comment.author.username : '';
-      const event = new CustomEvent('sovereel:report', { cancelable: true, detail: { kind: 'comment', id: comment.id, username } });
-      if (document.dispatchEvent(event)) openReportDialog(comment.id, username);
-    },
+    onclick: () => openReport({
+      kind: 'comment', id: comment.id, label: 'this comment', username: comment.author ? comment.author.username : null,
+    }),
   });
-}
-
-async function openReportDialog(commentId, username) {
-  try {
-    reasons = reasons || (await api('GET', '/api/reports/reasons')).reasons;
-  } catch (err) {
-    toast(err.message, { error: true });
-    return;
-  }
-  const select = el('select', { class: 'input', name: 'reason', 'data-testid': 'report-reason' },
-    reasons.map((r) => el('option', { value: r, text: r.replaceAll('_', ' ') })));
-  const block = el('input', { type: 'checkbox', name: 'block', 'data-testid': 'report-block' });
-  const dialog = el('dialog', { class: 'dialog', 'data-testid': 'report-dialog' },
-    el('form', { class: 'stack', method: 'dialog' },
-      el('h2', { text: 'Report comment' }),
-      el('label', { class: 'field', text: 'Reason' }, select),
-      username ? el('label', { class: 'field-inline' }, block, ` Also block @${username}`) : null,
-      el('div', { class: 'dialog-actions' },
-        el('button', { class: 'btn', type: 'button', text: 'Cancel', onclick: () => dialog.close() }),
-        el('button', { class: 'btn btn-primary', type: 'submit', 'data-testid': 'report-submit', text: 'Report' }))));
-  dialog.addEventListener('close', () => dialog.remove());
-  dialog.querySelector('form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    try {
-      await api('POST', '/api/reports', { target_kind: 'comment', target_id: commentId, reason: select.value, block: block.checked });
-      toast(block.checked ? `Reported, and @${username} is blocked` : 'Thanks: a moderator will review it');
-      dialog.close();
-    } catch (err) {
-      toast(err.message, { error: true });
-    }
-  });
-  document.body.append(dialog);
-  dialog.showModal();
 }

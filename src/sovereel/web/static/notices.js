@@ -41,7 +41,8 @@ async function load() {
     const items = data.notices.map(noticeNode);
     if (data.suspended) {
       items.unshift(el('p', { class: 'safety-notice', 'data-testid': 'suspended-notice',
-        text: 'Your account is suspended: you cannot upload or comment. You can appeal below.' }));
+        text: 'Your account is suspended: you cannot upload or comment, and only you can see your videos. '
+          + 'You can appeal below.' }));
     }
     root.replaceChildren(...(items.length ? items : [el('p', { class: 'muted', text: 'No notices.' })]));
   } catch (err) {

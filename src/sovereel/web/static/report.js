@@ -1,5 +1,5 @@
-// Reporting a video or its creator from the feed's "…" menu: a reason from the fixed list, a few words, and
-// the choice to block the account at once.
+// Reporting a video (the feed's "…" menu), a comment (its Report link) or an account (its profile): a reason
+// from the fixed list, a few words (required for "Something else"), and the choice to block the account at once.
 import { api, requireSignIn, toast } from './api.js';
 import { el } from './dom.js';
 import { Sheet } from './sheet.js';

@@ -1,6 +1,7 @@
-// Profile safety actions: block / unblock the account, and ask to follow a private one.
+// Profile safety actions: block / unblock the account, report it, and ask to follow a private one.
 import { api, requireSignIn, toast } from './api.js';
 import { $ } from './dom.js';
+import { openReport } from './report.js';
 
 const blockBtn = $('[data-testid=profile-block-btn]');
 if (blockBtn) {
@@ -16,6 +17,16 @@ if (blockBtn) {
       toast(err.message, { error: true });
       blockBtn.disabled = false;
     }
+  });
+}
+
+const reportBtn = $('[data-testid=profile-report-btn]');
+if (reportBtn) {
+  reportBtn.addEventListener('click', () => {
+    const name = reportBtn.dataset.username;
+    // An account one already blocked is reported without offering to block it again.
+    const username = reportBtn.dataset.blocked === 'true' ? null : name;
+    openReport({ kind: 'account', id: reportBtn.dataset.userId, label: `@${name}`, username });
   });
 }
 
