@@ -67,7 +67,7 @@ def test_clip_args_validate_and_omit_text_without_a_font() -> None:
         clip_args(ClipSpec(96, 160, 1.0, "teal", "ball", "hi", 440), Path("o.mp4"))
     assert parse_colour("#336699") == (0x33, 0x66, 0x99)
     assert font_size(720, 1280, "Clip 7") == 80
-    assert font_size(720, 1280, "x" * 60) == 16
+    assert font_size(720, 1280, "x" * 60) == 12
 
 
 @pytest.mark.ffmpeg
