@@ -33,16 +33,28 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
-from ml_data import (
-    ML_DIR,
-    Interactions,
-    Split,
-    concat_items,
-    interaction_matrix,
-    load_ml100k,
-    recbole_split,
-    user_items,
-)
+try:  # `python bench/movielens.py` (bench/ on the path) or `python -m bench.movielens` (from the root)
+    from ml_data import (
+        ML_DIR,
+        Interactions,
+        Split,
+        concat_items,
+        interaction_matrix,
+        load_ml100k,
+        recbole_split,
+        user_items,
+    )
+except ModuleNotFoundError:
+    from bench.ml_data import (
+        ML_DIR,
+        Interactions,
+        Split,
+        concat_items,
+        interaction_matrix,
+        load_ml100k,
+        recbole_split,
+        user_items,
+    )
 from sovereel.feed.interface import VideoInfo
 from sovereel.feed.metrics import evaluate_full_ranking
 from sovereel.feed.model import Event, FeedModel, ModelConfig
@@ -54,6 +66,9 @@ SEED = 2020
 YARDSTICKS = {"Pop": 0.1005, "ItemKNN": 0.2834, "BPR": 0.2928, "EASE": 0.3295}
 SOVEREEL_CONFIG = ModelConfig(
     neighbours=2000,  # ml-100k has 1,682 items: keep the co-engagement matrices whole
+    burst_gap_s=60.0,  # co-engagement in rating order: chosen on valid NDCG@10 (BENCHMARKS.md)
+    burst_lambda=50.0,
+    order_windows=(3, 10, 30),
     slices=8,
     folds=8,  # every slice held out once: 8 x 943 training lists
     hidden=64,

@@ -129,7 +129,14 @@ def test_a_like_changes_the_next_predictions_within_a_second(tmp_path: Path) -> 
     assert jazz[0].id in {model.catalogue.ids[c] for c in model.history[user]}
     assert not np.array_equal(model.user_vector(user), vec_before)
     assert not np.allclose(after, before)
-    assert after[1:].mean() > before[1:].mean()  # other jazz videos rise with the like
+
+    # Other jazz videos rise with the like: on average in log-odds (a mean of probabilities this small is the
+    # largest one's alone).
+    def log_odds(p: np.ndarray) -> float:
+        q = np.clip(p.astype(np.float64), 1e-30, 1 - 1e-12)
+        return float(np.mean(np.log(q) - np.log1p(-q)))
+
+    assert log_odds(after[1:]) > log_odds(before[1:])
 
 
 def test_save_and_load_round_trip(trained: tuple[FeedModel, list[VideoInfo], list[Event]], tmp_path: Path) -> None:
@@ -242,3 +249,26 @@ def test_sequence_co_engagement_weights_neighbours_in_watch_order() -> None:
     assert m[0, 3] == 0.0  # beyond the window
     assert m[4].sum() == 0.0 and np.all(np.diag(m) == 0.0)
     assert sequence_matrix(users[:0], cols[:0], ts[:0], n_items=3, window=2, k=10).nnz == 0
+
+
+def test_order_and_burst_signals_train_save_and_serve_new_users(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from sovereel.feed.model import FEATURES
+
+    videos, events = world(2)
+    model = FeedModel(replace(SMALL, burst_gap_s=60.0, order_windows=(2, 5, 10)))
+    model.fit(events, videos)
+    assert {"burst", "order_near", "order", "order_far"} <= set(model.co)
+    loaded = FeedModel.load(model.save(tmp_path / "v").parent)
+    cols = np.arange(12, dtype=np.int64)[None, :]
+    feats = loaded.features(["u3"], cols, np.array([20_000.0]))[0]
+    assert np.array_equal(feats, model.features(["u3"], cols, np.array([20_000.0]))[0])
+    assert np.abs(feats[:, FEATURES.index("co_order")]).sum() > 0
+    for user in (None, "somebody-new"):  # no history: the order and burst features are zero, predictions finite
+        new = loaded.features([user], cols, np.array([20_000.0]))[0]
+        assert not new[:, FEATURES.index("co_order")].any() and not new[:, FEATURES.index("co_burst")].any()
+        assert all(np.isfinite(p).all() for p in loaded.predict(user, videos[:5], 20_000.0).values())
+    loaded.observe([Event("somebody-new", videos[0].id, 20_000.0, "like", 10.0, 10.0)])
+    after = loaded.features(["somebody-new"], cols, np.array([20_000.0]))[0]
+    assert np.abs(after[:, FEATURES.index("co_order")]).sum() > 0  # the like reaches the order signal at once

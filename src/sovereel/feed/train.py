@@ -3,7 +3,8 @@
 What runs on a schedule (or on `sovereel train`) rather than per event:
 
 - item-to-item co-engagement matrices learnt from the event log: EASE (Steck, 2019) over
-  user histories and over short sessions, cosine neighbours and RP3beta (Paudel et al.,
+  user histories, over sessions and over short bursts, engagement-order neighbours (what was
+  engaged with a few positions before or after), cosine neighbours and RP3beta (Paudel et al.,
   2017), each pruned to the `k` strongest neighbours per item so serving stays sparse;
 - retrieval embeddings from a seeded randomised SVD of the history matrix (PureSVD);
 - the ranker's listwise fit (softmax cross-entropy per task over a candidate list, with the
@@ -124,6 +125,36 @@ def rp3_matrix(x: Sparse, beta: float, k: int) -> Sparse:
     walk.setdiag(0.0)
     walk.eliminate_zeros()
     return _sparse_topk_columns(walk, k)
+
+
+def sequence_matrix(
+    users: IntArray, cols: IntArray, ts: npt.NDArray[np.float64], n_items: int, window: int, k: int
+) -> Sparse:
+    """Items engaged within `window` positions of each other in a viewer's time order (weight 1/distance),
+    summed over viewers, divided by sqrt(popularity_i * popularity_j), top-k per item.
+
+    Unlike a session (a time gap), this sees the order things were watched in: what other viewers took up
+    right before or after a video, whatever their pace."""
+    order = np.lexsort((ts, users))
+    u, c = users[order], cols[order]
+    rows: list[IntArray] = []
+    others: list[IntArray] = []
+    vals: list[FloatArray] = []
+    for d in range(1, max(0, window) + 1):
+        same = u[d:] == u[:-d]
+        a, b = c[:-d][same], c[d:][same]
+        rows += [a, b]
+        others += [b, a]
+        vals.append(np.full(2 * len(a), 1.0 / d, dtype=np.float32))
+    if not rows or sum(len(r) for r in rows) == 0:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    pairs = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(others))), shape=(n_items, n_items)
+    )  # repeated pairs are summed
+    pairs.setdiag(0.0)
+    pairs.eliminate_zeros()
+    inv = sp.diags(1.0 / np.sqrt(np.bincount(cols, minlength=n_items) + 1.0))
+    return _sparse_topk_columns(inv @ pairs @ inv, k)
 
 
 def session_ids(users: IntArray, ts: npt.NDArray[np.float64], gap_s: float) -> IntArray:
@@ -376,6 +407,13 @@ def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) 
         "cosine": cosine_matrix(x, cfg.neighbours),
         "rp3": rp3_matrix(x, cfg.rp3_beta, cfg.neighbours),
     }
+    if cfg.burst_gap_s > 0:
+        bursts = session_ids(users, ts, cfg.burst_gap_s)
+        burst = history_matrix(bursts, cols, np.ones(len(cols)), (int(bursts.max(initial=-1)) + 1, n_items))
+        model.co["burst"] = ease_matrix(burst, cfg.burst_lambda, cfg.neighbours)
+    for name, window in zip(("order_near", "order", "order_far"), cfg.order_windows, strict=True):
+        if window > 0:
+            model.co[name] = sequence_matrix(users, cols, ts, n_items, window, cfg.neighbours)
     model.co_items = n_items
     people = sp.csr_matrix(x, copy=True)
     people.data[:] = 1.0
