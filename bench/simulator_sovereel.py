@@ -131,6 +131,7 @@ class SovereelPolicy:
             seen=frozenset(self._seen.get(user_id, ())),
             following=frozenset(self._following.get(user_id, ())),
             recent_engagements=self._state.recent(user_id),
+            recent_skips=self._state.recent_skips(user_id),
             **self._aggregates,
         )
         page = self._recommender.recommend(FeedRequest(user_id=user_id, region=REGION, limit=k, now=now), world)

@@ -76,6 +76,7 @@ def test_parameters_cannot_be_changed_after_loading() -> None:
         (lambda r: r["exploration"]["pool_sizes"].append(100000), "threshold"),
         (lambda r: r["trending"].update(half_life_s="6h"), "half_life_s"),
         (lambda r: r["rerank"].update(creator_window=0), "creator_window"),
+        (lambda r: r["rerank"].update(skip_fatigue=-1), "skip_fatigue"),
     ],
 )
 def test_malformed_parameter_files_are_refused_with_the_offending_key(mutate: Any, message: str) -> None:
@@ -90,3 +91,16 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     bad.write_text("{weights: 1", encoding="utf-8")
     with pytest.raises(ParamsError, match="not JSON"):
         load_params(bad)
+
+
+def test_a_parameter_set_from_before_skip_fatigue_loads_with_the_rule_off_and_keeps_its_version() -> None:
+    raw = _raw()
+    assert raw["rerank"]["skip_fatigue"] == 2
+    del raw["rerank"]["skip_fatigue"]
+    older = params_from_dict(raw)
+    assert older.rerank.skip_fatigue == 0
+    assert "skip_fatigue" not in older.to_dict()["rerank"]  # the version hashes exactly the file it came from
+    current = default_params().to_dict()
+    del current["rerank"]["skip_fatigue"]
+    assert older.to_dict() == current  # exactly what was hashed before the rule existed
+    assert older.version != default_params().version

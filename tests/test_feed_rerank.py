@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
+from sovereel.feed.interface import Engagement, Skip
 from sovereel.feed.params import RerankParams
-from sovereel.feed.rerank import Placed, Scored, is_exploration_slot, primary_topic, rerank, rerank_page
+from sovereel.feed.rerank import (
+    Placed,
+    Scored,
+    fatigued_topics,
+    is_exploration_slot,
+    primary_topic,
+    rerank,
+    rerank_page,
+)
 
 from .feed_support import video
 
@@ -97,3 +107,40 @@ def test_rerank_page_says_whether_candidates_remain() -> None:
 def test_the_primary_topic_is_the_first_hashtag() -> None:
     assert primary_topic(video("v", "c", tags=("#Cooking", "pasta"))) == "cooking"
     assert primary_topic(video("v", "c")) == ""
+
+
+def test_a_topic_the_viewer_keeps_skipping_waits_behind_the_others_but_topic_spacing_still_holds() -> None:
+    travel = [dataclasses.replace(_item(f"t{i}", f"tc{i}", 10.0 - i, topic="travel"), fatigued=True) for i in range(4)]
+    dance = [dataclasses.replace(_item(f"d{i}", f"dc{i}", 9.5 - i, topic="dance"), fatigued=True) for i in range(4)]
+    cooking = [_item(f"c{i}", f"cc{i}", 1.0 - i, topic="cooking") for i in range(2)]
+    pets = [_item(f"p{i}", f"pc{i}", 0.5 - i, topic="pets") for i in range(2)]
+    topics = [p.item.topic for p in rerank(travel + dance + cooking + pets, SPACING, exploration_share=0.0, limit=8)]
+    # The low-scored, unskipped topics come first, alternating (topic spacing outranks fatigue), then the rest.
+    assert topics[:4] == ["cooking", "pets", "cooking", "pets"], topics
+    assert topics[4:] == ["travel", "dance", "travel", "dance"], topics
+    # With only a fatigued topic and one other left, spacing is kept by the fatigued one rather than broken.
+    only = [_item("c", "c1", 5.0, topic="cooking"), _item("c2", "c2", 4.0, topic="cooking")]
+    only.append(dataclasses.replace(_item("t", "t1", 9.0, topic="travel"), fatigued=True))
+    assert [p.item.video_id for p in rerank(only, SPACING, exploration_share=0.0, limit=3)] == ["c", "t", "c2"]
+
+
+def test_fatigued_topics_count_early_swipe_aways_since_the_last_engagement_with_the_topic() -> None:
+    videos = {
+        "t1": video("t1", "a", tags=("travel",)),
+        "t2": video("t2", "a", tags=("Travel", "food")),
+        "t3": video("t3", "b", tags=("travel",)),
+        "d1": video("d1", "c", tags=("dance",)),
+        "d2": video("d2", "c", tags=("dance",)),
+        "n1": video("n1", "d"),
+    }
+    look = videos.get  # the support videos last 30 s
+    early = [Skip("t1", 10.0, 1.0), Skip("t2", 20.0, 2.0), Skip("d1", 30.0, 0.5), Skip("n1", 35.0, 0.0)]
+    assert fatigued_topics(early, (), look, 2) == {"travel"}  # one dance skip is not yet a pattern; n1 has no tag
+    assert fatigued_topics(early, (), look, 0) == frozenset()  # the rule is off
+    assert fatigued_topics([*early, Skip("d2", 40.0, 20.0)], (), look, 2) == {"travel"}  # 20 of 30 s: not a rejection
+    assert fatigued_topics([*early, Skip("d2", 40.0, 3.0)], (), look, 2) == {"travel", "dance"}
+    # Finishing a travel video forgives the skips before it; the ones after count again.
+    liked = (Engagement("t3", "complete", 25.0),)
+    assert fatigued_topics(early, liked, look, 2) == frozenset()
+    assert fatigued_topics([*early, Skip("t3", 50.0), Skip("t1", 60.0)], liked, look, 2) == {"travel"}
+    assert fatigued_topics([Skip("gone", 1.0), Skip("gone2", 2.0)], (), look, 1) == frozenset()  # unknown videos

@@ -202,6 +202,7 @@ class FeedService:
             served=ctx["served"],
             following=following,
             recent_engagements=state.recent(viewer_id) if ctx["personalised"] else (),
+            recent_skips=state.recent_skips(viewer_id) if ctx["personalised"] else (),
             not_interested_videos=ctx["not_interested"]["video"],
             not_interested_creators=ctx["not_interested"]["creator"],
             not_interested_hashtags=ctx["not_interested"]["hashtag"],

@@ -1,8 +1,8 @@
 """The region's live For You state, kept current from the event bus within milliseconds of each event.
 
 It holds the non-personal aggregates the candidate sources need (trending buckets, exposure of fresh videos,
-item-to-item co-engagement) and each viewer's recent positive actions. The arithmetic is plain and local;
-the only I/O is `bootstrap`, which replays the region's recent event log after a restart.
+item-to-item co-engagement) and each viewer's recent positive actions and swipe-aways. The arithmetic is plain
+and local; the only I/O is `bootstrap`, which replays the region's recent event log after a restart.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats
+from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats, Skip
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Event, Like, Share
 
@@ -46,6 +46,7 @@ class RegionFeedState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._recent: dict[str, deque[Engagement]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
+        self._skips: dict[str, deque[Skip]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._buckets: dict[tuple[str, str, float], int] = defaultdict(int)
         self._impressions: dict[str, int] = defaultdict(int)
         self._completes: dict[str, int] = defaultdict(int)
@@ -71,6 +72,9 @@ class RegionFeedState:
             self.last_seq = max(self.last_seq, sig.seq)
         if sig.kind == "impression":
             self._impressions[sig.video_id] += 1
+            return
+        if sig.kind == "skip":
+            self._skips[sig.user_id].append(Skip(sig.video_id, sig.at, sig.watched_s or 0.0))
             return
         if sig.kind == "complete":
             self._completes[sig.video_id] += 1
@@ -100,10 +104,17 @@ class RegionFeedState:
         """Refresh For You: the viewer's recent history no longer steers their feed."""
         with self._lock:
             self._recent.pop(user_id, None)
+            self._skips.pop(user_id, None)
 
     def recent(self, user_id: str) -> tuple[Engagement, ...]:
+        """The viewer's recent positive actions, oldest first."""
         with self._lock:
             return tuple(self._recent.get(user_id, ()))
+
+    def recent_skips(self, user_id: str) -> tuple[Skip, ...]:
+        """The viewer's recent swipe-aways, oldest first."""
+        with self._lock:
+            return tuple(self._skips.get(user_id, ()))
 
     def exposure(self) -> dict[str, ExposureStats]:
         """Per-video audience counts (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""

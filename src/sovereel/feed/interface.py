@@ -58,6 +58,15 @@ class Engagement:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """The viewer swiped a video away (a `skip` watch event): a rejection when less than half of it was watched."""
+
+    video_id: str
+    at: float
+    watched_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class EngagementBucket:
     """Region-wide count of one engagement kind on one video in a time bucket (e.g. an hour)."""
 
@@ -131,6 +140,8 @@ class CandidateWorld:
     served: frozenset[str] = frozenset()
     # The viewer's recent positive actions, newest last; also include those videos in `videos`.
     recent_engagements: tuple[Engagement, ...] = ()
+    # The viewer's recent swipe-aways, newest last (personalised mode only): topics they keep skipping wait.
+    recent_skips: tuple[Skip, ...] = ()
     # Explicit viewer controls: honoured in every mode, including the non-personalised one.
     not_interested_videos: frozenset[str] = frozenset()
     not_interested_creators: frozenset[str] = frozenset()

@@ -69,10 +69,15 @@ class HistoryParams:
 
 @dataclass(frozen=True)
 class RerankParams:
-    """Spacing rules: any `creator_window` consecutive slots hold distinct creators; likewise topics."""
+    """Spacing rules: any `creator_window` consecutive slots hold distinct creators; likewise topics.
+
+    `skip_fatigue`: a topic the viewer swiped away this many times since they last engaged with it waits
+    behind the other topics (0: off). Optional in the file, so parameter sets from before it keep their version.
+    """
 
     creator_window: int
     topic_window: int
+    skip_fatigue: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,11 @@ class Params:
                 "half_life_s": hi.half_life_s,
                 "kind_weights": dict(hi.kind_weights),
             },
-            "rerank": {"creator_window": rr.creator_window, "topic_window": rr.topic_window},
+            "rerank": {
+                "creator_window": rr.creator_window,
+                "topic_window": rr.topic_window,
+                **({"skip_fatigue": rr.skip_fatigue} if rr.skip_fatigue else {}),
+            },
             "index": {
                 "hnsw_threshold": ix.hnsw_threshold,
                 "hnsw_m": ix.hnsw_m,
@@ -159,6 +168,9 @@ class _Section:
             raise ParamsError(f"{self._where}.{key}: missing")
         self._read.add(key)
         return self._raw[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._raw
 
     def section(self, key: str) -> _Section:
         return _Section(self._get(key), f"{self._where}.{key}")
@@ -258,7 +270,9 @@ def params_from_dict(raw: Any) -> Params:
     hi.done()
     rr = top.section("rerank")
     rerank = RerankParams(
-        creator_window=rr.count("creator_window", low=1), topic_window=rr.count("topic_window", low=1)
+        creator_window=rr.count("creator_window", low=1),
+        topic_window=rr.count("topic_window", low=1),
+        skip_fatigue=rr.count("skip_fatigue") if rr.has("skip_fatigue") else 0,
     )
     rr.done()
     ix = top.section("index")

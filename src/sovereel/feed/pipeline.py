@@ -14,7 +14,7 @@ import binascii
 import dataclasses
 import hashlib
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,7 +33,7 @@ from sovereel.feed.interface import (
     VideoInfo,
 )
 from sovereel.feed.params import SOURCES, Params
-from sovereel.feed.rerank import Placed, Scored, primary_topic, rerank_page
+from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page
 from sovereel.feed.sources import (
     ContentIndex,
     ItemIndex,
@@ -101,6 +101,12 @@ class Cursor:
         if version != 1 or len(rest) % 4:
             raise InvalidCursor("malformed cursor")
         return cls(seed, offset, tuple(rest[i : i + 4] for i in range(0, len(rest), 4)), tuple(tail))
+
+
+def _lookup(world: CandidateWorld) -> Callable[[str], VideoInfo | None]:
+    """A video's public facts from the eligible set, else from the region's whole catalogue."""
+    region = world.region_videos or {}
+    return lambda vid: world.videos.get(vid) or region.get(vid)
 
 
 def served_digest(video_id: str) -> bytes:
@@ -282,6 +288,11 @@ class ForYouRecommender:
 
         per_item = _score(scorer, params, request, world, videos)
 
+        tired = (
+            fatigued_topics(world.recent_skips, world.recent_engagements, _lookup(world), params.rerank.skip_fatigue)
+            if personalised
+            else frozenset()
+        )
         # Equal scores (a model that knows nothing yet of a new viewer) go to the videos more sources agree on,
         # then in a per-scroll shuffled order rather than by id (ids sort by age).
         ranked = [
@@ -292,6 +303,7 @@ class ForYouRecommender:
                 per_item[v.id][0],
                 "exploration" in merged[v.id],
                 tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
+                fatigued=bool(v.hashtags) and primary_topic(v) in tired,
             )
             for v in videos
         ]

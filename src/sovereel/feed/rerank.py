@@ -5,22 +5,24 @@ Rules, all from the parameter set:
   (with the default 3, two videos of one creator have at least two others between them);
 - topic spacing: likewise for the primary hashtag over `topic_window` slots;
 - exploration slots: a share of the slots is reserved for the exploration source,
-  evenly spaced, their phase picked by the request seed.
+  evenly spaced, their phase picked by the request seed;
+- skip fatigue: a topic the viewer has swiped away `skip_fatigue` times since they last
+  engaged with it waits behind the other topics (a softer, automatic "Not interested").
 The rules hold across page boundaries: the tail of the previous page is passed in.
-When the candidates cannot satisfy a rule the page still fills: topic spacing is
-given up first, creator spacing only when every remaining candidate would break it.
+When the candidates cannot satisfy a rule the page still fills: skip fatigue is given up
+first, then topic spacing, creator spacing only when every remaining candidate would break it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from sovereel.feed.filters import normalise_tag
-from sovereel.feed.interface import VideoInfo
+from sovereel.feed.interface import Engagement, Skip, VideoInfo
 from sovereel.feed.params import RerankParams
 
 
@@ -34,6 +36,7 @@ class Scored:
     score: float
     exploration: bool  # proposed by the exploration source
     tiebreak: int = 0  # among equal scores the lower goes first (ids settle what is still tied)
+    fatigued: bool = False  # its topic is one the viewer keeps swiping away (`fatigued_topics`)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,36 @@ class Placed:
 def primary_topic(video: VideoInfo) -> str:
     """The topic a video counts as for spacing: its first hashtag."""
     return normalise_tag(video.hashtags[0]) if video.hashtags else ""
+
+
+def fatigued_topics(
+    skips: Sequence[Skip],
+    engagements: Sequence[Engagement],
+    videos: Callable[[str], VideoInfo | None],
+    threshold: int,
+) -> frozenset[str]:
+    """Topics swiped away at least `threshold` times since the viewer last engaged with that topic.
+
+    A skip after watching half the video or more is not a rejection (the model reads it the same way); a skip
+    of a video that is gone, or has no hashtag, counts for no topic. `threshold` 0 turns the rule off.
+    """
+    if threshold <= 0 or not skips:
+        return frozenset()
+    last_engaged: dict[str, float] = {}
+    for e in engagements:
+        video = videos(e.video_id)
+        if video is not None and video.hashtags:
+            topic = primary_topic(video)
+            last_engaged[topic] = max(last_engaged.get(topic, e.at), e.at)
+    counts: dict[str, int] = {}
+    for s in skips:
+        video = videos(s.video_id)
+        if video is None or not video.hashtags or (video.duration_s > 0 and s.watched_s >= 0.5 * video.duration_s):
+            continue
+        topic = primary_topic(video)
+        if s.at > last_engaged.get(topic, -math.inf):
+            counts[topic] = counts.get(topic, 0) + 1
+    return frozenset(t for t, n in counts.items() if n >= threshold)
 
 
 def exploration_period(share: float) -> int:
@@ -103,14 +136,20 @@ def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: Rera
     topics = {t for _, t in recent[max(0, len(recent) - (params.topic_window - 1)) :] if t}
     # Passes of (exploration candidates only, topic spacing required), strictest first. An exploration slot
     # takes an exploration candidate whenever creator spacing allows: the reserved share is a promise to new videos.
+    # Within each pass a candidate of a topic the viewer keeps skipping comes only when no other fits.
     passes = [(True, True), (True, False)] if explore else []
     passes += [(False, True), (False, False)]
     for only_exploration, need_topic in passes:
+        fallback = None
         for i, c in enumerate(remaining):
             if only_exploration and not c.exploration:
                 continue
             if c.creator_id not in creators and not (need_topic and c.topic in topics):
-                return i
+                if not c.fatigued:
+                    return i
+                fallback = i if fallback is None else fallback
+        if fallback is not None:
+            return fallback
     return 0  # every candidate left breaks creator spacing: the best of them, rather than an empty slot
 
 

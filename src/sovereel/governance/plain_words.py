@@ -175,6 +175,11 @@ def spacing_section(params: Params) -> Section:
         paras.append(f"Any {rr.creator_window} videos in a row come from {rr.creator_window} different creators.")
     if rr.topic_window > 1:
         paras.append(f"Any {rr.topic_window} videos in a row are about different topics (their first hashtag).")
+    if rr.skip_fatigue > 0:
+        paras.append(
+            f"A topic you have swiped away {rr.skip_fatigue} times since you last watched one of its videos to the "
+            "end (or liked, shared or commented on one) comes after the other topics until you engage with it again."
+        )
     if not paras:
         paras.append("No spacing rules are applied: the feed follows the score order.")
     return Section("spacing", "Variety in the feed", paras)
