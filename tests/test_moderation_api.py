@@ -272,6 +272,25 @@ def test_a_suspended_accounts_videos_are_hidden_until_the_suspension_is_lifted(
     assert client.get("/api/users/ana", headers=ana).json()["user"]["suspended"] is False
 
 
+def test_a_suspended_accounts_comments_are_hidden_from_everyone_but_itself(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    ana, ben, cat, mod, vid = world["ana"], world["ben"], world["cat"], world["mod"], world["public"]
+
+    def bodies(headers: dict[str, str] | None) -> list[str]:
+        r = client.get(f"/api/videos/{vid}/comments", headers=headers)
+        assert r.status_code == 200, r.text
+        return [c["body"] for c in r.json()["comments"]]
+
+    for who, body in ((cat, "Buy followers here"), (ben, "Looks delicious")):
+        assert client.post(f"/api/videos/{vid}/comments", headers=who, json={"body": body}).status_code == 201
+    cat_id = client.get("/api/users/cat").json()["user"]["id"]
+    assert act(client, mod, "account", cat_id, "suspend", reason="Spam comments").status_code == 201
+    for viewer in (None, ana, ben):  # the creator, a stranger, signed out: the spam is gone, the rest stays
+        assert bodies(viewer) == ["Looks delicious"]
+    assert sorted(bodies(cat)) == ["Buy followers here", "Looks delicious"]  # the holder still sees its own
+
+
 def test_moderation_audit_entries_name_accounts_by_pseudonym(
     client: TestClient, rt: RegionRuntime, world: dict[str, Any]
 ) -> None:

@@ -1,5 +1,6 @@
-"""Comments as a viewer sees them: blocks hide both ways, the creator's keyword filters hide matching comments
-from everyone but their author, and the creator is told how many were hidden."""
+"""Comments as a viewer sees them: blocks hide both ways, a suspended account's comments are hidden from everyone
+but itself, the creator's keyword filters hide matching comments from everyone but their author, and the creator
+is told how many were hidden."""
 
 from __future__ import annotations
 
@@ -39,8 +40,16 @@ def comment_listing(s: Session, video: Video, viewer_id: str | None, limit: int)
         c.id for c in rows if c.user_id != video.creator_id and keywords and matching_filter(c.body, keywords)
     }
     hidden_count = len(hidden_ids)
-    visible = [c for c in rows if c.user_id not in blocked and (c.id not in hidden_ids or c.user_id == viewer_id)]
-    authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in visible})))}
+    authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in rows})))}
+    # A suspended account's comments are hidden like its videos, from everyone but itself.
+    suspended = {uid for uid, u in authors.items() if u.suspended_at is not None and uid != viewer_id}
+    visible = [
+        c
+        for c in rows
+        if c.user_id not in blocked
+        and c.user_id not in suspended
+        and (c.id not in hidden_ids or c.user_id == viewer_id)
+    ]
     own_video = viewer_id == video.creator_id
 
     def one(c: Comment) -> dict[str, Any]:
