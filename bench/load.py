@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -426,6 +427,18 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def keep_log_on_errors(layout: str, tmp: Path, results: list[dict[str, Any]]) -> None:
+    """A layout that failed or answered errors leaves its server log in bench/.cache (the run's folder goes)."""
+    log = tmp / layout / "server.log"
+    done = results[-1] if results and results[-1]["layout"] == layout else None
+    if not log.exists() or (done is not None and not done["errors"]):
+        return
+    kept = Path(__file__).resolve().parent / ".cache" / f"load_{layout}_server.log"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log, kept)
+    print(f"{layout}: errors or a failed run; its server log is kept in {kept}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layouts", default="embedded,scaled")
@@ -454,6 +467,7 @@ def main() -> None:
                 for service in (args.pg, args.nats, args.redis):
                     if service is not None:
                         service.close()
+                keep_log_on_errors(layout, tmp, results)
             print(json.dumps(results[-1], indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results}, indent=2) + "\n")
