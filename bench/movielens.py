@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,28 +34,17 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
-try:  # `python bench/movielens.py` (bench/ on the path) or `python -m bench.movielens` (from the root)
-    from ml_data import (
-        ML_DIR,
-        Interactions,
-        Split,
-        concat_items,
-        interaction_matrix,
-        load_ml100k,
-        recbole_split,
-        user_items,
-    )
-except ModuleNotFoundError:
-    from bench.ml_data import (
-        ML_DIR,
-        Interactions,
-        Split,
-        concat_items,
-        interaction_matrix,
-        load_ml100k,
-        recbole_split,
-        user_items,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its siblings, run as a script or with -m bench.movielens
+from ml_data import (
+    ML_DIR,
+    Interactions,
+    Split,
+    concat_items,
+    interaction_matrix,
+    load_ml100k,
+    recbole_split,
+    user_items,
+)
 from sovereel.feed.interface import VideoInfo
 from sovereel.feed.metrics import evaluate_full_ranking
 from sovereel.feed.model import Event, FeedModel, ModelConfig
