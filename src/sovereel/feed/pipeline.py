@@ -303,7 +303,7 @@ class ForYouRecommender:
                 per_item[v.id][0],
                 "exploration" in merged[v.id],
                 tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
-                fatigued=bool(v.hashtags) and primary_topic(v) in tired,
+                fatigued=primary_topic(v) in tired,  # never "": a video without a hashtag tires no topic
             )
             for v in videos
         ]
