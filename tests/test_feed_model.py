@@ -272,3 +272,36 @@ def test_order_and_burst_signals_train_save_and_serve_new_users(tmp_path: Path) 
     loaded.observe([Event("somebody-new", videos[0].id, 20_000.0, "like", 10.0, 10.0)])
     after = loaded.features(["somebody-new"], cols, np.array([20_000.0]))[0]
     assert np.abs(after[:, FEATURES.index("co_order")]).sum() > 0  # the like reaches the order signal at once
+
+
+def test_gfcf_filter_follows_its_definition() -> None:
+    import scipy.sparse as sp
+
+    from sovereel.feed.train import gfcf_matrix
+
+    r = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1], [1, 0, 0]], dtype=np.float64)
+    got = gfcf_matrix(sp.csr_matrix(r * 2.0), k=1, alpha=0.5, neighbours=10, seed=0).toarray()  # weights count as 1
+    du, di = r.sum(axis=1), r.sum(axis=0)
+    norm = r / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
+    v = np.linalg.svd(norm)[2][:1]
+    want = norm.T @ norm + 0.5 * np.diag(di**-0.5) @ v.T @ v @ np.diag(di**0.5)
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_history_links_to_a_candidate_are_aggregated_one_by_one() -> None:
+    import scipy.sparse as sp
+
+    from sovereel.feed.model import FEATURES
+
+    model = FeedModel(SMALL)
+    model.describe([VideoInfo(id=f"v{i}", creator_id="c", created_at=0.0, duration_s=10.0) for i in range(4)])
+    # Links from the viewer's three videos (0, 1, 2) to video 3: 0.5, -0.2 and 0.9; none to video 0.
+    model.co = {"ease": sp.csr_matrix(np.array([[0, 0, 0, 0.5], [0, 0, 0, -0.2], [0, 0, 0, 0.9], [0, 0, 0, 0]]))}
+    model.co_items = 4
+    model.history = {"u": {0: 1.0, 1: 1.0, 2: 1.0}}
+    feats = model.features(["u"], np.array([[3, 0]]), np.array([0.0]))[0]
+    got = {s: feats[:, FEATURES.index(f"agg_ease_{s}")] for s in ("max", "top3", "npos")}
+    assert np.allclose(got["max"], [0.9, 0.0])
+    assert np.allclose(got["top3"], [(0.9 + 0.5 - 0.2) / 3, 0.0])
+    assert np.allclose(got["npos"], [np.log1p(2), 0.0])
+    assert not feats[:, FEATURES.index("agg_burst_max")].any()  # not fitted: zero

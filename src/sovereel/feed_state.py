@@ -43,8 +43,11 @@ class Signal:
 class RegionFeedState:
     """Live aggregates for one region; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot_s: float = SNAPSHOT_S) -> None:
+        """`snapshot_s`: how stale (wall-clock seconds) a shared copy may be; 0 rebuilds after every change, so
+        what a request sees depends on the events alone (the simulator, replays)."""
         self._lock = threading.Lock()
+        self._snapshot_s = snapshot_s
         self._recent: dict[str, deque[Engagement]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._skips: dict[str, deque[Skip]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._buckets: dict[tuple[str, str, float], int] = defaultdict(int)
@@ -120,7 +123,7 @@ class RegionFeedState:
         """Per-video audience counts (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
         with self._lock:
             built, applied, cached = self._exposure_cache
-            if applied == self.applied or (time.monotonic() - built < SNAPSHOT_S and applied >= 0):
+            if applied == self.applied or (time.monotonic() - built < self._snapshot_s and applied >= 0):
                 return cached
             ids = set(self._impressions) | set(self._completes) | set(self._engagements)
             fresh = {
@@ -134,7 +137,7 @@ class RegionFeedState:
         """Item-to-item co-engagement (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
         with self._lock:
             built, applied, cached = self._co_cache
-            if applied == self.applied or (time.monotonic() - built < SNAPSHOT_S and applied >= 0):
+            if applied == self.applied or (time.monotonic() - built < self._snapshot_s and applied >= 0):
                 return cached
             fresh = {k: dict(v) for k, v in self._co.items()}
             self._co_cache = (time.monotonic(), self.applied, fresh)

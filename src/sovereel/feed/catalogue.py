@@ -33,6 +33,7 @@ class Catalogue:
     ids: list[str] = field(default_factory=list)
     col: dict[str, int] = field(default_factory=dict)
     engagements: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    shown: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # viewers it was shown to
     first_seen: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     created_at: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     duration: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -56,6 +57,7 @@ class Catalogue:
         if c >= len(self.engagements):
             cap = max(16, 2 * len(self.engagements))
             self.engagements = _grow(self.engagements, cap, 0.0)
+            self.shown = _grow(self.shown, cap, 0.0)
             self.first_seen = _grow(self.first_seen, cap, np.nan)
             self.created_at = _grow(self.created_at, cap, np.nan)
             self.duration = _grow(self.duration, cap, np.nan)
@@ -91,6 +93,15 @@ class Catalogue:
         np.add.at(self.days, (day - self.day0, cols), weight)
         np.add.at(self.engagements, cols, weight)
         np.fmin.at(self.first_seen, cols, ts)
+
+    def engage_rate(self, cols: IntArray, prior_weight: float = 10.0) -> FloatArray:
+        """Per item, engagements per viewer shown it, shrunk towards the catalogue-wide rate by `prior_weight`
+        viewers' worth (an item engaged with but never recorded as shown counts as shown to those viewers)."""
+        n = len(self.ids)
+        eng, shown = self.engagements[:n], np.maximum(self.shown[:n], self.engagements[:n])
+        overall = float(eng.sum() / shown.sum()) if shown.sum() > 0 else 0.0
+        rate = (eng + prior_weight * overall) / (shown + prior_weight)
+        return rate[cols].astype(np.float32)
 
     def trending(self, cols: IntArray, now: npt.NDArray[np.float64], half_width_days: float) -> FloatArray:
         """Engagements within +-half_width days of `now` (per row of `cols`)."""
@@ -129,6 +140,7 @@ class Catalogue:
     def reset_counts(self) -> None:
         """Forget engagement counts (before a rebuild from the event log); facts stay."""
         self.engagements[:] = 0.0
+        self.shown[:] = 0.0
         self.first_seen[:] = np.nan
         self.days = np.zeros((0, len(self.engagements)), dtype=np.float32)
 
@@ -138,6 +150,7 @@ class Catalogue:
             ids=list(self.ids),
             col=dict(self.col),
             engagements=np.zeros_like(self.engagements),
+            shown=np.zeros_like(self.shown),
             first_seen=np.full_like(self.first_seen, np.nan),
             created_at=self.created_at.copy(),
             duration=self.duration.copy(),

@@ -5,13 +5,16 @@
 - two Monolith-style `EmbeddingTable`s (users, videos) keyed by raw id: the retrieval vectors
   the serving ANN index is built from, fitted by PureSVD and moved online by one Adagrad step
   per event (BPR for engagements, logistic for skips);
-- co-engagement state: each user's engaged videos (the profile) and item-to-item matrices
+- co-engagement state: each user's engaged videos (the profile), the videos they swiped away
+  (negative feedback, per hashtag and creator), and item-to-item matrices
   learnt in batch (EASE over histories and over sessions, cosine, RP3beta,
   over short bursts of engagement and over what was engaged with next to what, in time order);
-- item facts: engagement count, a per-day engagement histogram (trending), first-seen and
-  creation time, duration, creator and hashtags;
+- item facts: engagement count, how many viewers it was shown to, a per-day engagement histogram
+  (trending), first-seen and creation time, duration, creator and hashtags;
 - `RankerNet`: an MLP over the named features of (user, video, now) with one head per task
-  in `TASKS`, trained listwise by cross-fitting (`train.train_from_events`).
+  in `TASKS`, trained by cross-fitting (`train.train_from_events`): on what viewers did with the
+  videos they were shown where the log records impressions, listwise over retrieved candidates
+  where it does not.
 
 `observe(events)` is the online step: a like or a completed watch is in the user's profile and
 vectors before it returns, so the next prediction reflects it. `fit(events)` rebuilds the
@@ -47,9 +50,14 @@ EVENT_KINDS = ("impression", "play", "progress", "complete", "skip", "like", "sh
 # rejection, which pushes the user's and the video's vectors apart.
 ENGAGED_KINDS: frozenset[str] = frozenset({"complete", "like", "share", "comment", "follow"})
 ENGAGED_WATCH_SHARE = 0.5
-CO_MATRICES: tuple[str, ...] = ("ease", "session", "cosine", "rp3", "burst", "order_near", "order", "order_far")
+CO_MATRICES: tuple[str, ...] = (
+    *("ease", "session", "cosine", "rp3", "burst", "order_near", "order", "order_far", "gfcf"),
+)
 # Scored with the profile's 0/1 pattern, not its engagement weights.
-BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "order_far"})
+BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "order_far", "gfcf"})
+# Matrices whose links to the viewer's history are also aggregated one by one, not only summed: the strongest
+# link, the mean of the three strongest, and how many history videos link to the candidate at all.
+AGG_MATRICES: tuple[str, ...] = ("ease", "burst", "order_near", "order", "order_far")
 CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
 TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
 USER_NEIGHBOURS = 50
@@ -58,7 +66,14 @@ FEATURES: tuple[str, ...] = (
     *("max_cosine", "emb_dot", "emb_cos", "log_engagements", "log_trending", "age_y", "first_seen_age_y"),
     *("created_gap_y", "user_content_age_y", "hashtag_affinity", "creator_share", "log_duration"),
     *("duration_unknown", "user_log_activity", "user_mean_log_engagements"),
+    # Negative feedback: how often the viewer swiped away videos with the candidate's hashtags / by its creator,
+    # against how often they engaged with them, and how much they have swiped away at all.
+    *("hashtag_rejection", "creator_rejection", "user_log_rejections"),
+    # What everyone else did when shown the candidate: its engagement rate per viewer shown it, and how many.
+    *("item_engage_rate", "item_log_shown"),
+    *(f"agg_{m}_{stat}" for m in AGG_MATRICES for stat in ("max", "top3", "npos")),
 )
+MAX_REJECTIONS = 1000  # a viewer's most recent swipe-aways kept in the model's state
 
 
 @dataclass(frozen=True)
@@ -115,11 +130,20 @@ class ModelConfig:
     burst_gap_s: float = 0.0
     burst_lambda: float = 50.0
     order_windows: tuple[int, int, int] = (0, 0, 0)
+    # GF-CF (Shen et al., 2021): a graph filter over the normalised history matrix plus an ideal low-pass filter
+    # of its top `gfcf_k` singular vectors weighted by `gfcf_alpha`, as one more co-engagement matrix. Off (0) by
+    # default: it costs a dense items x items matrix and an SVD per fit, like EASE.
+    gfcf_k: int = 0
+    gfcf_alpha: float = 0.3
     neighbours: int = 400  # co-engagement neighbours kept per item
     candidates: int = 100  # co-engagement retrieval depth used for ranker training lists
     trend_days: float = 30.0  # half-width of the trending window around `now`
     slices: int = 8  # cross-fitting: each user's engagements are cut into this many slices
     folds: int = 4  # ... and the ranker learns from this many of them, one held out at a time
+    # What the ranker learns from: "impressions" (what each viewer did with what they were shown, skips
+    # included), "retrieval" (which retrieved candidates were engaged with: for logs without impressions, such
+    # as ratings), or "auto" (impressions where the log has enough of them).
+    ranker_lists: str = "auto"
     rounds: int = 1  # cross-fitting repeated with this many different slicings (more, more varied lists)
     min_steps: int = 300  # the ranker trains for at least this many optimiser steps (more epochs on small logs)
     hidden: int = 64
@@ -161,6 +185,9 @@ class ModelConfig:
 # Standardised ranker inputs are clipped to this many standard deviations: a feature far outside what training
 # saw (a tiny catalogue, a brand-new kind of video) must not saturate every head.
 Z_CLIP = 8.0
+# Logits are clipped to +-LOGIT_CLIP before the sigmoid, so every prediction stays strictly inside (0, 1) in
+# float32 (a ranker trained on impressions of a world it can separate perfectly would otherwise say 0 or 1).
+LOGIT_CLIP = 15.0
 
 
 class RankerNet(nn.Module):
@@ -264,6 +291,7 @@ class FeedModel:
         self.items = EmbeddingTable(cfg.dim, seed=cfg.seed + 1, **table_args)
         self.catalogue = Catalogue()
         self.history: dict[str, dict[int, float]] = {}  # user -> {item column: engagement weight}, oldest first
+        self.rejections: dict[str, dict[int, float]] = {}  # user -> {item column: time swiped away}, oldest first
         self.co: dict[str, sp.csr_matrix] = {}  # item x item matrices over the first `co_items` columns
         self.co_items = 0
         self.neighbour_matrix: sp.csr_matrix | None = None  # fit-time binary profiles, for user-user neighbours
@@ -316,12 +344,15 @@ class FeedModel:
         for v in videos:
             self.catalogue.describe(v)
 
-    def _history_matrix(self, user_ids: list[str | None], n_cols: int) -> sp.csr_matrix:
+    def _history_matrix(
+        self, user_ids: list[str | None], n_cols: int, of: dict[str, dict[int, float]] | None = None
+    ) -> sp.csr_matrix:
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
+        source = self.history if of is None else of
         for r, u in enumerate(user_ids):
-            hist = self.history.get(u, {}) if u is not None else {}
+            hist = source.get(u, {}) if u is not None else {}
             rows.extend([r] * len(hist))
             cols.extend(hist.keys())
             vals.extend(hist.values())
@@ -402,6 +433,52 @@ class FeedModel:
         out[:, :, f + 3] = np.isnan(dur)
         out[:, :, f + 4] = np.log1p(n_hist)[:, None]
         out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
+        f += 6
+        rejected = self._history_matrix(user_ids, len(cat.ids), self.rejections)
+        rejected.data[:] = 1.0
+        out[:, :, f] = self._rejection_rate(binary, rejected, cols, cat.tag_matrix())
+        out[:, :, f + 1] = self._rejection_rate(binary, rejected, cols, cat.creator_matrix())
+        out[:, :, f + 2] = np.log1p(np.asarray(rejected.sum(axis=1)).ravel())[:, None]
+        out[:, :, f + 3] = cat.engage_rate(cols)
+        out[:, :, f + 4] = np.log1p(np.maximum(cat.shown[cols], cat.engagements[cols]))
+        f += 5
+        out[:, :, f : f + 3 * len(AGG_MATRICES)] = self._aggregates(user_ids, cols, known)
+        return out
+
+    def _aggregates(self, user_ids: list[str | None], cols: IntArray, known: npt.NDArray[np.bool_]) -> FloatArray:
+        # users x candidates x (3 per AGG_MATRICES): max, mean of the top 3 and log1p(count of positive) links
+        # from the viewer's history videos to each candidate; zero where a matrix is not fitted.
+        out = np.zeros((*cols.shape, 3 * len(AGG_MATRICES)), dtype=np.float32)
+        mats = [(j, self.co[m]) for j, m in enumerate(AGG_MATRICES) if m in self.co]
+        if not mats:
+            return out
+        for r, u in enumerate(user_ids):
+            h = [c for c in self.history.get(u, {}) if c < self.co_items] if u is not None else []
+            if not h:
+                continue
+            safe = np.where(known[r], cols[r], 0)
+            top = min(3, len(h))
+            for j, mat in mats:
+                sub = mat[h][:, safe].toarray()
+                sub[:, ~known[r]] = 0.0
+                out[r, :, 3 * j] = sub.max(axis=0)
+                out[r, :, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
+                out[r, :, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
+        return out
+
+    @staticmethod
+    def _rejection_rate(
+        engaged: sp.csr_matrix, rejected: sp.csr_matrix, cols: IntArray, groups: sp.csr_matrix
+    ) -> FloatArray:
+        # Per candidate, the mean over its groups (hashtags or creator) of rejected / (rejected + engaged + 1)
+        # among the viewer's videos in that group: a swipe-away rate with one engagement's worth of doubt.
+        rej = np.asarray((rejected @ groups).todense())
+        eng = np.asarray((engaged @ groups).todense())
+        rate = rej / (rej + eng + 1.0)
+        n_groups = np.asarray(groups.sum(axis=1)).ravel()
+        out = np.zeros(cols.shape, dtype=np.float32)
+        for r in range(cols.shape[0]):
+            out[r] = (groups[cols[r]] @ rate[r]) / np.maximum(n_groups[cols[r]], 1)
         return out
 
     def _co_scores(self, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
@@ -458,7 +535,7 @@ class FeedModel:
         feats = torch.from_numpy(self.features(user_ids, cols, now))
         with torch.no_grad():
             logits = self.ranker(feats) if self.base_version != "untrained" else prior_logits(feats)
-            return torch.sigmoid(logits).numpy().astype(np.float32)
+            return torch.sigmoid(logits.clamp(-LOGIT_CLIP, LOGIT_CLIP)).numpy().astype(np.float32)
 
     def retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None = None) -> IntArray:
         """Per user, the n item columns with the highest EASE co-engagement (popularity for cold users)."""
@@ -497,14 +574,22 @@ class FeedModel:
                 cat.duration[c] = e.duration_s
             self.users.observe(e.user_id, e.ts)
             self.items.observe(e.video_id, e.ts)
+            if e.kind == "impression":
+                cat.shown[c] += 1.0
             if is_engaged(e):
                 hist = self.history.setdefault(e.user_id, {})
                 if c not in hist:
                     cat.count(np.array([c]), np.array([e.ts]))
                 # Re-inserting keeps the profile ordered by last engagement (oldest first).
                 hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
+                self.rejections.get(e.user_id, {}).pop(c, None)  # came back to it: no longer a swipe-away
                 self._step(e, positive=True)
             elif is_rejection(e):
+                if c not in self.history.get(e.user_id, {}):
+                    rej = self.rejections.setdefault(e.user_id, {})
+                    rej[c] = e.ts
+                    while len(rej) > MAX_REJECTIONS:
+                        rej.pop(next(iter(rej)))
                 self._step(e, positive=False)
             self.online_events += 1
 
@@ -538,6 +623,7 @@ class FeedModel:
     def forget_user(self, user_id: str) -> None:
         """Erase a user's profile and vector (right to erasure / "Refresh For You")."""
         self.history.pop(user_id, None)
+        self.rejections.pop(user_id, None)
         if user_id in self.users:
             self.users.assign([user_id], np.zeros((1, self.config.dim)), 0.0)
 

@@ -69,6 +69,7 @@ def save_model(model: FeedModel, directory: Path) -> Path:
     cat = model.catalogue
     n = len(cat.ids)
     arrays["cat.engagements"] = cat.engagements[:n].copy()
+    arrays["cat.shown"] = cat.shown[:n].copy()
     arrays["cat.first_seen"] = cat.first_seen[:n].copy()
     arrays["cat.created_at"] = cat.created_at[:n].copy()
     arrays["cat.duration"] = cat.duration[:n].copy()
@@ -80,6 +81,10 @@ def save_model(model: FeedModel, directory: Path) -> Path:
     arrays["hist.ptr"] = np.cumsum([0] + [len(model.history[u]) for u in owners]).astype(np.int64)
     arrays["hist.cols"] = np.array([c for u in owners for c in model.history[u]], dtype=np.int64)
     arrays["hist.weights"] = np.array([w for u in owners for w in model.history[u].values()], dtype=np.float32)
+    rejecters = list(model.rejections)
+    arrays["rej.ptr"] = np.cumsum([0] + [len(model.rejections[u]) for u in rejecters]).astype(np.int64)
+    arrays["rej.cols"] = np.array([c for u in rejecters for c in model.rejections[u]], dtype=np.int64)
+    arrays["rej.ts"] = np.array([t for u in rejecters for t in model.rejections[u].values()], dtype=np.float64)
     arrays["quantiles"] = model.quantiles.astype(np.float32)
     save_file(arrays, str(directory / ARRAYS))
     ids = {
@@ -89,6 +94,7 @@ def save_model(model: FeedModel, directory: Path) -> Path:
         "creators": list(cat.creators),
         "tags": list(cat.tag_ids),
         "history": owners,
+        "rejections": rejecters,
         "neighbours": list(model.neighbour_rows),
     }
     (directory / IDS).write_text(json.dumps(ids))
@@ -124,6 +130,11 @@ def load_model(directory: Path) -> FeedModel:
             raise ValueError(f"{name} does not match the manifest's digest")
     arrays = load_file(str(directory / ARRAYS))
     ids = json.loads((directory / IDS).read_text())
+    if list(manifest.get("features", FEATURES)) != list(FEATURES):
+        raise ValueError(
+            f"model version {manifest.get('version')} was trained on a different set of ranker inputs than this "
+            "code computes; train a new version (`sovereel train`)"
+        )
     cfg = ModelConfig.from_dict(manifest["config"])
     model = FeedModel(cfg)
     net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
@@ -154,6 +165,8 @@ def load_model(directory: Path) -> FeedModel:
         cat.ensure(video_id)
     n = len(cat.ids)
     cat.engagements[:n] = arrays["cat.engagements"]
+    if "cat.shown" in arrays:
+        cat.shown[:n] = arrays["cat.shown"]
     cat.first_seen[:n] = arrays["cat.first_seen"]
     cat.created_at[:n] = arrays["cat.created_at"]
     cat.duration[:n] = arrays["cat.duration"]
@@ -172,6 +185,12 @@ def load_model(directory: Path) -> FeedModel:
         u: dict(zip(hcols[hptr[i] : hptr[i + 1]].tolist(), hw[hptr[i] : hptr[i + 1]].tolist(), strict=True))
         for i, u in enumerate(ids["history"])
     }
+    if "rej.ptr" in arrays:
+        rptr, rcols, rts = arrays["rej.ptr"], arrays["rej.cols"], arrays["rej.ts"]
+        model.rejections = {
+            u: dict(zip(rcols[rptr[i] : rptr[i + 1]].tolist(), rts[rptr[i] : rptr[i + 1]].tolist(), strict=True))
+            for i, u in enumerate(ids.get("rejections", []))
+        }
     model.quantiles = arrays["quantiles"]
     model.base_version = str(manifest["base_version"])
     model.online_events = int(manifest["online_events"])

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from torch import nn
 
 from sovereel.feed.interface import TASKS, VideoInfo
-from sovereel.feed.model import FEATURES, PRIOR_BIAS, PRIOR_WEIGHTS, Z_CLIP, FeedModel, RankerNet
+from sovereel.feed.model import FEATURES, LOGIT_CLIP, PRIOR_BIAS, PRIOR_WEIGHTS, Z_CLIP, FeedModel, RankerNet
 
 FloatArray = npt.NDArray[np.float32]
 UNTRAINED = "untrained"
@@ -79,8 +79,9 @@ def predictions_from_features(ranker: RankerNet | None, features: FloatArray) ->
     """Per task, predictions in (0, 1) from feature rows; `ranker` None means the untrained prior."""
     feats = np.asarray(features, dtype=np.float32).reshape(-1, len(FEATURES))
     logits = prior_logits_rows(feats) if ranker is None else ranker_logits(ranker, feats)
-    # Clipped so that exp never overflows float32: beyond |40| the sigmoid is 0 or 1 to float32 precision anyway.
-    probs = (np.float32(1.0) / (np.float32(1.0) + np.exp(-np.clip(logits, -40.0, 40.0)))).astype(np.float32)
+    # Clipped as FeedModel.score_lists clips them: predictions stay strictly inside (0, 1).
+    clipped = np.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
+    probs = (np.float32(1.0) / (np.float32(1.0) + np.exp(-clipped))).astype(np.float32)
     return {task: probs[:, k] for k, task in enumerate(TASKS)}
 
 

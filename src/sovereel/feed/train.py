@@ -7,10 +7,14 @@ What runs on a schedule (or on `sovereel train`) rather than per event:
   engaged with a few positions before or after), cosine neighbours and RP3beta (Paudel et al.,
   2017), each pruned to the `k` strongest neighbours per item so serving stays sparse;
 - retrieval embeddings from a seeded randomised SVD of the history matrix (PureSVD);
-- the ranker's listwise fit (softmax cross-entropy per task over a candidate list, with the
-  task's labels as the target distribution), on lists made by cross-fitting: a slice of
-  every user's engagements is held out, the co-engagement state is rebuilt from the rest,
-  and the ranker learns which of the retrieved candidates were the held-out ones.
+- the ranker's fit, on lists made by cross-fitting: a slice of every user's log is held out
+  and the co-engagement state is rebuilt from the rest. Where the log records what was shown
+  (impressions, skips), the ranker learns from the held-out *impressions*: per task, a binary
+  cross-entropy of what the viewer did with each video they were shown, so it predicts
+  P(action | shown), skips included, and never learns "what the feed used to show" as taste.
+  Where it does not (ratings, as in MovieLens), it learns which of the retrieved candidates
+  were the held-out engagements (softmax cross-entropy per task over the candidate list, with
+  the task's labels as the target distribution).
 
 All functions are pure: arrays in, arrays out.
 """
@@ -22,7 +26,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -43,6 +47,13 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 Sparse: TypeAlias = Any  # scipy.sparse.csr_matrix (scipy ships no type hints)
 
+# Events that say a video was on the viewer's screen. A log with at least MIN_SHOWN_NEGATIVES shown-but-not-engaged
+# pairs trains the ranker on impression lists (see the module docstring); a log without them (ratings) cannot.
+SHOWN_KINDS = frozenset({"impression", "play", "progress", "skip", "complete"})
+MIN_SHOWN_NEGATIVES = 200
+COLD_EVERY = 4  # one impression list in this many is also learnt with the viewer's profile left out
+IMPRESSION_LIST = 32  # shown videos per impression list (a user's held-out impressions, in time order)
+DENSE_SVD_MAX_CELLS = 20_000_000  # GF-CF's exact SVD up to this many users x items; a randomised one above
 DENSE_EASE_MAX_ITEMS = 8000  # above this, the exact EASE inverse (items^2 doubles) gives way to cosine neighbours
 
 
@@ -83,6 +94,25 @@ def ease_matrix(x: Sparse, lam: float, k: int) -> Sparse:
     b = p / (-np.diag(p))
     np.fill_diagonal(b, 0.0)
     return prune_columns(b, k)
+
+
+def gfcf_matrix(x: Sparse, k: int, alpha: float, neighbours: int, seed: int) -> Sparse:
+    """GF-CF's item x item filter (Shen et al., 2021) over the 0/1 history: with R~ = Du^-1/2 R Di^-1/2,
+    F = R~'R~ + alpha Di^-1/2 V_k'V_k Di^1/2 (V_k: R~'s top k right singular vectors), pruned like EASE."""
+    r = sp.csr_matrix(x, dtype=np.float64, copy=True)
+    r.data[:] = 1.0
+    du = np.maximum(np.asarray(r.sum(axis=1)).ravel(), 1.0)
+    di = np.maximum(np.asarray(r.sum(axis=0)).ravel(), 1.0)
+    norm = sp.csr_matrix(sp.diags(1.0 / np.sqrt(du)) @ r @ sp.diags(1.0 / np.sqrt(di)))
+    filt = np.asarray((norm.T @ norm).todense())
+    if alpha > 0 and k > 0:
+        if r.shape[0] * r.shape[1] <= DENSE_SVD_MAX_CELLS:
+            v = np.linalg.svd(norm.toarray(), full_matrices=False)[2][:k]
+        else:
+            factors, sing = randomized_svd(norm, k, seed)
+            v = (factors / np.sqrt(np.maximum(sing, 1e-12))).T.astype(np.float64)
+        filt += alpha * (v.T @ v) * (1.0 / np.sqrt(di))[:, None] * np.sqrt(di)[None, :]
+    return prune_columns(filt, neighbours)
 
 
 def _sparse_topk_columns(mat: Sparse, k: int) -> Sparse:
@@ -191,18 +221,30 @@ def randomized_svd(x: Sparse, dim: int, seed: int, power_iters: int = 4) -> tupl
 
 @dataclass
 class RankerLists:
-    """Training lists for the ranker: features (lists x candidates x F) and per-task targets (lists x C x T)."""
+    """Training lists for the ranker: features (lists x candidates x F) and per-task targets (lists x C x T).
+
+    `mask` (lists x C), where given, marks the real entries of impression lists (the rest is padding); such
+    lists are learnt pointwise (binary cross-entropy per shown video and task), the others listwise."""
 
     features: FloatArray
     targets: FloatArray
+    mask: npt.NDArray[np.bool_] | None = None
 
     @staticmethod
     def concat(parts: Sequence[RankerLists]) -> RankerLists:
-        """Stack several folds' lists."""
+        """Stack several folds' lists (all of one kind)."""
+        masks = [p.mask for p in parts]
         return RankerLists(
             features=np.concatenate([p.features for p in parts]).astype(np.float32),
             targets=np.concatenate([p.targets for p in parts]).astype(np.float32),
+            mask=None if any(m is None for m in masks) else np.concatenate([m for m in masks if m is not None]),
         )
+
+    def labelled(self) -> npt.NDArray[np.bool_]:
+        """Lists the loss can learn from: any shown video (impression lists) or any positive label."""
+        if self.mask is not None:
+            return np.asarray(self.mask.any(axis=1))
+        return np.asarray(self.targets.sum(axis=(1, 2)) > 0)
 
 
 def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -215,6 +257,14 @@ def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     logp = torch.log_softmax(logits, dim=1)
     per = -(logp * targets).sum(dim=1) / mass.clamp_min(1e-9)
     return per[keep].mean()
+
+
+def pointwise_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy per shown video and task (soft targets allowed), averaged over the real entries."""
+    # logits, targets: (lists, candidates, tasks); mask: (lists, candidates)
+    per = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(dim=2)
+    m = mask.to(per.dtype)
+    return (per * m).sum() / m.sum().clamp_min(1.0)
 
 
 class Adam:
@@ -260,10 +310,10 @@ def fit_ranker(
     On another `device` (e.g. "cuda") the lists and the net move there for training and the net comes back
     to the CPU, where serving runs."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.from_numpy(lists.features)
-    y = torch.from_numpy(lists.targets)
-    has = y.sum(dim=(1, 2)) > 0
-    x, y = x[has].to(device), y[has].to(device)
+    has = torch.from_numpy(lists.labelled())
+    x = torch.from_numpy(lists.features)[has].to(device)
+    y = torch.from_numpy(lists.targets)[has].to(device)
+    mask = None if lists.mask is None else torch.from_numpy(lists.mask)[has].to(device)
     net.to(device)
     opt = Adam([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     losses: list[float] = []
@@ -273,7 +323,10 @@ def fit_ranker(
         total, batches = 0.0, 0
         for start in range(0, len(x), batch_lists):
             idx = perm[start : start + batch_lists]
-            loss = listwise_loss(net(x[idx]), y[idx])
+            if mask is None:
+                loss = listwise_loss(net(x[idx]), y[idx])
+            else:
+                loss = pointwise_loss(net(x[idx]), y[idx], mask[idx])
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             total += float(loss.detach())
@@ -291,20 +344,23 @@ def ranker_epochs(cfg: ModelConfig, lists: RankerLists) -> int:
 
     A young region has a handful of training lists; a few epochs of them would leave the ranker near its
     random initialisation."""
-    labelled = int((lists.targets.sum(axis=(1, 2)) > 0).sum())
+    labelled = int(lists.labelled().sum())
     per_epoch = max(1, -(-labelled // cfg.batch_lists))
     return max(cfg.epochs, -(-cfg.min_steps // per_epoch))
 
 
 def calibrate_heads(net: RankerNet, lists: RankerLists, max_lists: int = 2000, seed: int = 0) -> FloatArray:
-    """Set `net.offset` so each task's mean predicted probability over the candidates equals its label rate."""
+    """Set `net.offset` so each task's mean predicted probability over the candidates equals its label rate.
+
+    For impression lists that is the rate per shown video (padding left out)."""
     pick = np.random.default_rng(seed).permutation(len(lists.features))[:max_lists]
     x = torch.from_numpy(lists.features[pick])
-    rates = lists.targets[pick].reshape(-1, lists.targets.shape[-1]).clip(0, 1).mean(axis=0)
+    real = np.ones(lists.targets[pick].shape[:2], dtype=bool) if lists.mask is None else lists.mask[pick]
+    rates = lists.targets[pick][real].clip(0, 1).mean(axis=0)
     offset = net.offset
     offset.zero_()
     with torch.no_grad():
-        logits = net(x).reshape(-1, lists.targets.shape[-1])
+        logits = net(x)[torch.from_numpy(real)]
     for t in range(logits.shape[1]):
         target = float(np.clip(rates[t], 1e-4, 1 - 1e-4))
         lo, hi = -30.0, 30.0
@@ -343,6 +399,12 @@ class Engagements:
     weights: FloatArray
     ts: npt.NDArray[np.float64]  # the pair's first engagement time
     labels: FloatArray  # pairs x tasks: complete, watch_time (D2Q quantile), like, share, comment, follow
+    # Shown but not engaged with (an impression, a skip, a short watch) by a user who engaged with something:
+    # the negatives of impression lists. Same layout; labels hold the watch-time quantile, the rest 0.
+    shown_users: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    shown_cols: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    shown_ts: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    shown_labels: FloatArray = field(default_factory=lambda: np.zeros((0, 6), dtype=np.float32))
 
 
 def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
@@ -355,10 +417,17 @@ def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
     model.quantiles = quantile_table([p[0] for p in plays], [p[1] for p in plays], cfg.duration_edges)
     task = {"like": 2, "share": 3, "comment": 4, "follow": 5}
     pairs: dict[tuple[str, int], list[float]] = {}
+    shown: dict[tuple[str, int], list[float]] = {}  # (user, col) -> [first time shown, best watch quantile]
     for e in events:
         c = cat.ensure(e.video_id)
         if e.duration_s > 0 and np.isnan(cat.duration[c]):
             cat.duration[c] = e.duration_s
+        if e.kind in SHOWN_KINDS:
+            seen = shown.setdefault((e.user_id, c), [e.ts, 0.0])
+            seen[0] = min(seen[0], e.ts)
+            if e.watched_s > 0 and e.duration_s > 0:
+                q = watch_quantile(model.quantiles, cfg.duration_edges, e.duration_s, e.watched_s)
+                seen[1] = max(seen[1], q)
         if not is_engaged(e):
             continue
         row = pairs.setdefault((e.user_id, c), [0.0, e.ts, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
@@ -375,6 +444,9 @@ def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
     user_ids = list(dict.fromkeys(u for u, _ in pairs))
     uidx = {u: n for n, u in enumerate(user_ids)}
     vals = np.array(list(pairs.values()), dtype=np.float64).reshape(len(pairs), 8)
+    negatives = [(u, c, t, q) for (u, c), (t, q) in shown.items() if u in uidx and (u, c) not in pairs]
+    shown_labels = np.zeros((len(negatives), vals.shape[1] - 2), dtype=np.float32)
+    shown_labels[:, 1] = [q for *_, q in negatives]
     return Engagements(
         user_ids=user_ids,
         users=np.array([uidx[u] for u, _ in pairs], dtype=np.int64),
@@ -382,12 +454,23 @@ def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
         weights=vals[:, 0].astype(np.float32),
         ts=vals[:, 1],
         labels=vals[:, 2:].astype(np.float32),
+        shown_users=np.array([uidx[u] for u, *_ in negatives], dtype=np.int64),
+        shown_cols=np.array([c for _, c, *_ in negatives], dtype=np.int64),
+        shown_ts=np.array([t for *_, t, _ in negatives], dtype=np.float64),
+        shown_labels=shown_labels,
     )
 
 
-def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) -> None:
-    """Rebuild counts, profiles, co-engagement matrices and embeddings from the kept pairs."""
+def fit_state(
+    model: FeedModel,
+    data: Engagements,
+    keep: npt.NDArray[np.bool_],
+    keep_shown: npt.NDArray[np.bool_] | None = None,
+) -> None:
+    """Rebuild counts, profiles, co-engagement matrices and embeddings from the kept pairs (and the viewers'
+    swipe-aways from the kept shown-but-not-engaged pairs; all of them where `keep_shown` is None)."""
     from sovereel.feed.embedding_table import EmbeddingTable
+    from sovereel.feed.model import MAX_REJECTIONS
 
     cfg, cat = model.config, model.catalogue
     users, cols, w, ts = data.users[keep], data.cols[keep], data.weights[keep], data.ts[keep]
@@ -398,6 +481,16 @@ def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) 
     model.history = {}
     for u, c, wt in zip(users[order].tolist(), cols[order].tolist(), w[order].tolist(), strict=True):
         model.history.setdefault(data.user_ids[u], {})[c] = wt
+    shown = np.ones(len(data.shown_users), dtype=bool) if keep_shown is None else keep_shown
+    r_users, r_cols, r_ts = data.shown_users[shown], data.shown_cols[shown], data.shown_ts[shown]
+    model.rejections = {}
+    for n in np.argsort(r_ts, kind="stable")[::-1].tolist():  # newest first, up to the cap
+        rej = model.rejections.setdefault(data.user_ids[int(r_users[n])], {})
+        if len(rej) < MAX_REJECTIONS:
+            rej[int(r_cols[n])] = float(r_ts[n])
+    model.rejections = {u: dict(reversed(rej.items())) for u, rej in model.rejections.items()}  # oldest first
+    np.add.at(cat.shown, cols, 1.0)  # an engaged viewer was shown the video; so was one who swiped it away
+    np.add.at(cat.shown, r_cols, 1.0)
     x = history_matrix(users, cols, w, (len(data.user_ids), n_items))
     sessions = session_ids(users, ts, cfg.session_gap_s)
     s = history_matrix(sessions, cols, w, (int(sessions.max(initial=-1)) + 1, n_items))
@@ -411,6 +504,8 @@ def fit_state(model: FeedModel, data: Engagements, keep: npt.NDArray[np.bool_]) 
         bursts = session_ids(users, ts, cfg.burst_gap_s)
         burst = history_matrix(bursts, cols, np.ones(len(cols)), (int(bursts.max(initial=-1)) + 1, n_items))
         model.co["burst"] = ease_matrix(burst, cfg.burst_lambda, cfg.neighbours)
+    if cfg.gfcf_k > 0 and n_items <= DENSE_EASE_MAX_ITEMS:
+        model.co["gfcf"] = gfcf_matrix(x, cfg.gfcf_k, cfg.gfcf_alpha, cfg.neighbours, cfg.seed)
     for name, window in zip(("order_near", "order", "order_far"), cfg.order_windows, strict=True):
         if window > 0:
             model.co[name] = sequence_matrix(users, cols, ts, n_items, window, cfg.neighbours)
@@ -447,7 +542,8 @@ def _mean_time(data: Engagements, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np
 
 
 def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False) -> RankerLists:
-    """Ranker training lists: per fold, rebuild state without one slice and label the retrieved candidates."""
+    """Ranker training lists: per fold, rebuild state without one slice and label that slice's impressions
+    (where the log has them; see `impression_lists`) or the retrieved candidates (where it does not)."""
     from sovereel.feed.model import FeedModel
 
     cfg = model.config
@@ -455,11 +551,18 @@ def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False)
     n_folds = min(cfg.folds, cfg.slices)
     plan = [(r, fold) for r in range(max(1, cfg.rounds)) for fold in range(n_folds)]
     slicings = {r: holdout_slices(data.users, cfg.slices, cfg.seed + 7919 * r) for r in range(max(1, cfg.rounds))}
+    impressions = uses_impression_lists(cfg, data)
+    shown_slicings = {
+        r: holdout_slices(data.shown_users, cfg.slices, cfg.seed + 7919 * r + 1) for r in range(max(1, cfg.rounds))
+    }
     for r, fold in tqdm(plan, desc="cross-fit folds", leave=False, disable=not progress):
         keep = slicings[r] != fold
         trial = FeedModel(cfg)
         trial.catalogue = model.catalogue.copy_facts()
-        fit_state(trial, data, keep)
+        fit_state(trial, data, keep, shown_slicings[r] != fold)
+        if impressions:
+            parts.append(impression_lists(trial, data, ~keep, shown_slicings[r] == fold))
+            continue
         held = np.unique(data.users[~keep])
         ids: list[str | None] = [data.user_ids[u] for u in held]
         cand = trial.retrieve(ids, cfg.candidates)
@@ -474,6 +577,48 @@ def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False)
                 targets[r, k] = data.labels[i]
         parts.append(RankerLists(feats, targets))
     return RankerLists.concat(parts)
+
+
+def uses_impression_lists(cfg: ModelConfig, data: Engagements) -> bool:
+    """Whether the ranker learns from impressions: `cfg.ranker_lists`, where "auto" asks the log."""
+    if cfg.ranker_lists == "auto":
+        return len(data.shown_users) >= MIN_SHOWN_NEGATIVES
+    return cfg.ranker_lists == "impressions"
+
+
+def impression_lists(
+    trial: FeedModel, data: Engagements, held: npt.NDArray[np.bool_], held_shown: npt.NDArray[np.bool_]
+) -> RankerLists:
+    """The held-out impressions, engaged with or not, as lists of up to IMPRESSION_LIST videos per user in time
+    order, with features from `trial` (fitted without them) at the time they were shown."""
+    users = np.r_[data.users[held], data.shown_users[held_shown]]
+    cols = np.r_[data.cols[held], data.shown_cols[held_shown]]
+    ts = np.r_[data.ts[held], data.shown_ts[held_shown]]
+    labels = np.concatenate([data.labels[held], data.shown_labels[held_shown]])
+    order = np.lexsort((ts, users))
+    users, cols, ts, labels = users[order], cols[order], ts[order], labels[order]
+    chunks: list[tuple[int, int]] = []
+    bounds = np.r_[0, np.nonzero(np.diff(users))[0] + 1, len(users)]
+    for a, b in itertools.pairwise(bounds.tolist()):
+        chunks.extend((s, min(s + IMPRESSION_LIST, b)) for s in range(a, b, IMPRESSION_LIST))
+    cand = np.zeros((len(chunks), IMPRESSION_LIST), dtype=np.int64)
+    mask = np.zeros(cand.shape, dtype=bool)
+    targets = np.zeros((*cand.shape, labels.shape[1]), dtype=np.float32)
+    now = np.zeros(len(chunks), dtype=np.float64)
+    for i, (a, b) in enumerate(chunks):
+        cand[i, : b - a], mask[i, : b - a], targets[i, : b - a] = cols[a:b], True, labels[a:b]
+        now[i] = ts[a:b].mean()
+    ids: list[str | None] = [data.user_ids[int(users[a])] for a, _ in chunks]
+    lists = RankerLists(trial.features(ids, cand, now), targets, mask)
+    # Every COLD_EVERY-th list again as a stranger would have seen it (no profile, no vector): what a new viewer's
+    # first videos are scored on is then something the ranker has learnt, not an extrapolation.
+    cold = np.arange(COLD_EVERY - 1, len(chunks), COLD_EVERY)
+    if len(cold) == 0:
+        return lists
+    strangers: list[str | None] = [None] * len(cold)
+    return RankerLists.concat(
+        [lists, RankerLists(trial.features(strangers, cand[cold], now[cold]), targets[cold], mask[cold])]
+    )
 
 
 def train_from_events(
@@ -536,6 +681,7 @@ def train_from_events(
         "users": len(data.user_ids),
         "items": len(model.catalogue.ids),
         "ranker_lists": len(lists.features),
+        "ranker_lists_kind": "impressions" if lists.mask is not None else "retrieval",
         "ranker_loss": losses,
         "ranker_rows": int(lists.features.shape[0] * lists.features.shape[1] * epochs),
         "ranker_epochs": epochs,

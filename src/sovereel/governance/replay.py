@@ -92,7 +92,10 @@ class RankerCache:
         problem = self.check(version) if self.check is not None else None
         if problem is not None:
             raise ReplayUnavailable(f"model version {version} fails its check: {problem}")
-        ranker = FeedModel.load(directory).ranker
+        try:
+            ranker = FeedModel.load(directory).ranker
+        except ValueError as exc:  # e.g. a version trained on other ranker inputs than this code computes
+            raise ReplayUnavailable(f"model version {version} cannot be replayed by this code: {exc}") from exc
         with self._lock:
             if len(self._rankers) >= MAX_CACHED_MODELS:
                 self._rankers.pop(next(iter(self._rankers)))

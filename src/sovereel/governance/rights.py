@@ -48,8 +48,10 @@ HOW_FOR_YOU_WORKS = [
     "with, and videos whose captions and hashtags resemble them.",
     "Then videos you have watched, marked Not interested, or that match your keyword filters are removed, and "
     "a ranking model predicts how likely you are to watch each one to the end, watch it for longer than most "
-    "videos of its length, like, share, comment on it, and follow its creator. The published weights in the "
-    "parameter set combine those predictions into one score.",
+    "videos of its length, like, share, comment on it, and follow its creator. It learned those chances from "
+    "what viewers in your region did with the videos they were shown, the ones they swiped away included, and "
+    "it weighs what you swiped away: videos with hashtags or creators you keep skipping score lower. The "
+    "published weights in the parameter set combine those predictions into one score.",
     "The model learns from what you do: every watch, completion, skip, like, share and comment updates your "
     "interest vector within seconds and is kept in your region's event log, from which new model versions "
     "are trained. Only your region's data trains your region's model.",
