@@ -274,6 +274,8 @@ def test_safety_setting_changes_are_audited_under_pseudonyms(
         ("account.comment_policy", alias["ana"], alias["ana"]),
         ("account.comment_filters", alias["ana"], alias["ana"]),
         ("account.comment_policy", alias["ana"], alias["ana"]),
+        ("account.follow_request", alias["ana"], alias["carol"]),
+        ("account.follow_request", alias["ana"], alias["dave"]),
         ("account.follow_approved", alias["carol"], alias["ana"]),
         ("account.follow_declined", alias["dave"], alias["ana"]),
     ]

@@ -13,6 +13,7 @@ from sovereel.actions.videos import do_create_video
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import Hashtag, MediaJob, Video, VideoHashtag
 from tests.api_support import process_all, signup, upload
+from tests.concurrency import run_in_threads
 from tests.media_clips import make_audio_only, make_clip
 
 pytestmark = pytest.mark.usefixtures("ffmpeg")
@@ -248,27 +249,18 @@ def test_concurrent_uploads_sharing_hashtags_all_land(client: TestClient, rt: Re
     creator = client.get("/api/me", headers=signup(client, "crowd")).json()["id"]
     n = 8
     start = threading.Barrier(n)
-    errors: list[BaseException] = []
 
     def create(i: int) -> None:
         staged = tmp_path / f"staged-{i}.mp4"
         staged.write_bytes(b"not transcoded here")
         caption = "#fresh #again together" if i % 2 else "#again #fresh together"
-        try:
-            start.wait(timeout=30)
-            do_create_video(
-                rt.db, rt.blobs, creator_id=creator, staged=staged, original_name="clip.mp4", caption=caption,
-                visibility="public", duration_s=4.0, width=360, height=640,
-            )  # fmt: skip
-        except BaseException as exc:
-            errors.append(exc)
+        start.wait(timeout=30)
+        do_create_video(
+            rt.db, rt.blobs, creator_id=creator, staged=staged, original_name="clip.mp4", caption=caption,
+            visibility="public", duration_s=4.0, width=360, height=640,
+        )  # fmt: skip
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(create, [(i,) for i in range(n)]) == []
     with rt.db.session() as s:
         counts = {tag: count for tag, count in s.execute(select(Hashtag.tag, Hashtag.video_count))}
         links = s.scalar(select(func.count()).select_from(VideoHashtag))

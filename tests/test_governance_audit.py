@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sovereel.governance.signing import region_keys
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import AuditEntry, User
 from tests.api_support import signup
+from tests.concurrency import run_in_threads
 from tests.conftest import make_settings
 
 
@@ -35,28 +35,18 @@ def add(rt: RegionRuntime, n: int, kind: str = "settings.changed") -> list[int]:
 
 
 def test_concurrent_appends_get_gap_free_indexes_and_rolled_back_ones_leave_no_hole(rt: RegionRuntime) -> None:
-    errors: list[BaseException] = []
-
     def worker(w: int) -> None:
-        try:
-            for i in range(15):
-                try:
-                    with rt.db.transaction() as s:
-                        append_audit(s, region=rt.region, kind="settings.changed", actor_id=f"w{w}",
-                                     subject=f"setting:{w}", detail={"i": i, "ratio": i / 7})  # fmt: skip
-                        if i % 5 == 4:
-                            raise KeyError("the action failed after appending")
-                except KeyError:
-                    pass
-        except BaseException as exc:  # surfaced below: a lost update or a deadlock must fail the test
-            errors.append(exc)
+        for i in range(15):
+            try:
+                with rt.db.transaction() as s:
+                    append_audit(s, region=rt.region, kind="settings.changed", actor_id=f"w{w}",
+                                 subject=f"setting:{w}", detail={"i": i, "ratio": i / 7})  # fmt: skip
+                    if i % 5 == 4:
+                        raise KeyError("the action failed after appending")
+            except KeyError:
+                pass
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(worker, [(w,) for w in range(6)]) == []  # a lost update or a deadlock fails here
     with rt.db.session() as s:
         records = read_records(s)
     assert [r.index for r in records] == list(range(6 * 12))  # 3 of each 15 rolled back, without holes

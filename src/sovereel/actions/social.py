@@ -56,10 +56,11 @@ def _interactable_video(s: Session, video_id: str, user_id: str, doing: str) -> 
     return viewable_video(s, video_id, user_id)
 
 
-def do_follow(db: RegionDB, *, user_id: str, username: str) -> bool:
+def do_follow(db: RegionDB, *, user_id: str, username: str, audit_secret: str | None = None) -> bool:
     """Follow a user; following twice is a no-op. Returns True when a follow was added.
 
-    A private account is not followed at once: a follow request is recorded for its holder to approve.
+    A private account is not followed at once: a follow request is recorded for its holder to approve (and, given
+    the region's `audit_secret`, written to the audit log under pseudonyms, as the answer to it is).
     """
     with db.transaction() as s:
         target = s.scalar(select(User).where(User.username_key == username.lower()))
@@ -74,8 +75,9 @@ def do_follow(db: RegionDB, *, user_id: str, username: str) -> bool:
             if s.get(FollowRequest, (user_id, target.id)) is None:
                 s.add(FollowRequest(requester_id=user_id, target_id=target.id, created_at=time.time()))
                 log_safety(
-                    s, region=target.region, kind="follow_request", actor_id=user_id, subject_id=target.id, detail={}
-                )
+                    s, region=target.region, kind="follow_request", actor_id=user_id, subject_id=target.id,
+                    detail={}, audit_secret=audit_secret,
+                )  # fmt: skip
                 emit(s, "social.follow_request", {"user_id": user_id, "target_id": target.id})
             return False
         s.add(Follow(follower_id=user_id, followee_id=target.id, created_at=time.time()))

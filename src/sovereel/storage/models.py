@@ -51,7 +51,7 @@ class User(Base):
     avatar_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), default="user")  # user | moderator
-    suspended_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # set by a moderator's "suspend"
+    suspended_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)  # a moderator's "suspend"
     # Set only on a creator stub of another region's exchanged video: the stub holds the public handle only.
     origin_region: Mapped[str | None] = mapped_column(String(32), nullable=True)
     follower_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -79,7 +79,7 @@ async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, 
     await run_in_threadpool(check_username, rt.settings, rt.db, username)
 
     def follow_state() -> dict[str, Any]:
-        do_follow(rt.db, user_id=user.id, username=username)
+        do_follow(rt.db, user_id=user.id, username=username, audit_secret=rt.settings.secret_key)
         with rt.db.session() as s:
             target = s.scalar(select(User).where(User.username_key == username.lower()))
             assert target is not None
