@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from sovereel.settings import REGION_RE
 from sovereel.storage.db import RegionDB
-from sovereel.storage.models import ExchangeTransfer, Video, VideoHashtag
+from sovereel.storage.models import ExchangeTransfer, User, Video, VideoHashtag
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,21 @@ Fetch = Callable[[str], bytes]  # GET a path (with query) on the peer's public b
 PAGE = 50
 MEDIA_NAMES = ("720", "360")
 PUBLIC_FIELDS = ("id", "caption", "hashtags", "duration_s", "width", "height", "created_at", "ready_at")
+
+
+def offered_sql() -> Any:
+    """SQL condition over videos joined to their creators: what this region offers its peers. Its own, ready,
+    public, unmoderated videos by public, unsuspended accounts; an age gate is this region's to enforce, so
+    age-restricted videos are not offered."""
+    return and_(
+        Video.origin_region.is_(None),
+        Video.status == "ready",
+        Video.visibility == "public",
+        Video.moderation_state == "ok",
+        Video.age_restricted.is_(False),
+        User.is_private.is_(False),  # a private account's videos are for its followers only
+        User.suspended_at.is_(None),  # a suspended account's videos are hidden everywhere
+    )
 
 
 def stub_id(origin_region: str, origin_creator_handle: str) -> str:
@@ -46,24 +61,13 @@ def stub_id(origin_region: str, origin_creator_handle: str) -> str:
 def offered_videos(db: RegionDB, *, since: float, limit: int, peer: str) -> dict[str, Any]:
     """This region's own public, ready videos after `since` (by ready time), public fields only; logged as out."""
     peer = peer if REGION_RE.match(peer) else "unknown"
-    from sovereel.storage.models import User
-
     with db.transaction() as s:
         stamp = func.coalesce(Video.ready_at, Video.created_at)
         rows = list(
             s.execute(
                 select(Video, User.username, User.display_name)
                 .join(User, User.id == Video.creator_id)
-                .where(
-                    Video.origin_region.is_(None),
-                    Video.status == "ready",
-                    Video.visibility == "public",
-                    Video.moderation_state == "ok",
-                    Video.age_restricted.is_(False),  # an age gate is this region's to enforce: not offered
-                    User.is_private.is_(False),  # a private account's videos are for its followers only
-                    User.suspended_at.is_(None),  # a suspended account's videos are hidden everywhere
-                    stamp > since,  # exclusive: the puller's cursor is the newest ready time it holds
-                )
+                .where(offered_sql(), stamp > since)  # exclusive: the puller's cursor is the newest it holds
                 .order_by(stamp, Video.id)
                 .limit(limit)
             )
@@ -98,22 +102,9 @@ def offered_videos(db: RegionDB, *, since: float, limit: int, peer: str) -> dict
 
 def still_offered(db: RegionDB, ids: list[str]) -> list[str]:
     """Which of `ids` this region still offers (a video deleted, made private or removed is withdrawn)."""
-    from sovereel.storage.models import User
-
     with db.session() as s:
         rows = s.scalars(
-            select(Video.id)
-            .join(User, User.id == Video.creator_id)
-            .where(
-                Video.id.in_(ids),
-                Video.origin_region.is_(None),
-                Video.status == "ready",
-                Video.visibility == "public",
-                Video.moderation_state == "ok",
-                Video.age_restricted.is_(False),
-                User.is_private.is_(False),
-                User.suspended_at.is_(None),
-            )
+            select(Video.id).join(User, User.id == Video.creator_id).where(Video.id.in_(ids), offered_sql())
         )
         return sorted(rows)
 
