@@ -269,6 +269,16 @@ def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
     return out
 
 
+def _group_mean(groups: sp.csr_matrix, per_group: npt.NDArray[np.floating], cols: IntArray) -> FloatArray:
+    # Per row r and candidate, the mean of per_group[r] over the candidate's groups (items x groups, 0/1); 0 when
+    # it has none (a video without hashtags, or without a known creator).
+    n_groups = np.maximum(np.asarray(groups.sum(axis=1)).ravel(), 1)
+    out = np.zeros(cols.shape, dtype=np.float32)
+    for r in range(cols.shape[0]):
+        out[r] = (groups[cols[r]] @ per_group[r]) / n_groups[cols[r]]
+    return out
+
+
 def digest_events(events: list[Event]) -> str:
     """A SHA-256 over the events in order: the manifest's record of exactly what was learnt from."""
     h = hashlib.sha256()
@@ -426,18 +436,24 @@ class FeedModel:
         out[:, :, f + 4] = np.clip(np.abs(created - mean_created) / YEAR_S, 0, 80)
         out[:, :, f + 5] = np.clip((now[:, None] - mean_created) / YEAR_S, -1, 80)
         f += 6
-        out[:, :, f] = self._tag_affinity(binary, n_hist, cols)
-        out[:, :, f + 1] = self._creator_share(binary, n_hist, cols)
+        # Per hashtag and per creator: how many of the viewer's engaged and swiped-away videos have it.
+        tags, creators = cat.tag_matrix(), cat.creator_matrix()
+        rejected = self._history_matrix(user_ids, len(cat.ids), self.rejections)
+        rejected.data[:] = 1.0
+        eng_tags, eng_creators = np.asarray((binary @ tags).todense()), np.asarray((binary @ creators).todense())
+        rej_tags, rej_creators = np.asarray((rejected @ tags).todense()), np.asarray((rejected @ creators).todense())
+        share = 1.0 / np.maximum(n_hist, 1)[:, None]
+        out[:, :, f] = _group_mean(tags, eng_tags * share, cols)  # share of the history with the video's hashtags
+        out[:, :, f + 1] = _group_mean(creators, eng_creators * share, cols)  # ... and by its creator
         dur = cat.duration[cols]
         out[:, :, f + 2] = np.where(np.isnan(dur), 0.0, np.log1p(np.nan_to_num(dur)))
         out[:, :, f + 3] = np.isnan(dur)
         out[:, :, f + 4] = np.log1p(n_hist)[:, None]
         out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
         f += 6
-        rejected = self._history_matrix(user_ids, len(cat.ids), self.rejections)
-        rejected.data[:] = 1.0
-        out[:, :, f] = self._rejection_rate(binary, rejected, cols, cat.tag_matrix())
-        out[:, :, f + 1] = self._rejection_rate(binary, rejected, cols, cat.creator_matrix())
+        # Swipe-away rates with one engagement's worth of doubt: rejected / (rejected + engaged + 1).
+        out[:, :, f] = _group_mean(tags, rej_tags / (rej_tags + eng_tags + 1.0), cols)
+        out[:, :, f + 1] = _group_mean(creators, rej_creators / (rej_creators + eng_creators + 1.0), cols)
         out[:, :, f + 2] = np.log1p(np.asarray(rejected.sum(axis=1)).ravel())[:, None]
         out[:, :, f + 3] = cat.engage_rate(cols)
         out[:, :, f + 4] = np.log1p(np.maximum(cat.shown[cols], cat.engagements[cols]))
@@ -464,21 +480,6 @@ class FeedModel:
                 out[r, :, 3 * j] = sub.max(axis=0)
                 out[r, :, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
                 out[r, :, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
-        return out
-
-    @staticmethod
-    def _rejection_rate(
-        engaged: sp.csr_matrix, rejected: sp.csr_matrix, cols: IntArray, groups: sp.csr_matrix
-    ) -> FloatArray:
-        # Per candidate, the mean over its groups (hashtags or creator) of rejected / (rejected + engaged + 1)
-        # among the viewer's videos in that group: a swipe-away rate with one engagement's worth of doubt.
-        rej = np.asarray((rejected @ groups).todense())
-        eng = np.asarray((engaged @ groups).todense())
-        rate = rej / (rej + eng + 1.0)
-        n_groups = np.asarray(groups.sum(axis=1)).ravel()
-        out = np.zeros(cols.shape, dtype=np.float32)
-        for r in range(cols.shape[0]):
-            out[r] = (groups[cols[r]] @ rate[r]) / np.maximum(n_groups[cols[r]], 1)
         return out
 
     def _co_scores(self, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
@@ -510,25 +511,6 @@ class FeedModel:
     def _user_vec(self, user_id: str | None) -> FloatArray:
         vec = self.users.get(user_id) if user_id is not None else None
         return vec if vec is not None else np.zeros(self.config.dim, dtype=np.float32)
-
-    def _tag_affinity(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
-        tags = self.catalogue.tag_matrix()
-        profile = np.asarray((binary @ tags).todense()) / np.maximum(n_hist, 1)[:, None]  # share of history per tag
-        n_tags = np.maximum(np.asarray(tags.sum(axis=1)).ravel(), 1)
-        out = np.zeros(cols.shape, dtype=np.float32)
-        for r in range(cols.shape[0]):
-            out[r] = (tags[cols[r]] @ profile[r]) / n_tags[cols[r]]  # mean share of the item's hashtags
-        return out
-
-    def _creator_share(self, binary: sp.csr_matrix, n_hist: FloatArray, cols: IntArray) -> FloatArray:
-        cat = self.catalogue
-        creator = cat.creator[cols]
-        if not (creator >= 0).any():
-            return np.zeros(cols.shape, dtype=np.float32)
-        per_user = sp.csr_matrix(binary @ cat.creator_matrix())
-        rows = np.repeat(np.arange(cols.shape[0]), cols.shape[1])
-        vals = np.asarray(per_user[rows, np.maximum(creator, 0).ravel()]).reshape(cols.shape)
-        return np.where(creator >= 0, vals / np.maximum(n_hist, 1)[:, None], 0.0).astype(np.float32)
 
     def score_lists(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""
