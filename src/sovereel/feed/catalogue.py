@@ -94,14 +94,18 @@ class Catalogue:
         np.add.at(self.engagements, cols, weight)
         np.fmin.at(self.first_seen, cols, ts)
 
+    def viewers(self, cols: IntArray) -> npt.NDArray[np.float64]:
+        """Per item, how many viewers it was shown to (one engaged with but never recorded as shown counts too)."""
+        return np.maximum(self.shown[cols], self.engagements[cols])
+
     def engage_rate(self, cols: IntArray, prior_weight: float = 10.0) -> FloatArray:
         """Per item, engagements per viewer shown it, shrunk towards the catalogue-wide rate by `prior_weight`
-        viewers' worth (an item engaged with but never recorded as shown counts as shown to those viewers)."""
+        viewers' worth."""
         n = len(self.ids)
-        eng, shown = self.engagements[:n], np.maximum(self.shown[:n], self.engagements[:n])
-        overall = float(eng.sum() / shown.sum()) if shown.sum() > 0 else 0.0
-        rate = (eng + prior_weight * overall) / (shown + prior_weight)
-        return rate[cols].astype(np.float32)
+        total = float(np.maximum(self.shown[:n], self.engagements[:n]).sum())
+        overall = float(self.engagements[:n].sum()) / total if total > 0 else 0.0
+        rate = (self.engagements[cols] + prior_weight * overall) / (self.viewers(cols) + prior_weight)
+        return rate.astype(np.float32)
 
     def trending(self, cols: IntArray, now: npt.NDArray[np.float64], half_width_days: float) -> FloatArray:
         """Engagements within +-half_width days of `now` (per row of `cols`)."""

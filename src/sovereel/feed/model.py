@@ -456,7 +456,7 @@ class FeedModel:
         out[:, :, f + 1] = _group_mean(creators, rej_creators / (rej_creators + eng_creators + 1.0), cols)
         out[:, :, f + 2] = np.log1p(np.asarray(rejected.sum(axis=1)).ravel())[:, None]
         out[:, :, f + 3] = cat.engage_rate(cols)
-        out[:, :, f + 4] = np.log1p(np.maximum(cat.shown[cols], cat.engagements[cols]))
+        out[:, :, f + 4] = np.log1p(cat.viewers(cols))
         f += 5
         out[:, :, f : f + 3 * len(AGG_MATRICES)] = self._aggregates(user_ids, cols, known)
         return out

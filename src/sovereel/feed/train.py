@@ -38,6 +38,7 @@ from torch import nn
 from tqdm import tqdm
 
 from sovereel.feed.catalogue import quantile_table, watch_quantile
+from sovereel.feed.interface import TASKS
 
 if TYPE_CHECKING:
     from sovereel.feed.interface import VideoInfo
@@ -404,7 +405,7 @@ class Engagements:
     shown_users: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     shown_cols: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     shown_ts: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
-    shown_labels: FloatArray = field(default_factory=lambda: np.zeros((0, 6), dtype=np.float32))
+    shown_labels: FloatArray = field(default_factory=lambda: np.zeros((0, len(TASKS)), dtype=np.float32))
 
 
 def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
@@ -483,12 +484,10 @@ def fit_state(
         model.history.setdefault(data.user_ids[u], {})[c] = wt
     shown = np.ones(len(data.shown_users), dtype=bool) if keep_shown is None else keep_shown
     r_users, r_cols, r_ts = data.shown_users[shown], data.shown_cols[shown], data.shown_ts[shown]
-    model.rejections = {}
-    for n in np.argsort(r_ts, kind="stable")[::-1].tolist():  # newest first, up to the cap
-        rej = model.rejections.setdefault(data.user_ids[int(r_users[n])], {})
-        if len(rej) < MAX_REJECTIONS:
-            rej[int(r_cols[n])] = float(r_ts[n])
-    model.rejections = {u: dict(reversed(rej.items())) for u, rej in model.rejections.items()}  # oldest first
+    rejections: dict[str, dict[int, float]] = {}
+    for n in np.argsort(r_ts, kind="stable").tolist():  # oldest first, as `observe` keeps them
+        rejections.setdefault(data.user_ids[int(r_users[n])], {})[int(r_cols[n])] = float(r_ts[n])
+    model.rejections = {u: dict(list(rej.items())[-MAX_REJECTIONS:]) for u, rej in rejections.items()}
     np.add.at(cat.shown, cols, 1.0)  # an engaged viewer was shown the video; so was one who swiped it away
     np.add.at(cat.shown, r_cols, 1.0)
     x = history_matrix(users, cols, w, (len(data.user_ids), n_items))
