@@ -75,3 +75,19 @@ def test_serve_two_regions_in_one_command(tmp_path: Path, capsys: pytest.Capture
     assert f"region us: {us}" in out and f"region eu: {eu}" in out
     assert main(["--data-dir", str(tmp_path / "data"), "residency", "check", "--regions", "us,eu"]) == 0
     assert "residency check: OK (2 regions" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_demo_command_exits_cleanly_when_run_again(tmp_path: Path) -> None:
+    """`scripts/start` runs `sovereel demo` on every start. The second run finds the world and opens the region
+    only to close it again while the caption index is still embedding on a background thread; exiting under that
+    thread aborted the process (torch's "terminate called without an active exception"), so the start failed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOVEREEL_")}
+    argv = [sys.executable, "-m", "sovereel.cli", "--data-dir", str(tmp_path / "data"), "demo", "--videos", "3",
+            "--users", "3"]  # fmt: skip
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "first For You model" in first.stdout
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr[-2000:]
+    assert "the demo world is already there" in again.stdout

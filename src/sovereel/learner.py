@@ -285,6 +285,7 @@ class Learner:
         self._durations: dict[str, float] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._text_thread: threading.Thread | None = None
         self.last_event_at = 0.0  # when the newest applied event reached the learner (for lag measurements)
         self.applied_ids = AppliedIds()
 
@@ -315,7 +316,10 @@ class Learner:
         self.recommender.scorer = self.scorer  # rebuild the item index over the replayed vectors
         # Embedding a large catalogue's captions takes a while: the content source fills in as it goes.
         self._text_thread = threading.Thread(
-            target=self.recommender.index_texts, args=({v.id: v for v in videos},), name="text-index", daemon=True
+            target=self.recommender.index_texts,
+            args=({v.id: v for v in videos}, self._stop.is_set),
+            name="text-index",
+            daemon=True,
         )
         self._text_thread.start()
 
@@ -395,3 +399,7 @@ class Learner:
         self._stop.set()
         if self._watcher:
             self._watcher.join(timeout=5)
+        # The text index embeds with torch; a process that exits while a batch is in flight is aborted by torch's
+        # thread pool ("terminate called without an active exception"), so wait for the batch to end.
+        if self._text_thread is not None:
+            self._text_thread.join(timeout=60)

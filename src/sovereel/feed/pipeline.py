@@ -259,11 +259,12 @@ class ForYouRecommender:
         # assignment: requests in flight finish on the old pair, later ones get the new, none waits for a build.
         self._serving = self._prepare(scorer)
 
-    def index_texts(self, videos: Mapping[str, VideoInfo]) -> None:
-        """Embed videos' captions and hashtags ahead of requests (at start-up, and as videos are published)."""
+    def index_texts(self, videos: Mapping[str, VideoInfo], cancelled: Callable[[], bool] | None = None) -> None:
+        """Embed videos' captions and hashtags ahead of requests (at start-up, and as videos are published);
+        `cancelled` stops it between batches."""
         # Requests embed only what is new since; a cold start would otherwise embed the whole catalogue in one request.
         if self._content is not None:
-            self._content.sync(videos)
+            self._content.sync(videos, cancelled)
 
     def _prepare(self, scorer: Scorer) -> tuple[Scorer, ItemIndex]:
         index = ItemIndex(self.params.index)

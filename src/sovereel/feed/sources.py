@@ -447,8 +447,9 @@ class ContentIndex:
         self._lock = threading.Lock()
         self._last: Mapping[str, VideoInfo] | None = None
 
-    def sync(self, videos: Mapping[str, VideoInfo]) -> None:
-        """Embed new or edited videos' texts and forget removed videos."""
+    def sync(self, videos: Mapping[str, VideoInfo], cancelled: Callable[[], bool] | None = None) -> None:
+        """Embed new or edited videos' texts and forget removed videos; `cancelled` is asked between batches (a
+        shutdown), and a sync it stops leaves the rest for the next one."""
         with self._lock:
             if videos is self._last:
                 return
@@ -464,6 +465,8 @@ class ContentIndex:
                 if known is None or known[0] != v.caption or known[1] != v.hashtags:
                     stale.append(v)
             for start in range(0, len(stale), self._batch):
+                if cancelled is not None and cancelled():
+                    return
                 chunk = stale[start : start + self._batch]
                 self.index.upsert([v.id for v in chunk], self._embed([video_text(v) for v in chunk]))
                 self._texts.update((v.id, (v.caption, v.hashtags)) for v in chunk)
