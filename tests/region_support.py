@@ -15,7 +15,9 @@ from sqlalchemy import create_engine, text
 
 from sovereel.api.app import create_app
 from sovereel.governance.exchange import Fetch
-from sovereel.regions import settings_for
+from sovereel.governance.http_signatures import sign_request
+from sovereel.governance.signing import keys_for_dir
+from sovereel.regions import introduce_region_keys, settings_for
 from sovereel.runtime import RegionRuntime, open_runtime
 from tests.conftest import PG_URL, make_settings
 
@@ -46,6 +48,7 @@ def two_regions(tmp_path: Path, backend: str = "sqlite") -> Iterator[tuple[Regio
     stack = []
     schemas: dict[str, str] = {}
     admin = create_engine(PG_URL) if backend == "postgres" else None
+    introduce_region_keys(deployment, ["us", "eu"])  # type: ignore[arg-type]  # the exchange is signed
     try:
         for name in ("us", "eu"):
             settings = settings_for(deployment, name)  # type: ignore[arg-type]
@@ -73,10 +76,12 @@ def two_regions(tmp_path: Path, backend: str = "sqlite") -> Iterator[tuple[Regio
 
 
 def fetch_from(peer: Region, asking: str) -> Fetch:
-    """A Fetch that reads the peer's public HTTP API (as `ExchangePuller` does over the network)."""
+    """A Fetch that reads the peer's public HTTP API signed as region `asking` (as `ExchangePuller` does)."""
+    keys = keys_for_dir(asking, peer.rt.settings.data_dir / asking)  # the asking region's own key file
 
     def fetch(path: str) -> bytes:
-        r = peer.client.get(path, headers={"X-Sovereel-Region": asking})
+        headers = {"X-Sovereel-Region": asking, **sign_request(keys, "GET", f"http://testserver{path}")}
+        r = peer.client.get(path, headers=headers)
         assert r.status_code == 200, (path, r.status_code, r.text)
         return r.content
 

@@ -199,29 +199,30 @@ def test_rotated_phone_clip_becomes_portrait(
 
 
 def test_failed_transcode_is_retried_then_shown_and_can_be_retried_by_hand(
-    sqlite_client: TestClient, sqlite_rt: RegionRuntime, tmp_path: Path
+    sqlite_client: TestClient, sqlite_rt: RegionRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     headers = signup(sqlite_client, "unlucky")
     r = upload(sqlite_client, headers, make_clip(tmp_path / "c.mp4"))
     video_id = r.json()["id"]
-    with sqlite_rt.db.session() as s:
-        row = s.get(Video, video_id)
-        assert row is not None and row.original_key
-        original = sqlite_rt.settings.region_dir / "media" / row.original_key
-    good = original.read_bytes()
-    original.write_bytes(good[:2000])  # the stored original is damaged: every attempt fails
+    # A failure on our side (here ffmpeg cannot be run at all) is retried; a damaged file is not
+    # (tests/test_media_real_phones.py::test_damaged_upload_fails_once_with_a_plain_sentence).
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
     # With no backoff configured, every retry is due at once: all attempts run in this one pass.
     assert process_all(sqlite_rt) == sqlite_rt.settings.job_max_attempts
+    monkeypatch.undo()
     v = sqlite_client.get(f"/api/videos/{video_id}", headers=headers).json()
     assert v["status"] == "failed"
     assert "attempts" in v["failure_reason"]
+    assert "ffprobe" not in v["failure_reason"]  # the technical detail stays in the job row
     with sqlite_rt.db.session() as s:
         job = s.get(MediaJob, video_id)
         assert job is not None and job.state == "failed"
+        assert "ffprobe" in (job.last_error or "")
 
     other = signup(sqlite_client, "someone")
     assert sqlite_client.post(f"/api/videos/{video_id}/retry", headers=other).status_code == 403
-    original.write_bytes(good)
     assert sqlite_client.post(f"/api/videos/{video_id}/retry", headers=headers).status_code == 202
     process_all(sqlite_rt)
     assert sqlite_client.get(f"/api/videos/{video_id}").json()["status"] == "ready"

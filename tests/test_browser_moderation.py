@@ -184,7 +184,12 @@ def test_report_queue_remove_gone_appeal_and_reupload_held(browser: Browser, sit
     screenshot(mod, "moderation-queue-reupload-desktop")
 
     # A comment is reported from the comments drawer, for "something else" in the reporter's own words.
-    posted = ana_ctx.request.post(f"/api/videos/{site.fine}/comments", data={"body": "Meet me after school, alone"})
+    # An API call with the page's cookie, sent as the page's own fetch would be (same-origin, or it is refused).
+    posted = ana_ctx.request.post(
+        f"/api/videos/{site.fine}/comments",
+        data={"body": "Meet me after school, alone"},
+        headers={"Origin": site.base_url},
+    )
     assert posted.ok, posted.text()
     ben.goto(f"/v/{site.fine}")
     ben.locator("[data-testid=feed-item].active").get_by_test_id("comment-btn").click()

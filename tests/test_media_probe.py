@@ -107,19 +107,22 @@ def test_rotated_phone_clip_reports_display_dimensions(tmp_path: Path) -> None:
 
 @pytest.mark.ffmpeg
 def test_audio_only_files_have_no_video_stream(tmp_path: Path) -> None:
-    for name in ("voice.m4a", "song.mp3"):
+    # An audio-only MP4 is opened (it is a container we accept) and has no video stream; an iTunes
+    # .m4a (brand M4A) or an MP3 is no container we accept, so it never reaches ffprobe at all.
+    for name, code in (("voice.mp4", "no_video_stream"), ("voice.m4a", "unreadable"), ("song.mp3", "unreadable")):
         with pytest.raises(ProbeError) as caught:
             probe_file(make_audio_only(tmp_path / name), max_duration_s=10)
-        assert caught.value.code == "no_video_stream", name
+        assert caught.value.code == code, name
 
 
 @pytest.mark.ffmpeg
-def test_mp3_with_cover_art_has_no_video_stream(tmp_path: Path) -> None:
-    song = tmp_path / "cover.mp3"
+def test_audio_with_cover_art_has_no_video_stream(tmp_path: Path) -> None:
+    # An MP4 (brand isom, so the sniffer accepts it) whose only picture is cover art.
+    song = tmp_path / "cover.mp4"
     ffmpeg(
         "-f", "lavfi", "-i", "sine=d=1", "-f", "lavfi", "-i", "testsrc2=s=128x128:d=0.1",
-        "-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:a", "libmp3lame", "-c:v", "mjpeg",
-        "-disposition:v", "attached_pic", "-id3v2_version", "3", str(song),
+        "-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:a", "aac", "-c:v", "mjpeg",
+        "-disposition:v", "attached_pic", "-f", "mp4", str(song),
     )  # fmt: skip
     with pytest.raises(ProbeError) as caught:
         probe_file(song, max_duration_s=10)

@@ -47,7 +47,7 @@ def test_rendition_size(source: tuple[int, int], short_side: int, expected: tupl
 
 def test_transcode_args_build_one_command_for_every_rendition() -> None:
     out = {"720": Path("/w/720.mp4"), "360": Path("/w/360.mp4")}
-    args = transcode_args(Path("/in/src.mov"), out, _probe(), preset="veryfast", threads=2)
+    args = transcode_args(Path("/in/src.mov"), out, _probe(), container="mov", preset="veryfast", threads=2)
     assert args[:6] == ["ffmpeg", "-y", "-nostdin", "-hide_banner", "-loglevel", "error"]
     assert args.count("ffmpeg") == 1
     graph = args[args.index("-filter_complex") + 1]
@@ -69,7 +69,12 @@ def test_transcode_args_build_one_command_for_every_rendition() -> None:
 
 def test_transcode_args_add_silence_and_leave_threads_to_ffmpeg() -> None:
     args = transcode_args(
-        Path("src.mp4"), {"360": Path("360.mp4")}, _probe(has_audio=False, duration_s=4.5), preset="fast", threads=0
+        Path("src.mp4"),
+        {"360": Path("360.mp4")},
+        _probe(has_audio=False, duration_s=4.5),
+        container="mp4",
+        preset="fast",
+        threads=0,
     )
     assert "anullsrc=channel_layout=stereo:sample_rate=48000" in args
     assert args[args.index("-t") + 1] == "4.500"
@@ -77,16 +82,21 @@ def test_transcode_args_add_silence_and_leave_threads_to_ffmpeg() -> None:
     assert "-threads" not in args
     assert args[args.index("-preset") + 1] == "fast"
     with pytest.raises(ValueError, match="unknown renditions"):
-        transcode_args(Path("s.mp4"), {"4k": Path("4k.mp4")}, _probe(), preset="fast", threads=0)
+        transcode_args(Path("s.mp4"), {"4k": Path("4k.mp4")}, _probe(), container="mp4", preset="fast", threads=0)
 
 
 def test_poster_args_and_time() -> None:
     assert poster_time(12.0) == 1.0
     assert poster_time(1.5) == 0.5
-    args = poster_args(Path("in.mp4"), Path("poster.jpg"), 0.5, 720)
+    args = poster_args(Path("in.mp4"), Path("poster.jpg"), 0.5, 720, container="mp4")
     assert args[args.index("-ss") + 1] == "0.500"
     assert args.index("-ss") < args.index("-i")
-    assert "scale=720:-2:flags=bicubic" in args
+    graph = args[args.index("-vf") + 1]
+    assert graph.startswith("scale=720:-2:flags=bicubic:")
+    # JPEG is full-range BT.601: the frame is converted from BT.709, square-pixelled.
+    assert "out_color_matrix=bt601:out_range=full" in graph and "setsar=1" in graph
+    sized = poster_args(Path("in.mp4"), Path("p.jpg"), 1.0, 720, container="mp4", probe=_probe(1080, 1920))
+    assert "scale=720:1280:flags=bicubic" in sized[sized.index("-vf") + 1]
     assert args[args.index("-frames:v") + 1] == "1"
     assert args[-1] == "poster.jpg"
 
@@ -169,7 +179,29 @@ def test_failed_verification_publishes_nothing(tmp_path: Path) -> None:
 def test_ffmpeg_failure_is_reported_without_server_paths(tmp_path: Path) -> None:
     missing = tmp_path / "gone.mp4"
     with pytest.raises(TranscodeError) as caught:
-        transcode(missing, tmp_path / "work", _probe(160, 288, duration_s=1.0))
-    assert caught.value.reason.startswith("ffmpeg failed")
-    assert "gone.mp4" in caught.value.reason
-    assert str(tmp_path) not in caught.value.reason
+        transcode(missing, tmp_path / "work", _probe(160, 288, duration_s=1.0), container="mp4")
+    # The uploader gets a sentence; ffmpeg's words (the file name, never the server path) go to the log.
+    assert "ffmpeg" not in caught.value.reason and "gone.mp4" not in caught.value.reason
+    assert caught.value.detail.startswith("ffmpeg failed")
+    assert "gone.mp4" in caught.value.detail
+    assert str(tmp_path) not in caught.value.detail
+
+
+def test_transcode_args_tone_map_once_keep_timing_and_tag_bt709() -> None:
+    hdr = ProbeResult(**{**_probe(2160, 3840).__dict__, "color_transfer": "arib-std-b67", "color_primaries": "bt2020"})
+    out = {name: Path(f"/w/{name}.mp4") for name in ("1080", "720", "360")}
+    args = transcode_args(Path("/in/src.mov"), out, hdr, container="mov", preset="veryfast", threads=0)
+    graph = args[args.index("-filter_complex") + 1]
+    shared, _, branches = graph.partition("split=3")
+    # Tone-mapped once, at the largest output size, before the split.
+    assert shared.startswith("[0:v:0]zscale=w=1080:h=1920:filter=bicubic:tin=arib-std-b67:pin=bt2020:min=bt2020nc")
+    assert "tonemap=mobius" in shared and "tonemap" not in branches
+    assert "scale=1080:1920" in branches and "scale=720:1280" in branches
+    for flag, value in (("-fps_mode:v", "vfr"), ("-color_trc", "bt709"), ("-color_primaries", "bt709")):
+        assert [args[i + 1] for i, a in enumerate(args) if a == flag] == [value] * 3
+    sdr = transcode_args(Path("/in/src.mov"), out, _probe(2160, 3840), container="mov", preset="veryfast", threads=0)
+    assert "zscale" not in " ".join(sdr) and sdr.count("bt709") == 9
+    # A tag outside the known names never reaches the filter graph.
+    odd = ProbeResult(**{**_probe().__dict__, "color_transfer": "arib-std-b67", "color_primaries": "x:y=z,evil"})
+    odd_graph = transcode_args(Path("s.mp4"), out, odd, container="mp4", preset="fast", threads=0)
+    assert "evil" not in " ".join(odd_graph)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,6 +16,15 @@ from sovereel.events.relay import relay_once
 from sovereel.runtime import RegionRuntime, open_runtime
 from tests.api_support import signup
 from tests.conftest import make_settings
+
+
+@pytest.fixture
+def sqlite_client(sqlite_rt: RegionRuntime) -> Iterator[TestClient]:
+    """Connected from loopback, as a local Prometheus is: /metrics answers only loopback or the metrics token."""
+    with TestClient(
+        create_app(sqlite_rt.settings, runtime=sqlite_rt, start_background=False), client=("127.0.0.1", 50000)
+    ) as c:
+        yield c
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

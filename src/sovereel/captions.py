@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 HASHTAG_RE = re.compile(r"(?<![\w&#])#(\w{1,100})", re.UNICODE)
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.]{1,29})")
+_TAG_RE = re.compile(r"^\w{1,100}\Z", re.UNICODE)  # one hashtag, whole: what HASHTAG_RE captures
+
+
+def hashtag_key(tag: str) -> str | None:
+    """The stored form of a hashtag asked for by name ('#Café' -> 'café'), or None when it cannot be one."""
+    key = unicodedata.normalize("NFC", tag).removeprefix("#").lower()
+    return key if _TAG_RE.fullmatch(key) and not key.isdigit() else None
 
 
 def parse_hashtags(caption: str) -> list[str]:

@@ -131,7 +131,7 @@ def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
         return new_id(), 0, None
     chain, _, rest = cursor.partition(":")
     page, _, inner = rest.partition(":")
-    if not chain.isalnum() or len(chain) > 32 or not page.isdigit():
+    if not (chain.isascii() and chain.isalnum() and len(chain) <= 32 and page.isascii() and page.isdigit()):
         raise Invalid("malformed cursor", code="bad_cursor")
     return chain, int(page), inner or None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats, Skip
+from sovereel.feed.once import OncePerDay
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Event, Like, Share
 
@@ -54,6 +55,8 @@ class RegionFeedState:
         self._impressions: dict[str, int] = defaultdict(int)
         self._completes: dict[str, int] = defaultdict(int)
         self._engagements: dict[str, int] = defaultdict(int)
+        self._once = OncePerDay()  # who was already counted in the aggregates, per video, kind and day
+        self._liked: set[tuple[str, str]] = set()  # likes counted in `_engagements`, which an unlike may take back
         self._co: dict[str, dict[str, float]] = defaultdict(dict)
         self._region_cache: tuple[float, tuple[EngagementBucket, ...]] = (0.0, ())
         # Copies handed to requests, rebuilt after a change at most every SNAPSHOT_S: O(videos) per copy.
@@ -73,27 +76,37 @@ class RegionFeedState:
         self.applied += 1
         if sig.seq is not None:
             self.last_seq = max(self.last_seq, sig.seq)
-        if sig.kind == "impression":
-            self._impressions[sig.video_id] += 1
-            return
         if sig.kind == "skip":
             self._skips[sig.user_id].append(Skip(sig.video_id, sig.at, sig.watched_s or 0.0))
             return
-        if sig.kind == "complete":
-            self._completes[sig.video_id] += 1
-        elif sig.kind in ("like", "share", "comment", "follow"):
-            self._engagements[sig.video_id] += 1
-        elif sig.kind == "unlike":
-            self._engagements[sig.video_id] = max(0, self._engagements[sig.video_id] - 1)
+        if sig.kind == "unlike":
+            # Only a like that was counted is taken back, so unliking cannot lower what others' likes added.
+            if (sig.user_id, sig.video_id) in self._liked:
+                self._liked.discard((sig.user_id, sig.video_id))
+                self._engagements[sig.video_id] = max(0, self._engagements[sig.video_id] - 1)
             return
+        # Region-wide aggregates (exposure, trending, co-engagement) count a viewer once per video, kind and
+        # UTC day; the viewer's own recent history below still sees every action.
+        counted = self._once.first(sig.user_id, sig.video_id, sig.kind, sig.at)
+        if sig.kind == "impression":
+            if counted:
+                self._impressions[sig.video_id] += 1
+            return
+        if counted and sig.kind == "complete":
+            self._completes[sig.video_id] += 1
+        elif counted and sig.kind in ("like", "share", "comment", "follow"):
+            self._engagements[sig.video_id] += 1
+            if sig.kind == "like":
+                self._liked.add((sig.user_id, sig.video_id))
         if sig.kind not in POSITIVE:
             return
-        bucket = sig.at - sig.at % BUCKET_S
-        self._buckets[(sig.video_id, sig.kind, bucket)] += 1
         recent = self._recent[sig.user_id]
-        for earlier in list(recent)[-SESSION_WINDOW:]:
-            if earlier.video_id != sig.video_id:
-                self._pair(sig.video_id, earlier.video_id)
+        if counted:
+            bucket = sig.at - sig.at % BUCKET_S
+            self._buckets[(sig.video_id, sig.kind, bucket)] += 1
+            for earlier in list(recent)[-SESSION_WINDOW:]:
+                if earlier.video_id != sig.video_id:
+                    self._pair(sig.video_id, earlier.video_id)
         recent.append(Engagement(video_id=sig.video_id, kind=sig.kind, at=sig.at))
 
     def _pair(self, a: str, b: str) -> None:
@@ -183,7 +196,8 @@ def signals_from_message(topic: str, payload: dict[str, object], now: float | No
     if topic == "watch.events":
         user = str(payload["user_id"])
         events = payload.get("events")
-        assert isinstance(events, list)
+        if not isinstance(events, list):
+            return []
         return [
             Signal(user, str(e["video_id"]), str(e["kind"]), float(e.get("ts") or at), e.get("watched_s"), e.get("seq"))
             for e in events

@@ -28,7 +28,7 @@ def new_id(now: float | None = None) -> str:
 
 
 TAG_LEN = 2
-_ID_RE = re.compile(f"^[{_ALPHABET}]{{26}}$")
+_ID_RE = re.compile(f"^[{_ALPHABET}]{{26}}\\Z")  # \Z, not $: "$" also matches before a final newline
 
 
 def region_tag(region: str) -> str:
@@ -44,4 +44,4 @@ def new_user_id(region: str, now: float | None = None) -> str:
 
 def id_tag(value: str) -> str | None:
     """The region tag an id carries, or None when `value` is not shaped like an id."""
-    return value[-TAG_LEN:] if _ID_RE.match(value) else None
+    return value[-TAG_LEN:] if _ID_RE.fullmatch(value) else None

@@ -1,7 +1,9 @@
 """The media worker: takes a video id, locks its job, transcodes what is missing, and records the outcome.
 
-Jobs are idempotent (rendition keys are fixed per video, so a re-run overwrites instead of duplicating),
-retried with exponential backoff, and a final failure is shown to the uploader with its reason. A job is
+Jobs are idempotent (rendition keys are fixed per video, so a re-run overwrites instead of duplicating).
+A failure on our side (ffmpeg killed or timed out, no disk, the store away) is retried with exponential
+backoff; a failure of the file itself (damaged, unsupported) fails at once, since every attempt would
+fail the same way. The uploader sees a plain sentence; ffmpeg's own words go to the log and the job row. A job is
 held by a lease (`job_lock_s`) that a heartbeat renews while it runs: a job whose worker died is taken over
 once its lease lapses, a long transcode by a live worker never is.
 """
@@ -25,7 +27,8 @@ from sovereel.actions.screening import fingerprint_file, screen_upload
 from sovereel.events.bus import Message
 from sovereel.events.outbox import emit
 from sovereel.media.probe import ProbeError, probe_file
-from sovereel.media.transcode import TranscodeError, transcode
+from sovereel.media.sniff import sniff_file
+from sovereel.media.transcode import TRY_LATER, TranscodeError, transcode
 from sovereel.storage.blobs import BlobError, BlobStoreFull
 from sovereel.storage.models import MediaJob, Video
 
@@ -126,11 +129,17 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
     started = time.perf_counter()
     try:
         if not video.original_key or not rt.blobs.exists(video.original_key):
-            raise TranscodeError("the original upload is missing")
-        src = rt.blobs.fetch_to(video.original_key, workdir / "original")
-        probe = probe_file(Path(src), max_duration_s=settings.max_duration_s)
+            raise TranscodeError(TRY_LATER, detail="the original upload is missing", transient=True)
+        src = Path(rt.blobs.fetch_to(video.original_key, workdir / "original"))
+        # The container was sniffed at intake but not stored; sniffing the same bytes again is exact.
+        container = sniff_file(src)
+        if container is None:
+            raise TranscodeError("The original upload is not an MP4, MOV, WebM or MKV container.")
+        probe = probe_file(src, max_duration_s=settings.max_duration_s, container=container)
         t_probe = time.perf_counter()
-        result = transcode(Path(src), workdir, probe, preset=settings.x264_preset, threads=settings.ffmpeg_threads)
+        result = transcode(
+            src, workdir, probe, container=container, preset=settings.x264_preset, threads=settings.ffmpeg_threads
+        )
         t_transcode = time.perf_counter()
         smallest = min(result.renditions.values(), key=lambda r: r.bytes)
         fingerprint = fingerprint_file(smallest.path, result.duration_s)  # before the files move into the store
@@ -138,7 +147,13 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         for name, r in result.renditions.items():
             key = f"videos/{video_id}/{name}.mp4"
             rt.blobs.put_file(key, r.path, move=True)
-            renditions[name] = {"key": key, "width": r.width, "height": r.height, "bytes": r.bytes}
+            renditions[name] = {
+                "key": key,
+                "width": r.width,
+                "height": r.height,
+                "bytes": r.bytes,
+                "bitrate_kbps": r.bitrate_kbps,
+            }
         poster_key = f"videos/{video_id}/poster.jpg"
         rt.blobs.put_file(poster_key, result.poster, move=True)
         now = time.time()
@@ -178,9 +193,12 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         return "done"
     except BlobStoreFull as exc:
         return _wait_for_room(rt, video_id, str(exc))
-    except (TranscodeError, ProbeError, BlobError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
-        return _fail_attempt(rt, video_id, str(reason))
+    except TranscodeError as exc:
+        return _fail_attempt(rt, video_id, exc.reason, exc.detail, transient=exc.transient)
+    except ProbeError as exc:
+        return _fail_attempt(rt, video_id, exc.message, exc.detail or exc.message, transient=exc.transient)
+    except (BlobError, OSError) as exc:
+        return _fail_attempt(rt, video_id, TRY_LATER, f"{type(exc).__name__}: {exc}", transient=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -215,7 +233,8 @@ def _wait_for_room(rt: RegionRuntime, video_id: str, reason: str) -> str:
     return "queued"
 
 
-def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str) -> str:
+def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str, detail: str, *, transient: bool) -> str:
+    """Record a failed attempt: `reason` may reach the uploader, `detail` only the job row and the log."""
     settings = rt.settings
     now = time.time()
     with rt.db.transaction() as s:
@@ -223,18 +242,28 @@ def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str) -> str:
         video = s.get(Video, video_id)
         if job is None or video is None:
             return "gone"
-        job.last_error, job.locked_by, job.locked_until, job.updated_at = reason[:2000], None, None, now
-        if job.attempts >= settings.job_max_attempts:
+        job.last_error, job.locked_by, job.locked_until, job.updated_at = detail[:2000], None, None, now
+        if not transient or job.attempts >= settings.job_max_attempts:
             job.state = "failed"
             video.status = "failed"
-            video.failure_reason = f"Processing failed after {job.attempts} attempts: {reason[:500]}"
+            video.failure_reason = (
+                reason[:500]
+                if not transient
+                else f"Processing failed after {job.attempts} attempts on our side; you can retry it later."
+            )
             emit(s, "video.failed", {"video_id": video_id, "reason": video.failure_reason})
             state = "failed"
         else:
             job.state = "queued"
             job.next_attempt_at = now + settings.job_backoff_s * (2 ** (job.attempts - 1))
             state = "queued"
-    log.warning("video %s transcode attempt failed (%s): %s", video_id, state, reason)
+    log.warning(
+        "video %s transcode attempt failed (%s, %s): %s",
+        video_id,
+        state,
+        "transient" if transient else "final",
+        detail,
+    )
     rt.wake()
     return state
 

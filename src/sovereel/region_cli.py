@@ -46,10 +46,11 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
     import uvicorn
 
     from sovereel.api.app import create_app
-    from sovereel.regions import settings_for
+    from sovereel.regions import introduce_region_keys, settings_for
     from sovereel.runtime import RegionRuntime, open_runtime
 
     deployment = with_regions(settings, names, host, port)
+    introduce_region_keys(deployment, names)  # one operator runs them all: the exchange between them is signed
     servers: list[Any] = []
     runtimes: list[RegionRuntime] = []
     for i, name in enumerate(names):
@@ -154,7 +155,7 @@ def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(engine)
     db = RegionDB(region_settings.region, engine)
     try:
-        check_username(region_settings, db, args.who)
+        check_username(region_settings, db, args.who, signed_in=True)  # an operator's look-up: audited
         with db.transaction() as s:
             user = s.scalar(select(User).where(or_(User.username_key == args.who.lower(), User.id == args.who)))
             if user is None:

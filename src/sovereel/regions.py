@@ -5,10 +5,14 @@ public_url, signing_key_file}}`). A process serving region A is given `settings_
 region's store URLs, and of every other region only the public base URL (used by the sign-up region picker
 and the content exchange). So a process never holds another region's database or media credentials.
 
-Session tokens name their region (`<region>.<random>`): a token presented to another region is refused with
-403 and written to the audit log as `residency.refused`, as is any request that names another region's
-user: a `name@region` handle (how another region's creators appear here), a creator stub, or an account id
-of another region (account ids carry their home region's tag, `sovereel.ids.region_tag`).
+Session tokens name their region (`<region>.<random>`): a token naming another region of the deployment is
+refused with 403, as is any request that names another region's user: a `name@region` handle (how another
+region's creators appear here), a creator stub, or an account id of another region (account ids carry their
+home region's tag, `sovereel.ids.region_tag`). Only a refusal of an authenticated request (a signed-in user,
+an operator) is written to the audit log as `residency.refused`, one entry each; an unauthenticated one (a
+token this region cannot check, an anonymous look-up) is counted and summarised at most once per window
+(`governance.refusals`), so no anonymous request grows the log. A token naming a region that is not part
+of the deployment is simply an invalid token (401), written nowhere.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from sqlalchemy import or_, select
 
 from sovereel.errors import Forbidden, Invalid
 from sovereel.governance.audit import append_audit
+from sovereel.governance.refusals import record_unauthenticated
+from sovereel.governance.signing import region_keys, trust_key, trusted_dir, trusted_key
 from sovereel.ids import id_tag, region_tag
 from sovereel.settings import REGION_RE, Settings
 from sovereel.storage.db import RegionDB
@@ -66,7 +72,7 @@ def region_specs(settings: Settings) -> dict[str, RegionSpec]:
         }
     out: dict[str, RegionSpec] = {}
     for name, raw in settings.regions.items():
-        if not REGION_RE.match(name):
+        if not REGION_RE.fullmatch(name):
             raise Invalid(f"region name {name!r} must be lower-case letters, digits, '-' or '_'", code="bad_region")
         unknown = set(raw) - SPEC_KEYS
         if unknown:
@@ -97,12 +103,34 @@ def demo_regions(settings: Settings, names: list[str], host: str, port: int) -> 
     """The embedded demo layout: each region a SQLite file and media folder under data_dir/<region>, one port each."""
     regions: dict[str, dict[str, str]] = {}
     for i, name in enumerate(names):
-        if not REGION_RE.match(name):
+        if not REGION_RE.fullmatch(name):
             raise Invalid(f"region name {name!r} must be lower-case letters, digits, '-' or '_'", code="bad_region")
         # Each region gets its own host name where possible: a browser keeps one session cookie per host.
         shown = DEMO_HOSTS[i % len(DEMO_HOSTS)] if host in DEMO_HOSTS else host
         regions[name] = {"public_url": f"http://{shown}:{port + i}"}
     return settings.model_copy(update={"regions": regions})
+
+
+def introduce_region_keys(deployment: Settings, names: list[str]) -> None:
+    """Make each named region trust the others' public keys (creating keys on first use).
+
+    For a layout one operator runs whole (`serve --regions`, the demo): the exchange between regions is
+    signed with these keys. A key already trusted for a region is never replaced (that is the operator's
+    decision, as with a model export's key); in a real deployment each region's operator installs
+    `<region>.pub` files in the trusted-keys folder instead.
+    """
+    own = {name: settings_for(deployment, name) for name in names}
+    public = {name: region_keys(s).public for name, s in own.items()}
+    for name, settings in own.items():
+        folder = trusted_dir(settings)
+        for other, key in public.items():
+            if other == name:
+                continue
+            held = trusted_key(folder, other)
+            if held is None:
+                trust_key(folder, other, key)
+            elif held != key:
+                log.warning("region %s already trusts another key for %s; leaving it as it is", name, other)
 
 
 def peer_urls(settings: Settings) -> dict[str, str]:
@@ -132,7 +160,7 @@ def new_session_token(region: str) -> str:
 def token_region(token: str) -> str | None:
     """The region a token names, or None for a token without one."""
     head, dot, _rest = token.partition(".")
-    return head if dot and REGION_RE.match(head) else None
+    return head if dot and REGION_RE.fullmatch(head) else None
 
 
 def foreign_handle(username: str) -> tuple[str, str] | None:
@@ -153,18 +181,26 @@ def refuse(region: str, db: RegionDB, *, what: str, requested_region: str, reaso
             subject=f"region:{requested_region}"[:200],
             detail={"what": what, "home_region": region, "requested_region": requested_region, "reason": reason},
         )
+    return _foreign(region, requested_region)
+
+
+def _foreign(region: str, requested_region: str) -> ForeignRegion:
     return ForeignRegion(
         f"that belongs to region {requested_region!r}; this server holds region {region!r}'s data only"
     )
 
 
 def check_token(settings: Settings, db: RegionDB, token: str) -> None:
-    """Refuse (403, audited) a session token issued by another region."""
+    """Refuse (403, counted) a session token naming another region of the deployment.
+
+    Not audited one by one: this region cannot tell another region's real token from a forged one, so the
+    request is unauthenticated. A token naming no region of the deployment is left to fail as invalid (401).
+    """
     region = token_region(token)
-    if region is not None and region != settings.region:
-        raise refuse(
-            settings.region, db, what="session token", requested_region=region, reason="token of another region"
-        )
+    if region is None or region == settings.region or region not in settings.regions:
+        return
+    record_unauthenticated(db, "foreign_token", region=region, known_regions=settings.regions)
+    raise _foreign(settings.region, region)
 
 
 def account_region(settings: Settings, value: str) -> str | None:
@@ -175,9 +211,10 @@ def account_region(settings: Settings, value: str) -> str | None:
     return next((n for n in sorted(settings.regions) if n != settings.region and region_tag(n) == tag), None)
 
 
-def check_username(settings: Settings, db: RegionDB, username: str) -> None:
-    """Refuse (403, audited) a request naming another region's user: a `name@region` handle, the handle or
-    id of a creator stub, or an id that is no account here and carries another region's tag."""
+def check_username(settings: Settings, db: RegionDB, username: str, *, signed_in: bool = False) -> None:
+    """Refuse (403) a request naming another region's user: a `name@region` handle, the handle or id of a
+    creator stub, or an id that is no account here and carries another region's tag. Audited one by one when
+    the request is authenticated (`signed_in`: a user of this region, an operator); otherwise counted only."""
     handle = foreign_handle(username)
     region = handle[1] if handle else None
     if region is not None and region not in settings.regions:
@@ -192,4 +229,7 @@ def check_username(settings: Settings, db: RegionDB, username: str) -> None:
         if row is None and region:
             what, reason = "user id", "account id of another region"
     if region and region != settings.region:
+        if not signed_in:
+            record_unauthenticated(db, "foreign_user", region=region, known_regions=settings.regions)
+            raise _foreign(settings.region, region)
         raise refuse(settings.region, db, what=what, requested_region=region, reason=reason)

@@ -15,8 +15,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
-REGION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# Refused outside development (see the validator).
+DEV_SECRET = "dev-insecure-secret-change-me"  # nosec B105
+REGION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z, not $: "eu\n" is no region
 
 
 def parse_rate(spec: str) -> tuple[int, float]:
@@ -61,17 +62,43 @@ class Settings(BaseSettings):
         True, description="Relay the outbox to the bus inside this process (off when a separate `sovereel relay` runs)."
     )
     metrics_enabled: bool = Field(
-        True, description="Serve Prometheus metrics at /metrics (keep it off the public proxy)."
+        True,
+        description="Serve Prometheus metrics at /metrics: to loopback requests not relayed by a proxy, and to "
+        "any request bearing SOVEREEL_METRICS_TOKEN; 404 to everyone else.",
+    )
+    metrics_token: str = Field(
+        "",
+        description="A scraper sends `Authorization: Bearer <token>` to read /metrics from another host "
+        "(empty = only loopback may read it).",
+    )
+    body_idle_s: float = Field(
+        30.0,
+        gt=0,
+        description="A request body that sends nothing for this many seconds is answered 408 and dropped.",
+    )
+    body_min_rate: int = Field(
+        1024,
+        ge=0,
+        description="After its first body_idle_s, a request body must average at least this many bytes a "
+        "second (0 = no minimum), so a trickle cannot hold a connection open.",
     )
     rate_limits: bool = Field(True, description="Enforce the request rate limits below (429 with Retry-After).")
     rate_signup: str = Field("10/3600", description="Sign-ups per client IP: COUNT/SECONDS.")
     rate_login_ip: str = Field("30/300", description="Login attempts per client IP: COUNT/SECONDS.")
     rate_login_account: str = Field(
-        "5/900", description="Failed logins per account before it is throttled: COUNT/SECONDS."
+        "5/900",
+        description="Sign-in attempts on one account from one address (or known device) without a success, "
+        "before that address must wait: COUNT/SECONDS.",
+    )
+    rate_login_new_device: str = Field(
+        "20/3600",
+        description="Sign-in attempts on one account from all new devices and addresses together, before only "
+        "the account's known devices may try: COUNT/SECONDS.",
     )
     rate_upload: str = Field("20/3600", description="Video uploads per user: COUNT/SECONDS.")
     rate_comment: str = Field("20/60", description="Comments per user: COUNT/SECONDS.")
     rate_events: str = Field("120/60", description="Watch-event batches per user: COUNT/SECONDS.")
+    rate_share_ip: str = Field("60/3600", description="Shares per client IP, signed in or not: COUNT/SECONDS.")
     rate_writes_ip: str = Field(
         "600/60", description="Uploads, comments and event batches per client IP: COUNT/SECONDS."
     )
@@ -88,7 +115,14 @@ class Settings(BaseSettings):
     )
     media_threads: int = Field(1, ge=1, le=16, description="Transcode jobs run at once by an in-process worker.")
     ffmpeg_threads: int = Field(0, ge=0, description="Threads ffmpeg may use per job (0 = ffmpeg decides).")
-    job_max_attempts: int = Field(4, ge=1, description="Transcode attempts before a video is marked failed.")
+    job_max_attempts: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Transcode attempts, for failures on the server's side, before a video is marked failed "
+            "(a damaged file fails at once)."
+        ),
+    )
     job_backoff_s: float = Field(2.0, ge=0, description="Base of the exponential retry backoff for media jobs.")
     job_lock_s: float = Field(
         60.0,
@@ -128,10 +162,12 @@ class Settings(BaseSettings):
         "rate_signup",
         "rate_login_ip",
         "rate_login_account",
+        "rate_login_new_device",
         "rate_upload",
         "rate_comment",
         "rate_events",
         "rate_writes_ip",
+        "rate_share_ip",
     )
     @classmethod
     def _rate(cls, v: str) -> str:
@@ -141,7 +177,7 @@ class Settings(BaseSettings):
     @field_validator("region")
     @classmethod
     def _region_name(cls, v: str) -> str:
-        if not REGION_RE.match(v):
+        if not REGION_RE.fullmatch(v):
             raise ValueError("region must be lower-case letters, digits, '-' or '_' (max 32)")
         return v
 

@@ -32,6 +32,12 @@ EVENTS_DELIVERED = Counter("sovereel_events_delivered_total", "Bus messages hand
 RATE_LIMITED = Counter("sovereel_rate_limited_total", "Requests refused with 429, by limit.", ["limit"])
 JOB_FAILURES = Counter("sovereel_media_job_failures_total", "Failed transcode attempts (retried or final).", ["final"])
 TRAININGS = Counter("sovereel_trainings_total", "Model versions trained by this process, by outcome.", ["outcome"])
+# Requests refused before anyone was authenticated (bad tokens, made-up regions, unsigned peers): counted here and
+# summarised into the audit log at most once per window, never appended one by one. `reason` is one of
+# sovereel.governance.refusals.REASONS, never a value taken from the request.
+UNAUTHENTICATED_REFUSALS = Counter(
+    "sovereel_unauthenticated_refusals_total", "Unauthenticated requests refused, by reason.", ["reason"]
+)
 
 
 def timed_consumer(name: str, handler: Handler, clock: Callable[[], float] = time.time) -> Handler:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import time
 from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from sovereel.errors import Conflict, Invalid, Unauthorized
 from sovereel.ids import new_user_id
@@ -19,15 +19,17 @@ from sovereel.regions import new_session_token
 from sovereel.safety_rules import check_birth_date, is_protected_teen
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import AuthSession, User
+from sovereel.textnorm import clean_text, has_visible_text
+from sovereel.usernames import is_username, username_skeleton
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}$")
 RESERVED = frozenset({"api", "admin", "login", "logout", "signup", "upload", "search", "tag", "static", "docs", "me"})
+_RESERVED_SKELETONS = frozenset(username_skeleton(name) for name in RESERVED)  # "adm1n" is "admin" too
 _hasher = PasswordHasher()
 
 
 def check_username(username: str) -> str:
     """Return the username if it is acceptable, else raise Invalid."""
-    if not USERNAME_RE.match(username) or username.lower() in RESERVED:
+    if not is_username(username) or username_skeleton(username) in _RESERVED_SKELETONS:
         raise Invalid("username must be 2-30 letters, digits, '_' or '.', not starting with '.'", code="bad_username")
     return username
 
@@ -68,7 +70,8 @@ def do_signup(
         region=db.region,
         username=username,
         username_key=username.lower(),
-        display_name=(display_name or username)[:64],
+        skeleton=username_skeleton(username),
+        display_name=_display_name(display_name, username),
         bio="",
         password_hash=_hasher.hash(password),
         role=role,
@@ -78,10 +81,29 @@ def do_signup(
         comment_policy="everyone",
     )
     with db.transaction() as s:
+        # The lookalike check shares the insert's transaction, and comes after the insert: the key is unique in
+        # the schema, the skeleton cannot be (older accounts may share one). Writing first takes SQLite's write
+        # lock, so racing sign-ups queue and each sees the ones before it; PostgreSQL queues them on a lock.
+        if db.dialect == "postgresql":
+            s.execute(select(func.pg_advisory_xact_lock(func.hashtext(user.skeleton))))
         if s.scalar(select(User.id).where(User.username_key == username.lower())):
             raise Conflict("that username is taken", code="username_taken")
         s.add(user)
+        try:
+            s.flush()
+        except IntegrityError as exc:  # the same name, signed up at the same moment
+            raise Conflict("that username is taken", code="username_taken") from exc
+        if s.scalar(select(User.id).where(User.skeleton == user.skeleton, User.id != user.id).limit(1)):
+            raise Conflict(  # leaving the transaction rolls the insert back
+                "that username looks too much like an existing one; pick another", code="username_too_similar"
+            )
     return user
+
+
+def _display_name(display_name: str, username: str) -> str:
+    """The cleaned display name, or the username when nothing visible is left."""
+    shown = clean_text(display_name)[:64]
+    return shown if has_visible_text(shown) else username
 
 
 def do_login(db: RegionDB, secret: str, username: str, password: str, session_days: int) -> tuple[User, str]:
@@ -136,8 +158,12 @@ def do_update_profile(
     avatar_key: str | None = None,
 ) -> User:
     """Change a user's display name, bio or avatar."""
-    if display_name is not None and not 1 <= len(display_name.strip()) <= 64:
-        raise Invalid("display name must be 1 to 64 characters", code="bad_display_name")
+    if display_name is not None:
+        display_name = clean_text(display_name)
+        if not has_visible_text(display_name) or len(display_name) > 64:
+            raise Invalid("display name must be 1 to 64 characters", code="bad_display_name")
+    if bio is not None:
+        bio = clean_text(bio, multiline=True)
     if bio is not None and len(bio) > 280:
         raise Invalid("bio must be at most 280 characters", code="bad_bio")
     with db.transaction() as s:
@@ -145,7 +171,7 @@ def do_update_profile(
         if user is None:
             raise Unauthorized("no such user")
         if display_name is not None:
-            user.display_name = display_name.strip()
+            user.display_name = display_name
         if bio is not None:
             user.bio = bio
         if avatar_key is not None:

@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from sovereel.errors import Conflict
 from sovereel.governance import merkle
 from sovereel.governance.audit import append_audit, read_records
+from sovereel.governance.audit_tree import TreeTampered, grow, tree_state
 from sovereel.governance.checkpoint import LOG_ID, make_checkpoint
 from sovereel.governance.logcheck import check_records
 from sovereel.governance.signing import RegionKeys
@@ -36,18 +38,46 @@ def do_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any]:
     leaves, report = check_records(records, region=db.region)
     if not report.ok:
         raise Conflict("the audit log fails verification; not signing it: " + report.describe(), code="audit_tampered")
-    size = len(leaves)
-    with db.transaction() as s:
-        row = s.get(AuditCheckpoint, size)
-        if row is not None and row.root == merkle.root(leaves).hex():
-            return checkpoint_json(row, db.region, keys.public.hex())
-        cp = make_checkpoint(keys, size, merkle.root(leaves), round(time.time(), 6))
-        if row is None:
-            s.add(AuditCheckpoint(size=size, root=cp["root"], ts=cp["ts"], key_id=cp["key_id"],
-                                  signature=cp["signature"]))  # fmt: skip
-        else:  # an earlier head of this size with another root: the log was rewritten since
-            raise Conflict(f"a checkpoint of size {size} with another root exists", code="audit_tampered")
-    return cp
+    return _signed_head(db, keys, len(leaves), merkle.root(leaves))
+
+
+def _signed_head(db: RegionDB, keys: RegionKeys, size: int, root: bytes) -> dict[str, Any]:
+    """The stored checkpoint of this size and root, or a new one signed and stored now."""
+    for _attempt in range(2):
+        try:
+            with db.transaction() as s:
+                row = s.get(AuditCheckpoint, size)
+                if row is not None and row.root == root.hex():
+                    return checkpoint_json(row, db.region, keys.public.hex())
+                if row is not None:  # an earlier head of this size with another root: the log was rewritten since
+                    raise Conflict(f"a checkpoint of size {size} with another root exists", code="audit_tampered")
+                cp = make_checkpoint(keys, size, root, round(time.time(), 6))
+                s.add(AuditCheckpoint(size=size, root=cp["root"], ts=cp["ts"], key_id=cp["key_id"],
+                                      signature=cp["signature"]))  # fmt: skip
+            return cp
+        except IntegrityError:  # another process stored this size meanwhile: use theirs
+            continue
+    raise Conflict(f"could not store a checkpoint of size {size}", code="audit_busy")
+
+
+def do_public_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any]:
+    """The signed tree head the public endpoint serves: bounded work per call.
+
+    The same head is returned while the log has not grown; new entries are verified once each (content,
+    chain, region) and folded into this process's tree (`governance.audit_tree`), so a call never re-reads
+    the whole log. Re-verifying old entries is the overseer's job (`sovereel audit verify`, `do_checkpoint`).
+    """
+    state = tree_state(db)
+    with state.lock:
+        try:
+            grown = grow(db, state.tree)
+        except TreeTampered as exc:
+            raise Conflict(
+                "the audit log fails verification; not signing it: " + str(exc), code="audit_tampered"
+            ) from exc
+        if grown or state.checkpoint is None:
+            state.checkpoint = _signed_head(db, keys, state.tree.size, state.tree.root())
+        return dict(state.checkpoint)
 
 
 def latest_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any] | None:
@@ -60,7 +90,7 @@ def latest_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any] | None:
 def _shown(name: str, value: Any) -> Any:
     """A setting as the audit log records it: secrets and store URLs (which may hold passwords) by digest only."""
     plain = json.loads(json.dumps(value, default=str))
-    if ("secret" in name or name.endswith("_url") or name == "regions") and name != "public_url":
+    if ("secret" in name or name.endswith(("_url", "_token")) or name == "regions") and name != "public_url":
         return "sha256:" + hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16] if plain else ""
     return plain
 

@@ -13,6 +13,7 @@ from sovereel.governance.exchange import stub_id
 from sovereel.storage.blobs import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExchangeTransfer, Hashtag, User, Video, VideoHashtag
+from sovereel.textnorm import clean_text
 
 MEDIA_EXT = {"poster": "poster.jpg"}
 
@@ -33,10 +34,11 @@ def _stub(s: Any, peer: str, handle: str, display_name: str) -> User:
         origin_region=peer,
         username=username,
         username_key=key,
-        display_name=(display_name or handle)[:64],
+        display_name=(clean_text(display_name) or handle)[:64],  # another region's text: cleaned the same
         bio="",
         avatar_key=None,
-        password_hash="",  # a stub can never sign in
+        # An empty hash matches no password: a stub can never sign in.
+        password_hash="",  # nosec B106
         role="stub",
         created_at=time.time(),
     )
@@ -50,7 +52,7 @@ def do_store_exchanged_video(
 ) -> int | None:
     """Store one video from `peer` with its media; returns the bytes received, or None if it was already here."""
     video_id = str(item["id"])
-    if not (video_id.isalnum() and len(video_id) <= 32):
+    if not (video_id.isascii() and video_id.isalnum() and len(video_id) <= 32):  # ASCII: no "٣" digits
         raise ValueError(f"the peer sent a malformed video id {video_id[:40]!r}")
     keys: dict[str, str] = {}
     total = 0
@@ -77,7 +79,7 @@ def do_store_exchanged_video(
                 origin_region=peer,
                 origin_url=f"{base_url.rstrip('/')}/v/{video_id}"[:300] if base_url else None,
                 creator_id=stub.id,
-                caption=str(item.get("caption") or "")[:2200],
+                caption=clean_text(str(item.get("caption") or ""), multiline=True)[:2200],
                 visibility="public",
                 status="ready",
                 duration_s=item.get("duration_s"),

@@ -31,7 +31,7 @@ from sovereel.governance.signing import RegionKeys, read_trusted, trust_key
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExportLicence
 
-LICENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+LICENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}\Z")
 
 
 def set_current(region_dir: Path, version: str) -> None:
@@ -159,7 +159,7 @@ def do_export_model(
     source: RegionSide, dest: RegionSide, *, version: str, licence: str, keys: RegionKeys, actor_id: str | None = None
 ) -> dict[str, Any]:
     """Send one of this region's versions to `dest` under `licence`, recorded in both regions' audit logs."""
-    if not LICENCE_RE.match(licence):
+    if not LICENCE_RE.fullmatch(licence):
         raise Invalid("a licence id is 1-64 letters, digits or . _ : / -", code="bad_licence")
     if dest.region == source.region:
         raise Invalid("the destination is this region", code="same_region")

@@ -9,7 +9,7 @@ case is in the log, and the uploader of a held video gets a notice saying why.
 
 Audit entries name an account only by its pseudonym (`user:<pseudonym>`, an HMAC of its id with the region's
 `audit_secret`, as the `account.*` entries do), never by its id or username; videos and comments by their ids.
-Suspending an account hides its videos from everyone but itself and moderators (`queries.videos.servable_sql`,
+Suspending an account hides its videos from everyone but itself and moderators (`queries.access`,
 and the feed snapshot marks them "suspended"); lifting the suspension brings them back.
 """
 
@@ -36,6 +36,7 @@ from sovereel.storage.models import (
     Video,
     VideoFingerprint,
 )
+from sovereel.textnorm import clean_text, has_visible_text
 
 MODERATOR_ROLES = frozenset({"moderator", "admin"})
 ROLES = ("user", "moderator")
@@ -73,8 +74,8 @@ def ensure_active(user: User) -> None:
 
 
 def _check_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
+    reason = clean_text(reason, multiline=True)
+    if not has_visible_text(reason):
         raise Invalid("a reason is required for every moderation action", code="reason_required")
     if len(reason) > MAX_REASON_CHARS:
         raise Invalid(f"the reason is limited to {MAX_REASON_CHARS} characters", code="reason_too_long")
@@ -385,8 +386,8 @@ def do_moderate(
 
 def do_appeal(db: RegionDB, *, audit_secret: str, user_id: str, notice_id: str, body: str) -> Appeal:
     """Appeal the action behind one's notice; once per action (409 the second time). It returns to the queue."""
-    body = body.strip()
-    if not body:
+    body = clean_text(body, multiline=True)
+    if not has_visible_text(body):
         raise Invalid("say why the decision was wrong", code="body_required")
     if len(body) > MAX_REASON_CHARS:
         raise Invalid(f"an appeal is limited to {MAX_REASON_CHARS} characters", code="body_too_long")

@@ -16,6 +16,7 @@ from sovereel.events.outbox import emit
 from sovereel.ids import new_id
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Report, User, Video
+from sovereel.textnorm import clean_text, has_visible_text
 
 REASONS: tuple[str, ...] = (
     "spam",
@@ -70,7 +71,8 @@ def check_reason(reason: str, detail: str) -> tuple[str, str]:
     """A reason from the fixed list, and its detail text (required for `other`)."""
     if reason not in REASONS:
         raise Invalid(f"reason must be one of {', '.join(REASONS)}", code="bad_reason")
-    detail = detail.strip()
+    detail = clean_text(detail, multiline=True)
+    detail = detail if has_visible_text(detail) else ""
     if len(detail) > MAX_DETAIL_CHARS:
         raise Invalid(f"the detail is limited to {MAX_DETAIL_CHARS} characters", code="detail_too_long")
     if reason == "other" and not detail:

@@ -14,6 +14,7 @@ from sovereel.actions.blocks import user_by_name
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, NotFound, Unauthorized
 from sovereel.events.outbox import emit
+from sovereel.queries.access import follow_needs_approval
 from sovereel.safety_rules import check_comment_policy, clean_comment_filters
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import CommentFilter, Follow, FollowRequest, User, Video
@@ -51,7 +52,8 @@ def do_update_safety_settings(
 ) -> None:
     """Change the account's privacy, its default comment policy or its comment keyword filters.
 
-    Making a private account public approves the follow requests that were waiting.
+    Making a private account public approves the follow requests that were waiting (not a 13-15-year-old's:
+    their follows stay requests they approve one by one, `queries.access.follow_needs_approval`).
     """
     policy = check_comment_policy(comment_policy) if comment_policy is not None else None
     keywords = clean_comment_filters(comment_filters) if comment_filters is not None else None
@@ -60,7 +62,7 @@ def do_update_safety_settings(
         if is_private is not None and is_private != user.is_private:
             user.is_private = is_private
             approved = 0
-            if not is_private:
+            if not follow_needs_approval(user):
                 pending = list(s.scalars(select(FollowRequest.requester_id).where(FollowRequest.target_id == user_id)))
                 approved = sum(_accept(s, requester, user_id) for requester in pending)
             log_safety(

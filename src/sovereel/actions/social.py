@@ -8,43 +8,20 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sovereel.actions.blocks import ensure_not_blocked
+from sovereel.actions.counting import mark_first, utc_day, viewer_key
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
-from sovereel.queries.safety import blocked_between, viewer_is_adult
-from sovereel.queries.videos import servable
+from sovereel.queries.access import follow_needs_approval
+from sovereel.queries.access import viewable_video as viewable_video  # the one visibility rule, re-exported
+from sovereel.queries.safety import blocked_between
 from sovereel.safety_rules import comment_refusal
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Follow, FollowRequest, Like, Share, User, Video
+from sovereel.textnorm import clean_text, has_visible_text
 
 MAX_COMMENT_CHARS = 1000
-
-
-def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
-    """The video if the viewer may see it (ready and within its audience), else NotFound."""
-    video = s.get(Video, video_id)
-    if video is None:
-        raise NotFound("no such video")
-    if video.creator_id == viewer_id:
-        return video
-    creator = s.get(User, video.creator_id)
-    if video.status != "ready" or not servable(video, creator):  # held, removed, or its account is suspended
-        raise NotFound("no such video")
-    if video.visibility == "private":
-        raise NotFound("no such video")
-    if viewer_id is not None and blocked_between(s, viewer_id, video.creator_id):
-        raise NotFound("no such video")
-    follows = viewer_id is not None and s.get(Follow, (viewer_id, video.creator_id)) is not None
-    if video.visibility == "followers" and not follows:
-        raise NotFound("no such video")
-    if creator is not None and creator.is_private and not follows:
-        raise NotFound("no such video")
-    if video.age_restricted and not viewer_is_adult(s, viewer_id):
-        raise NotFound(
-            "this video is age-restricted: it is shown only to signed-in viewers aged 18 or over", code="age_restricted"
-        )
-    return video
 
 
 def _interactable_video(s: Session, video_id: str, user_id: str, doing: str) -> Video:
@@ -71,7 +48,7 @@ def do_follow(db: RegionDB, *, user_id: str, username: str, audit_secret: str | 
         ensure_not_blocked(s, user_id, target.id, "follow it")
         if s.get(Follow, (user_id, target.id)) is not None:
             return False
-        if target.is_private:
+        if follow_needs_approval(target):  # a private account, or a 13-15-year-old's even when public
             if s.get(FollowRequest, (user_id, target.id)) is None:
                 s.add(FollowRequest(requester_id=user_id, target_id=target.id, created_at=time.time()))
                 log_safety(
@@ -130,8 +107,8 @@ def do_unlike(db: RegionDB, *, user_id: str, video_id: str) -> int:
 
 def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_id: str | None = None) -> Comment:
     """Comment on a video, or reply to a top-level comment (replies are one level deep)."""
-    body = body.strip()
-    if not body:
+    body = clean_text(body, multiline=True)
+    if not has_visible_text(body):  # zero-width or blank-filler "comments" are empty too
         raise Invalid("a comment cannot be empty", code="empty_comment")
     if len(body) > MAX_COMMENT_CHARS:
         raise Invalid(f"a comment is at most {MAX_COMMENT_CHARS} characters", code="comment_too_long")
@@ -190,13 +167,28 @@ def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str, audit_secr
         s.execute(update(Video).where(Video.id == comment.video_id).values(comment_count=Video.comment_count - removed))
 
 
-def do_share(db: RegionDB, *, user_id: str | None, video_id: str, channel: str = "link") -> int:
-    """Count a share (copy link, …); returns the share count."""
+def do_share(
+    db: RegionDB,
+    *,
+    user_id: str | None,
+    video_id: str,
+    channel: str = "link",
+    address: str | None = None,
+    counter_secret: str = "",
+) -> int:
+    """Count a share (copy link, …) once per viewer, video and UTC day; returns the share count.
+
+    The viewer is the account, or the request's `address` when signed out (kept only as a keyed hash, see
+    `actions.counting`); a repeat the same day is answered with the count unchanged and stores nothing."""
+    now = time.time()
     with db.transaction() as s:
         video = viewable_video(s, video_id, user_id)
-        s.add(Share(id=new_id(), video_id=video_id, user_id=user_id, channel=channel[:32], created_at=time.time()))
-        s.execute(update(Video).where(Video.id == video_id).values(share_count=Video.share_count + 1))
-        emit(s, "social.share", {"user_id": user_id, "video_id": video_id})
+        day = utc_day(now)
+        key = viewer_key(counter_secret, day, user_id=user_id, address=address)
+        if mark_first(s, "share", [video_id], key, day):
+            s.add(Share(id=new_id(), video_id=video_id, user_id=user_id, channel=channel[:32], created_at=now))
+            s.execute(update(Video).where(Video.id == video_id).values(share_count=Video.share_count + 1))
+            emit(s, "social.share", {"user_id": user_id, "video_id": video_id})
         s.flush()
         s.refresh(video)
         return video.share_count

@@ -19,11 +19,14 @@ from sovereel.ids import new_id
 from sovereel.storage.blobs import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Hashtag, MediaJob, Mention, User, Video, VideoHashtag
+from sovereel.textnorm import clean_text
 
 VISIBILITIES = ("public", "followers", "private")
 
 
 def check_caption(caption: str, max_chars: int) -> str:
+    """The caption as stored (`clean_text`; it may be empty), or Invalid when it is too long."""
+    caption = clean_text(caption, multiline=True)
     if len(caption) > max_chars:
         raise Invalid(f"caption is {len(caption)} characters; the limit is {max_chars}", code="caption_too_long")
     return caption
@@ -87,7 +90,7 @@ def do_create_video(
                 id=video_id,
                 region=db.region,
                 creator_id=creator_id,
-                caption=caption,
+                caption=clean_text(caption, multiline=True),  # idempotent: check_caption cleaned it already
                 visibility=visibility,
                 status="processing",
                 duration_s=duration_s,

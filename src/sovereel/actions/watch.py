@@ -1,4 +1,9 @@
-"""Recording watch events: stored once per client id, reflected in the seen set, relayed through the outbox."""
+"""Recording watch events: stored once per client id, reflected in the seen set, relayed through the outbox.
+
+Every event is kept for learning (watch progress), but a video's public view count rises only on a viewer's
+first `play` of it in a UTC day (`actions.counting`), so replaying plays under fresh client ids counts nothing.
+An event naming a video the viewer may not see is refused exactly like one naming no video at all.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from sovereel.errors import Invalid
+from sovereel.actions.counting import mark_first, utc_day, viewer_key
+from sovereel.errors import Invalid, NotFound
 from sovereel.events.outbox import emit
+from sovereel.queries.access import viewable_video
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, Video, Watch
 
@@ -36,13 +43,15 @@ class RecordResult:
     duplicates: int
 
 
-def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent]) -> RecordResult:
-    """Append a batch to the event log; a retried batch (same client ids) is stored once."""
+def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent], counter_secret: str = "") -> RecordResult:
+    """Append a batch to the event log; a retried batch (same client ids) is stored once.
+
+    `counter_secret` keys the hash that remembers whom a view was counted for (the region's secret key)."""
     if not events:
         return RecordResult(0, 0)
     for attempt in range(3):
         try:
-            return _record(db, user_id, events)
+            return _record(db, user_id, events, counter_secret)
         except IntegrityError:
             if attempt == 2:  # a concurrent retry of the same batch won every time; report it as duplicates
                 raise
@@ -53,7 +62,20 @@ def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent]) ->
     raise AssertionError("unreachable")
 
 
-def _record(db: RegionDB, user_id: str, events: list[WatchEvent]) -> RecordResult:
+def unseen_videos(s: Session, video_ids: set[str], user_id: str) -> list[str]:
+    """The ids the viewer may not see, whether no such video exists or it is hidden from them (sorted).
+
+    Both are one answer, so an event batch cannot tell a hidden video from a made-up id."""
+    refused = []
+    for vid in sorted(video_ids):
+        try:
+            viewable_video(s, vid, user_id)
+        except NotFound:  # any reason (not found, private, blocked, held, age-restricted): the same refusal
+            refused.append(vid)
+    return refused
+
+
+def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret: str) -> RecordResult:
     now = time.time()
     with db.transaction() as s:
         ids = [e.client_id for e in events]
@@ -64,11 +86,10 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent]) -> RecordResul
                 fresh[e.client_id] = e
         if not fresh:
             return RecordResult(0, len(events))
-        video_ids = {e.video_id for e in fresh.values()}
-        existing = set(s.scalars(select(Video.id).where(Video.id.in_(video_ids))))
-        missing = sorted(video_ids - existing)
+        missing = unseen_videos(s, {e.video_id for e in fresh.values()}, user_id)
         if missing:
-            raise Invalid(f"events name unknown videos: {', '.join(missing[:5])}", code="unknown_video")
+            # No ids in the message: it must read the same for a hidden video as for a made-up one.
+            raise Invalid("an event names a video that does not exist", code="unknown_video")
         rows = [
             Event(
                 region=db.region,
@@ -86,14 +107,15 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent]) -> RecordResul
         ]
         s.add_all(rows)
         s.flush()
-        plays: dict[str, int] = {}
         for e in fresh.values():
-            if e.kind == "play":
-                plays[e.video_id] = plays.get(e.video_id, 0) + 1
             if e.kind in ("play", "progress", "complete", "loop", "skip"):
                 _touch_watch(s, user_id, e, now)
-        for vid, n in sorted(plays.items()):  # one lock order for every batch: no deadlocks between batches
-            s.execute(update(Video).where(Video.id == vid).values(view_count=Video.view_count + n))
+        # The server's day, not the client's clock: a back-dated play cannot open another day's count.
+        day = utc_day(now)
+        played = {e.video_id for e in fresh.values() if e.kind == "play"}
+        counted = mark_first(s, "view", played, viewer_key(counter_secret, day, user_id=user_id), day)
+        for vid in counted:  # sorted: one lock order for every batch, so no deadlocks between batches
+            s.execute(update(Video).where(Video.id == vid).values(view_count=Video.view_count + 1))
         emit(
             s,
             "watch.events",

@@ -10,7 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from sovereel.api import metrics
+from sovereel.api.bodies import BodyMiddleware
 from sovereel.api.errors import install_error_handlers
+from sovereel.api.headers import SecurityHeadersMiddleware
+from sovereel.api.origin import SameOriginMiddleware
 from sovereel.api.ratelimit import RateLimitMiddleware
 from sovereel.api.routes import (
     audit,
@@ -25,6 +28,7 @@ from sovereel.api.routes import (
     users,
     videos,
 )
+from sovereel.api.slow_bodies import BodyTimeoutMiddleware
 from sovereel.feed_service import FeedService
 from sovereel.runtime import RegionRuntime, open_runtime
 from sovereel.settings import Settings
@@ -61,7 +65,12 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
     )
     install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
-    metrics.install(app)  # outermost: 429s are timed too
+    app.add_middleware(BodyMiddleware)  # outside the limiter: it reads the parse this caps and checks
+    app.add_middleware(SameOriginMiddleware, public_url=settings.public_url)  # before any body is read
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, refusals included
+    metrics.install(app)  # 429s are timed too
+    # outermost: a stalled body is cut off before anything inside waits on it
+    app.add_middleware(BodyTimeoutMiddleware, idle_s=settings.body_idle_s, min_rate=settings.body_min_rate)
     for module in (auth, videos, feed, feed_controls, events, users, safety):
         app.include_router(module.router)
     app.include_router(videos.comments_router)

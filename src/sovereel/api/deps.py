@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from sovereel.actions.accounts import user_for_token
 from sovereel.errors import Unauthorized
+from sovereel.governance.refusals import record_unauthenticated
 from sovereel.regions import check_token
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import User
@@ -36,10 +37,12 @@ def optional_user(request: Request, rt: RuntimeDep) -> User | None:
     if not token:
         return None
     if request.headers.get("authorization"):
-        check_token(rt.settings, rt.db, token)  # another region's token: 403, audited
+        check_token(rt.settings, rt.db, token)  # another region's token: 403, counted (not audited one by one)
     user = user_for_token(rt.db, rt.settings.secret_key, token)
     if user is None and request.headers.get("authorization"):
-        # An explicit bearer token that does not verify is an error, not an anonymous request.
+        # An explicit bearer token that does not verify is an error, not an anonymous request; counted, never
+        # written per request (governance.refusals).
+        record_unauthenticated(rt.db, "bad_token")
         raise Unauthorized("session expired or invalid; sign in again", code="bad_session")
     return user
 

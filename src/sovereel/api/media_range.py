@@ -9,12 +9,12 @@ from fastapi.responses import StreamingResponse
 
 from sovereel.storage.blobs import BlobStore
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z", re.ASCII)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """(start, end) inclusive for one satisfiable range; None to send everything; ValueError if unsatisfiable."""
-    m = _RANGE.match(header.strip())
+    m = _RANGE.fullmatch(header.strip())
     if not m:
         return None  # multi-range or malformed: RFC 9110 lets us ignore it and send the whole body
     first, last = m.groups()

@@ -1,14 +1,17 @@
 """Prometheus metrics: request latency per route (middleware) and `/metrics`.
 
-`/metrics` reports the counters and histograms of `sovereel.telemetry` (summed over every process when
-PROMETHEUS_MULTIPROC_DIR is set, as `sovereel up` does) and, read at scrape time from the region's store and
-this process's learner: the outbox backlog and the age of its oldest undelivered event, the media queue depth
-and job states, the model version being served and the one published, and the learner's deduplicated
-redeliveries.
+`/metrics` is served to requests from loopback (not relayed by a proxy) and to those bearing the metrics token
+(SOVEREEL_METRICS_TOKEN); everyone else gets 404. It reports the counters and histograms of `sovereel.telemetry`
+(summed over every process when PROMETHEUS_MULTIPROC_DIR is set, as `sovereel up` does) and, read at scrape time
+from the region's store and this process's learner: the outbox backlog and the age of its oldest undelivered
+event, the media queue depth and job states, the model version being served and the one published, and the
+learner's deduplicated redeliveries.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import time
 from collections.abc import Iterator
@@ -156,6 +159,22 @@ def exposition(rt: RegionRuntime) -> bytes:
     return base + generate_latest(scraped)
 
 
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def may_scrape(request: Request, token: str) -> bool:
+    """Whether a request may read /metrics: it bears the metrics token, or it comes straight from loopback."""
+    auth = request.headers.get("authorization", "")
+    if token and auth.lower().startswith("bearer "):
+        return hmac.compare_digest(auth[7:].strip().encode(), token.encode())
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False  # relayed by a proxy on this host: the one asking is somewhere else
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
 def install(app: FastAPI) -> None:
     """Add the latency middleware and the `/metrics` endpoint."""
     app.add_middleware(MetricsMiddleware)
@@ -165,5 +184,8 @@ def install(app: FastAPI) -> None:
         rt: RegionRuntime = request.state.rt
         if not rt.settings.metrics_enabled:
             raise NotFound("metrics are turned off (SOVEREEL_METRICS_ENABLED)")
+        if not may_scrape(request, rt.settings.metrics_token):
+            # 404, as if it were not there: the public learns nothing about the deployment from it.
+            raise NotFound("metrics are served to loopback, or with the metrics token (SOVEREEL_METRICS_TOKEN)")
         body = await run_in_threadpool(exposition, rt)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

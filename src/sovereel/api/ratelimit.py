@@ -1,11 +1,18 @@
 """Rate limits on sign-up, login, upload, comment and watch events: 429 with Retry-After and a clear message.
 
 Counters live in the region's hot state (in process by default, Redis when several processes serve a region),
-as fixed windows keyed by client IP or by user. Logins are also throttled per account: after too many failed
-attempts on one username, every attempt on it is refused until the window passes, whatever the password, so
-a password cannot be guessed from many addresses at once.
+as fixed windows keyed by client IP or by user. Sign-ins are throttled so that guessing is slow but the owner
+is never locked out by someone else's guesses:
 
-This is ASGI middleware so that the limits sit in one place, in front of the routes they guard.
+- per account and address (or known device): after `rate_login_account` attempts without a success, that
+  address may not try that account again until the window passes; a success clears its count;
+- per account, from new devices: attempts from browsers without the account's known-device cookie (see
+  api/known_devices.py) and from addresses that never signed in to it are counted together, and past
+  `rate_login_new_device` only known devices and addresses may try, so many addresses get a bounded number
+  of guesses between them, while the owner's own browser still signs in.
+
+This is ASGI middleware so that the limits sit in one place, in front of the routes they guard. It reads the
+login body as parsed by api/bodies.py (which runs first), never the raw bytes.
 """
 
 from __future__ import annotations
@@ -15,20 +22,20 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sovereel.actions.accounts import token_digest, user_for_token
+from sovereel.api.bodies import parsed_json
 from sovereel.api.errors import error_body
+from sovereel.api.known_devices import account_digest, cookie_value, known_device, remember, set_cookie_header
 from sovereel.hotstate.interface import HotState
 from sovereel.runtime import RegionRuntime
 from sovereel.settings import Settings, parse_rate
 from sovereel.telemetry import RATE_LIMITED
 
 SESSION_CACHE_S = 60.0
-MAX_LOGIN_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,18 +50,26 @@ class Rule:
 
 SIGNUP = Rule("signup", "rate_signup", "ip", "sign-ups from this address")
 LOGIN_IP = Rule("login_ip", "rate_login_ip", "ip", "sign-in attempts from this address")
-LOGIN_ACCOUNT = Rule("login_account", "rate_login_account", "account", "failed sign-ins on this account")
+LOGIN_ACCOUNT = Rule(
+    "login_account", "rate_login_account", "account", "failed sign-ins on this account from this address or device"
+)
+LOGIN_NEW_DEVICE = Rule(
+    "login_new_device", "rate_login_new_device", "account", "sign-in attempts on this account from new devices"
+)
 UPLOAD = Rule("upload", "rate_upload", "user", "uploads")
 COMMENT = Rule("comment", "rate_comment", "user", "comments")
 EVENTS = Rule("events", "rate_events", "user", "watch-event reports")
 WRITES_IP = Rule("writes_ip", "rate_writes_ip", "ip", "uploads, comments and event reports from this address")
+# Shares may be anonymous, so they are limited per address (a repeat is already counted only once a day).
+SHARE_IP = Rule("share_ip", "rate_share_ip", "ip", "shares from this address")
 
 ROUTES: list[tuple[re.Pattern[str], tuple[Rule, ...]]] = [
-    (re.compile(r"^/api/auth/signup/?$"), (SIGNUP,)),
-    (re.compile(r"^/api/auth/login/?$"), (LOGIN_IP,)),
-    (re.compile(r"^/api/videos/?$"), (WRITES_IP, UPLOAD)),
-    (re.compile(r"^/api/videos/[^/]+/comments/?$"), (WRITES_IP, COMMENT)),
-    (re.compile(r"^/api/events/?$"), (WRITES_IP, EVENTS)),
+    (re.compile(r"^/api/auth/signup/?\Z"), (SIGNUP,)),
+    (re.compile(r"^/api/auth/login/?\Z"), (LOGIN_IP,)),
+    (re.compile(r"^/api/videos/?\Z"), (WRITES_IP, UPLOAD)),
+    (re.compile(r"^/api/videos/[^/]+/comments/?\Z"), (WRITES_IP, COMMENT)),
+    (re.compile(r"^/api/events/?\Z"), (WRITES_IP, EVENTS)),
+    (re.compile(r"^/api/videos/[^/]+/share/?\Z"), (SHARE_IP,)),
 ]
 
 
@@ -100,22 +115,36 @@ class Limiter:
             f"Try again in {max(1, math.ceil(reset))} s."
         )
 
-    def account_key(self, username: str) -> str:
-        digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-        _count, window = self.limit(LOGIN_ACCOUNT)
-        return f"rl:{LOGIN_ACCOUNT.name}:{digest}:{int(window)}"
-
-    def account_locked(self, username: str) -> tuple[bool, float, str]:
-        """Whether an account has had too many failed sign-ins in the current window (counts nothing)."""
+    def login_attempt(self, account: str, ip: str, device: str | None) -> tuple[Rule, float, str] | None:
+        """Count one sign-in attempt on `account`; the rule, reset and message that refuse it, or None."""
         count, window = self.limit(LOGIN_ACCOUNT)
-        key = self.account_key(username)
-        failures = int(self.hot.get(key) or 0)
-        reset = self.hot.expires_in(key) or 0.0
-        return failures >= count, reset, self.message(LOGIN_ACCOUNT, count, window, reset)
+        hits, reset = self.hot.hit(self._pair_key(account, ip, device, window), window)
+        if hits > count:
+            return LOGIN_ACCOUNT, reset, self.message(LOGIN_ACCOUNT, count, window, reset)
+        if device is None and not self.hot.has_member(self._trusted_key(account), _ip_digest(ip)):
+            allowed, reset, message = self.check(LOGIN_NEW_DEVICE, account)
+            if not allowed:
+                return LOGIN_NEW_DEVICE, reset, message + " Devices that signed in to it before are not affected."
+        return None
 
-    def login_failed(self, username: str) -> None:
+    def login_succeeded(self, account: str, ip: str, device: str | None) -> None:
+        """Clear this address's (or device's) count and remember the address as one the owner uses."""
         _count, window = self.limit(LOGIN_ACCOUNT)
-        self.hot.hit(self.account_key(username), window)
+        self.hot.delete(self._pair_key(account, ip, device, window))
+        ttl = self.settings.session_days * 86400.0
+        self.hot.add_members(self._trusted_key(account), [_ip_digest(ip)], ttl_s=ttl)
+
+    def _pair_key(self, account: str, ip: str, device: str | None, window: float) -> str:
+        # A known device is counted on its own, so guesses from the owner's address (a shared NAT) do not block it.
+        subject = f"d{device}" if device else f"a{_ip_digest(ip)}"
+        return f"rl:{LOGIN_ACCOUNT.name}:{account}:{subject}:{int(window)}"
+
+    def _trusted_key(self, account: str) -> str:
+        return f"login_ok:{account}"
+
+
+def _ip_digest(ip: str) -> str:
+    return hashlib.sha256(ip.encode()).hexdigest()[:24]
 
 
 def cached_user_id(rt: RegionRuntime, token: str) -> str | None:
@@ -190,46 +219,38 @@ class RateLimitMiddleware:
             if not allowed:
                 await send_429(send, message, reset, rule)
                 return
-        if LOGIN_IP in rules:
-            await self._login(scope, receive, send, limiter)
+        if LOGIN_IP in rules or SIGNUP in rules:
+            await self._sign_in(scope, receive, send, limiter, ip, throttle=LOGIN_IP in rules)
             return
         await self.app(scope, receive, send)
 
-    async def _login(self, scope: Scope, receive: Receive, send: Send, limiter: Limiter) -> None:
-        """Refuse sign-ins on a throttled account; count the failures (401) of the others."""
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                break
-            chunks.append(msg.get("body", b""))
-            more = bool(msg.get("more_body")) and sum(map(len, chunks)) <= MAX_LOGIN_BODY
-        body = b"".join(chunks)
-        username = ""
-        try:
-            parsed: Any = json.loads(body)
-            if isinstance(parsed, dict) and isinstance(parsed.get("username"), str):
-                username = parsed["username"]
-        except ValueError:
-            pass  # the route answers 422
-        if username:
-            locked, reset, message = await run_in_threadpool(limiter.account_locked, username)
-            if locked:
-                await send_429(send, message, reset, LOGIN_ACCOUNT)
+    async def _sign_in(
+        self, scope: Scope, receive: Receive, send: Send, limiter: Limiter, ip: str, *, throttle: bool
+    ) -> None:
+        """Throttle sign-ins on an account (see the module docstring); a success marks this browser as known."""
+        parsed = parsed_json(scope)
+        username = parsed.get("username") if isinstance(parsed, dict) else None
+        if not isinstance(username, str) or not username:
+            await self.app(scope, receive, send)  # the route answers 422
+            return
+        settings = limiter.settings
+        account = account_digest(username)
+        cookie = cookie_value(scope)
+        device = known_device(cookie, settings.secret_key, account)
+        if throttle:
+            refusal = await run_in_threadpool(limiter.login_attempt, account, ip, device)
+            if refusal is not None:
+                rule, reset, message = refusal
+                await send_429(send, message, reset, rule)
                 return
-        replayed = False
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        async def watch_status(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401 and username:
-                await run_in_threadpool(limiter.login_failed, username)
+        async def on_success(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (200, 201):
+                if throttle:
+                    await run_in_threadpool(limiter.login_succeeded, account, ip, device)
+                value = remember(cookie, settings.secret_key, account)
+                header = set_cookie_header(value, secure=settings.environment == "production")
+                message = {**message, "headers": [*message.get("headers", []), header]}
             await send(message)
 
-        await self.app(scope, replay, watch_status)
+        await self.app(scope, receive, on_success)

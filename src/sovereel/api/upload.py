@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,8 @@ from sovereel.errors import Invalid, TooLarge, UnsupportedMedia
 from sovereel.media.probe import ProbeError, ProbeResult, probe_file
 from sovereel.media.sniff import SNIFF_BYTES, sniff_container
 from sovereel.settings import Settings
+
+log = logging.getLogger(__name__)
 
 FORM_OVERHEAD = 64 * 1024  # room for the caption, visibility and multipart boundaries
 
@@ -97,10 +100,13 @@ def _stage_and_check(upload: UploadFile, fields: dict[str, str], settings: Setti
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(upload.file, out, 1024 * 1024)
         try:
-            probe = probe_file(path, max_duration_s=settings.max_duration_s)
+            probe = probe_file(path, max_duration_s=settings.max_duration_s, container=container)
         except ProbeError as exc:
             raise Invalid(exc.message, code=exc.code) from exc
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    if probe.trailing_bytes:
+        # Accepted: ffmpeg and players stop at the last box. Logged so a pattern of them is visible.
+        log.info("upload %s: %d trailing bytes ignored", safe_name(upload.filename), probe.trailing_bytes)
     return StagedUpload(path, safe_name(upload.filename), container, probe, fields)

@@ -30,7 +30,8 @@ from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import User, Video
 
 log = logging.getLogger(__name__)
-DEMO_PASSWORD = "demo-password"
+# The documented password of the demo accounts.
+DEMO_PASSWORD = "demo-password"  # nosec B105
 
 # Topics in rough order of popularity (Zipf-like weights below), with related tags and caption lines.
 TOPICS: list[tuple[str, list[str], list[str]]] = [
@@ -98,7 +99,8 @@ def build_demo_world(
 ) -> DemoSummary:
     """Create the demo world in this region (no-op if it exists); shows progress bars on the terminal."""
     started = time.time()
-    rng = random.Random(seed)
+    # A reproducible demo world, not a secret.
+    rng = random.Random(seed)  # nosec B311
     names = FIRST_NAMES[: max(2, min(users, len(FIRST_NAMES)))]
     with rt.db.session() as s:
         if s.scalar(select(User.id).where(User.username_key == names[0])):

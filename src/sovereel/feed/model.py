@@ -38,6 +38,7 @@ from torch import nn
 from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable, stable_seed
 from sovereel.feed.interface import TASKS, VideoInfo
+from sovereel.feed.once import OncePerDay
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -108,6 +109,13 @@ def is_engaged(e: Event) -> bool:
 def is_rejection(e: Event) -> bool:
     """A swipe away before half the video was watched."""
     return e.kind == "skip" and not is_engaged(e)
+
+
+def _once_kind(e: Event) -> str:
+    """What an event counts as in the once-a-day gate: progress and skips past the watch share are one "watched"."""
+    if e.kind in ENGAGED_KINDS or e.kind == "impression":
+        return e.kind
+    return "watched" if is_engaged(e) else ("rejected" if is_rejection(e) else e.kind)
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,9 @@ class FeedModel:
         self.quantiles = np.zeros((len(cfg.duration_edges) + 1, 101), dtype=np.float32)
         self.base_version = "untrained"
         self.online_events = 0
+        # The online step counts a viewer once per video, kind and UTC day (like the public counters): a flood of
+        # one account's impressions, completes or skips moves shown counts and item vectors like one would.
+        self._once = OncePerDay()
         self.manifest: dict[str, Any] = {}
         self._weights = dict(cfg.kind_weights)
         self._item_cache: tuple[str, tuple[list[str], FloatArray]] | None = None
@@ -556,7 +567,8 @@ class FeedModel:
                 cat.duration[c] = e.duration_s
             self.users.observe(e.user_id, e.ts)
             self.items.observe(e.video_id, e.ts)
-            if e.kind == "impression":
+            once = self._once.first(e.user_id, e.video_id, _once_kind(e), e.ts)
+            if e.kind == "impression" and once:
                 cat.shown[c] += 1.0
             if is_engaged(e):
                 hist = self.history.setdefault(e.user_id, {})
@@ -565,14 +577,16 @@ class FeedModel:
                 # Re-inserting keeps the profile ordered by last engagement (oldest first).
                 hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
                 self.rejections.get(e.user_id, {}).pop(c, None)  # came back to it: no longer a swipe-away
-                self._step(e, positive=True)
+                if once:
+                    self._step(e, positive=True)
             elif is_rejection(e):
                 if c not in self.history.get(e.user_id, {}):
                     rej = self.rejections.setdefault(e.user_id, {})
                     rej[c] = e.ts
                     while len(rej) > MAX_REJECTIONS:
                         rej.pop(next(iter(rej)))
-                self._step(e, positive=False)
+                if once:
+                    self._step(e, positive=False)
             self.online_events += 1
 
     def _step(self, e: Event, positive: bool) -> None:

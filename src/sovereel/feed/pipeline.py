@@ -84,6 +84,8 @@ class Cursor:
         """Parse a cursor from `encode`; raises InvalidCursor on anything else."""
         if len(text) > MAX_CURSOR_CHARS:
             raise InvalidCursor("cursor too long")
+        if not (text.isascii() and text.replace("-", "").replace("_", "").isalnum()):
+            raise InvalidCursor("malformed cursor")  # b64decode would skip stray characters: "c\n" is not "c"
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             version, seed, offset, n_tail = struct.unpack_from(">BQIB", raw)

@@ -25,7 +25,11 @@ Entries hold no raw personal data: name users by `pseudonym(secret, user_id)` in
 - `data.exported` {what}: a user's data download was produced; subject `user:<pseudonym>`.
 - `settings.changed` {changes: {name: [old, new]}, values, first}: a process started with settings that
   differ from the last ones logged (`first`: the first record); secrets and store URLs appear as digests.
-- `residency.refused` {what, home_region, requested_region, reason}: data was kept from leaving a region.
+- `residency.refused` {what, home_region, requested_region, reason}: data was kept from leaving a region
+  (an authenticated request: a signed-in user's or an operator's).
+- `residency.refused_summary` {since, until, window_s, counts: {reason: n}, requested_regions: {region: n}}:
+  unauthenticated refusals (bad tokens, anonymous look-ups, unsigned peer calls) counted since the last summary;
+  at most one per window (`governance.refusals`), regions only of this deployment; subject `unauthenticated`.
 - `rights.<name>` {…}: other user-rights requests (e.g. `rights.personalisation_off`).
 """
 
@@ -49,7 +53,7 @@ from sovereel.governance.logcheck import AuditRecord, canonical_json
 from sovereel.storage.models import AuditEntry, AuditHead
 
 KIND_FAMILIES = ("access", "model", "moderation", "account", "data", "settings", "residency", "rights")
-KIND_RE = re.compile(r"^(" + "|".join(KIND_FAMILIES) + r")\.[a-z][a-z0-9_]{0,38}$")
+KIND_RE = re.compile(r"^(" + "|".join(KIND_FAMILIES) + r")\.[a-z][a-z0-9_]{0,38}\Z")
 HEAD_ID = 1
 LOG_FILE_ID = "sovereel-audit-export/v1"
 
@@ -83,7 +87,7 @@ def append_audit(
     session: Session, *, region: str, kind: str, actor_id: str | None, subject: str, detail: dict[str, Any]
 ) -> int:
     """Append one entry inside the caller's transaction and return its index."""
-    if not KIND_RE.match(kind):
+    if not KIND_RE.fullmatch(kind):
         raise ValueError(f"unknown audit kind {kind!r}: use <family>.<name>, family one of {KIND_FAMILIES}")
     if len(subject) > 200:
         raise ValueError("audit subject is longer than 200 characters")

@@ -9,6 +9,10 @@ B's user id). Every video offered and every video received is a row in `exchange
 video in search and in For You, ranked by A's own model on A's own data. On every pull A also asks B which
 of its copies B still offers (`GET /api/exchange/offered`) and removes the rest: a video its creator
 deleted, made private, or erased with their account does not live on in another region.
+
+Both exchange endpoints answer only requests signed by a peer region's key (RFC 9421, `http_signatures`):
+an anonymous or badly signed request gets 401 and writes nothing, so each `out` row of `exchange_log`
+records public metadata really sent to the region the signature proves, never a name a caller typed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +30,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from sovereel.governance.http_signatures import sign_request
+from sovereel.governance.signing import RegionKeys
 from sovereel.settings import REGION_RE
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExchangeTransfer, User, Video, VideoHashtag
@@ -33,23 +40,18 @@ log = logging.getLogger(__name__)
 
 Fetch = Callable[[str], bytes]  # GET a path (with query) on the peer's public base URL; raises on failure
 PAGE = 50
-MEDIA_NAMES = ("720", "360")
+MEDIA_NAMES = ("1080", "720", "360")
 PUBLIC_FIELDS = ("id", "caption", "hashtags", "duration_s", "width", "height", "created_at", "ready_at")
 
 
 def offered_sql() -> Any:
-    """SQL condition over videos joined to their creators: what this region offers its peers. Its own, ready,
-    public, unmoderated videos by public, unsuspended accounts; an age gate is this region's to enforce, so
-    age-restricted videos are not offered."""
-    return and_(
-        Video.origin_region.is_(None),
-        Video.status == "ready",
-        Video.visibility == "public",
-        Video.moderation_state == "ok",
-        Video.age_restricted.is_(False),
-        User.is_private.is_(False),  # a private account's videos are for its followers only
-        User.suspended_at.is_(None),  # a suspended account's videos are hidden everywhere
-    )
+    """SQL condition over videos (joined to their creators): what this region offers its peers. Another region is
+    an anonymous viewer who follows no one, so the one visibility rule (`queries.access`) decides: no private
+    account's, 13-15-year-old's (even one made public) or suspended account's videos, nothing age-restricted
+    (an age gate is this region's to enforce), only public ones; and of those, only this region's own, unmoderated."""
+    from sovereel.queries.access import visible_videos_sql  # queries read storage; imported here to stay a leaf
+
+    return and_(Video.origin_region.is_(None), Video.moderation_state == "ok", visible_videos_sql(None))
 
 
 def stub_id(origin_region: str, origin_creator_handle: str) -> str:
@@ -60,7 +62,7 @@ def stub_id(origin_region: str, origin_creator_handle: str) -> str:
 
 def offered_videos(db: RegionDB, *, since: float, limit: int, peer: str) -> dict[str, Any]:
     """This region's own public, ready videos after `since` (by ready time), public fields only; logged as out."""
-    peer = peer if REGION_RE.match(peer) else "unknown"
+    peer = peer if REGION_RE.fullmatch(peer) else "unknown"
     with db.transaction() as s:
         stamp = func.coalesce(Video.ready_at, Video.created_at)
         rows = list(
@@ -109,12 +111,16 @@ def still_offered(db: RegionDB, ids: list[str]) -> list[str]:
         return sorted(rows)
 
 
-def http_fetch(base_url: str, own_region: str, timeout_s: float = 30.0) -> Fetch:
-    """A Fetch over HTTP(S) from a peer's public base URL, naming the pulling region in a header."""
+def http_fetch(base_url: str, keys: RegionKeys, timeout_s: float = 30.0) -> Fetch:
+    """A Fetch over HTTP(S) from a peer's public base URL, each request signed with this region's key."""
 
     def fetch(path: str) -> bytes:
-        req = urllib.request.Request(base_url.rstrip("/") + path, headers={"X-Sovereel-Region": own_region})
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        url = base_url.rstrip("/") + path
+        # Peers are named by operators in settings; still, only http(s) is ever opened (never file: or ftp:).
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"a peer's URL must be http(s): {base_url!r}")
+        req = urllib.request.Request(url, headers={"X-Sovereel-Region": keys.region, **sign_request(keys, "GET", url)})
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # nosec B310
             data: bytes = resp.read()
             return data
 
@@ -208,7 +214,8 @@ class ExchangePuller:
         results = []
         for peer, url in sorted(self.peers.items()):
             try:
-                results.append(pull_from_peer(self.rt, peer, http_fetch(url, self.rt.region), base_url=url))
+                fetch = http_fetch(url, self.rt.learner.gate.keys)
+                results.append(pull_from_peer(self.rt, peer, fetch, base_url=url))
             except Exception as exc:  # a peer being down must not stop this region
                 log.warning("content exchange: pulling from %s (%s) failed: %s", peer, url, exc)
         return results

@@ -124,7 +124,7 @@ def read_trusted(folder: Path) -> dict[str, bytes]:
         return keys
     for f in sorted(folder.glob("*.pub")):
         region = f.stem
-        if not REGION_RE.match(region):
+        if not REGION_RE.fullmatch(region):
             raise KeyError_(f"{f}: not a region name")
         try:
             raw = bytes.fromhex(f.read_text().strip())
@@ -136,9 +136,21 @@ def read_trusted(folder: Path) -> dict[str, bytes]:
     return keys
 
 
+def trusted_key(folder: Path, region: str) -> bytes | None:
+    """The public key trusted for `region` in `folder`, read now (so a key trusted at run time counts), or None."""
+    if not REGION_RE.fullmatch(region):
+        return None
+    path = folder / f"{region}.pub"
+    try:
+        raw = bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
 def trust_key(folder: Path, region: str, public: bytes) -> Path:
     """Record `public` as the trusted key of `region` in `folder`."""
-    if not REGION_RE.match(region):
+    if not REGION_RE.fullmatch(region):
         raise KeyError_(f"{region!r} is not a region name")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{region}.pub"

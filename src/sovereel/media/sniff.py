@@ -1,12 +1,14 @@
 """Read container structure from raw bytes, without ffmpeg.
 
 `sniff_container` decides an upload's container from its first bytes, before anything is
-stored or probed; it only gates what we bother to probe, so it favours rejecting obvious
-non-videos (text, images, audio-only formats) cheaply and exactly.
+stored or probed, and `sniff_image` does the same for avatar images. Both are exact: the kind
+they return is the demuxer ffmpeg is then forced to use (media/inputs.py), so a file that only
+looks a little like a video or an image is refused here rather than guessed at by ffmpeg.
 
 `top_level_boxes` walks the top-level boxes of an MP4/MOV to check faststart (`moov` before
-`mdat`, so playback starts before the whole file arrives) and to catch truncated uploads whose
-index survived but whose media data did not. Only box headers are read, never payloads.
+`mdat`, so playback starts before the whole file arrives), and `file_ending` tells truncated uploads
+(whose index survived but whose media data did not) from harmless stray bytes after the last box.
+Only box headers are read, never payloads.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ _NON_VIDEO_BRANDS: Final = frozenset(
         b"crx ",
     }
 )
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_PNG_IHDR: Final = b"\x00\x00\x00\x0dIHDR"  # the first chunk of every PNG, always 13 bytes long
+_JPEG_SOI: Final = b"\xff\xd8\xff"
+_WEBP_CHUNKS: Final = frozenset({b"VP8 ", b"VP8L", b"VP8X"})
+
 # QuickTime files written before `ftyp` existed open straight with one of these atoms.
 _LEGACY_QUICKTIME_ATOMS: Final = frozenset({b"moov", b"mdat", b"wide", b"pnot"})
 
@@ -66,6 +73,27 @@ def sniff_container(head: bytes) -> str | None:
             return "webm"
         if doctype == "matroska":
             return "mkv"
+    return None
+
+
+def sniff_file(path: Path) -> str | None:
+    """Return the video container of the file at `path` (see sniff_container), or None."""
+    with path.open("rb") as stream:
+        return sniff_container(stream.read(SNIFF_BYTES))
+
+
+def sniff_image(data: bytes) -> str | None:
+    """Return 'jpeg', 'png' or 'webp' for a whole image file's bytes, else None."""
+    if data.startswith(_JPEG_SOI):
+        return "jpeg"
+    if data.startswith(PNG_SIGNATURE) and data[8:16] == _PNG_IHDR:
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and data[12:16] in _WEBP_CHUNKS:
+        # The RIFF size counts everything after its own field; a real WebP holds at least one
+        # chunk header, and never claims more bytes than the file has.
+        riff_size = int.from_bytes(data[4:8], "little")
+        if 12 <= riff_size <= len(data) - 8:
+            return "webp"
     return None
 
 
@@ -165,6 +193,28 @@ def is_faststart(boxes: list[Box]) -> bool:
     return kinds.index("moov") < kinds.index("mdat")
 
 
-def is_truncated(boxes: list[Box]) -> bool:
-    """True when the last box claims more bytes than the file holds, or the walk found no box at all."""
-    return not boxes or not boxes[-1].complete
+# Box types that appear at the top level of real MP4/MOV files. An incomplete box of one of these
+# kinds is a file cut short; anything else after the last whole box is stray bytes.
+TOP_LEVEL_KINDS: Final = frozenset(
+    {"ftyp", "styp", "moov", "mdat", "moof", "mfra", "free", "skip", "wide", "pnot", "uuid", "meta", "udta",
+     "pdin", "sidx", "ssix", "prft", "emsg", "junk", "PICT"}
+)  # fmt: skip
+
+
+def file_ending(boxes: list[Box], file_size: int) -> tuple[str, int]:
+    """Say how an MP4/MOV file ends: ('whole', 0), ('trailing', stray byte count) or ('truncated', bytes missing).
+
+    Truncated: no box at all, a real box (by its type) running past the end of the file, or no
+    complete `mdat` (the media data is gone). Trailing: after the last whole box come bytes that
+    are no box, which players and ffmpeg ignore.
+    """
+    whole = [box for box in boxes if box.complete]
+    if not whole:
+        return "truncated", 0
+    last = boxes[-1]
+    if not last.complete and last.kind in TOP_LEVEL_KINDS:
+        return "truncated", max(0, last.offset + last.size - file_size)
+    if "mdat" not in {box.kind for box in whole}:
+        return "truncated", 0
+    end = whole[-1].offset + whole[-1].size
+    return ("trailing", file_size - end) if end < file_size else ("whole", 0)

@@ -1,6 +1,7 @@
-"""Comments as a viewer sees them: blocks hide both ways, a suspended account's comments are hidden from everyone
-but itself, the creator's keyword filters hide matching comments from everyone but their author, and the creator
-is told how many were hidden."""
+"""Comments as a viewer sees them: only by authors the viewer may see (`queries.access`: blocks hide both ways,
+strangers do not see 13-15-year-olds, a suspended account's comments are hidden from everyone but itself); the
+creator's keyword filters hide matching comments from everyone but their author, and the creator is told how many
+were hidden."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sovereel.queries.access import visible_commenters_sql
 from sovereel.queries.safety import block_relations, follows
 from sovereel.queries.videos import user_view
 from sovereel.safety_rules import comment_refusal, matching_filter
@@ -34,22 +36,15 @@ def comment_listing(s: Session, video: Video, viewer_id: str | None, limit: int)
     rows = list(
         s.scalars(select(Comment).where(Comment.video_id == video.id).order_by(Comment.created_at.desc()).limit(limit))
     )
-    blocked = block_relations(s, viewer_id) if viewer_id else frozenset()
     keywords = list(s.scalars(select(CommentFilter.keyword).where(CommentFilter.user_id == video.creator_id)))
     hidden_ids = {
         c.id for c in rows if c.user_id != video.creator_id and keywords and matching_filter(c.body, keywords)
     }
     hidden_count = len(hidden_ids)
-    authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_({c.user_id for c in rows})))}
-    # A suspended account's comments are hidden like its videos, from everyone but itself.
-    suspended = {uid for uid, u in authors.items() if u.suspended_at is not None and uid != viewer_id}
-    visible = [
-        c
-        for c in rows
-        if c.user_id not in blocked
-        and c.user_id not in suspended
-        and (c.id not in hidden_ids or c.user_id == viewer_id)
-    ]
+    author_ids = {c.user_id for c in rows}
+    authors = {u.id: u for u in s.scalars(select(User).where(User.id.in_(author_ids)))}
+    shown = set(s.scalars(select(User.id).where(User.id.in_(author_ids), visible_commenters_sql(User.id, viewer_id))))
+    visible = [c for c in rows if c.user_id in shown and (c.id not in hidden_ids or c.user_id == viewer_id)]
     own_video = viewer_id == video.creator_id
 
     def one(c: Comment) -> dict[str, Any]:

@@ -77,41 +77,9 @@ def follows(s: Session, follower_id: str | None, followee_id: str) -> bool:
     return follower_id is not None and s.get(Follow, (follower_id, followee_id)) is not None
 
 
-def profile_access(s: Session, user: User, viewer_id: str | None, today: date | None = None) -> str:
-    """What the viewer may see of an account.
-
-    `own` | `full` | `blocked_by_me` (a "blocked" state, unblock offered) | `private` (header only: videos are
-    for approved followers) | `hidden` (the viewer is blocked by it, or it belongs to a 13-15-year-old the
-    viewer does not follow: answered as if it did not exist).
-    """
-    if viewer_id == user.id:
-        return "own"
-    if viewer_id is not None and s.get(Block, (viewer_id, user.id)) is not None:
-        return "blocked_by_me"
-    if viewer_id is not None and s.get(Block, (user.id, viewer_id)) is not None:
-        return "hidden"
-    following = follows(s, viewer_id, user.id)
-    if is_protected_teen(user.birth_date, today or today_utc()) and not following:
-        return "hidden"
-    if user.is_private and not following:
-        return "private"
-    return "full"
-
-
 def follow_requested(s: Session, requester_id: str | None, target_id: str) -> bool:
     """True when a follow request from `requester_id` to `target_id` awaits approval."""
     return requester_id is not None and s.get(FollowRequest, (requester_id, target_id)) is not None
-
-
-def discoverable_users_sql(viewer_id: str | None, today: date) -> Any:
-    """SQL condition on User: accounts the viewer may find in search (no blocks, no stranger teens)."""
-    teens = protected_teens_sql(today)
-    if viewer_id is None:
-        return ~User.id.in_(teens)
-    following = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    return (~User.id.in_(block_relations_sql(viewer_id)) & or_(~User.id.in_(teens), User.id.in_(following))) | (
-        User.id == viewer_id
-    )
 
 
 def list_blocks(s: Session, user_id: str) -> list[dict[str, Any]]:
@@ -196,7 +164,8 @@ def safety_log_for(s: Session, user_id: str, limit: int) -> list[dict[str, Any]]
 @dataclass(frozen=True)
 class FeedGate:
     """What a feed must hold back from one viewer: blocked users' videos, age-restricted videos (under 18 or
-    unknown), and private accounts' and 13-15-year-olds' videos unless the viewer follows them."""
+    unknown), and private accounts' and 13-15-year-olds' videos unless the viewer follows them: the rule of
+    `queries.access` as sets (suspended accounts' videos leave the catalogue itself, as moderation "suspended")."""
 
     blocked: frozenset[str]
     adult: bool

@@ -7,8 +7,8 @@ import re
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from sovereel.queries.safety import discoverable_users_sql, today_utc
-from sovereel.queries.videos import discoverable_by, visible_to
+from sovereel.queries.access import visible_accounts_sql
+from sovereel.queries.videos import visible_to
 from sovereel.storage.models import Hashtag, User, Video
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -46,14 +46,12 @@ def search_video_ids(s: Session, q: str, viewer_id: str | None, limit: int) -> l
         )
     if not matched:
         return []
-    visible = set(
-        s.scalars(select(Video.id).where(Video.id.in_(matched), visible_to(viewer_id), discoverable_by(viewer_id)))
-    )
+    visible = set(s.scalars(select(Video.id).where(Video.id.in_(matched), visible_to(viewer_id))))
     return [vid for vid in matched if vid in visible][:limit]
 
 
 def search_users(s: Session, q: str, limit: int, viewer_id: str | None = None) -> list[User]:
-    """Accounts matching every word of q, minus those the viewer may not discover (blocks, strangers' teens)."""
+    """Accounts matching every word of q that the viewer may see (`queries.access`: blocks, strangers' teens)."""
     terms = query_terms(q)
     if not terms:
         return []
@@ -69,7 +67,7 @@ def search_users(s: Session, q: str, limit: int, viewer_id: str | None = None) -
         ids = list(
             s.scalars(select(User.id).where(tsv.op("@@")(tsq)).order_by(func.ts_rank(tsv, tsq).desc()).limit(limit))
         )
-    allowed = discoverable_users_sql(viewer_id, today_utc())
+    allowed = visible_accounts_sql(User.id, viewer_id)
     # Creator stubs of other regions' exchanged videos are not accounts here: their profiles live at home.
     local = User.origin_region.is_(None)
     users = {u.id: u for u in s.scalars(select(User).where(User.id.in_(ids), allowed, local))}

@@ -2,72 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from sovereel.queries.safety import (
-    block_relations_sql,
-    private_users_sql,
-    protected_teens_sql,
-    suspended_users_sql,
-    today_utc,
-    viewer_is_adult_sql,
-)
+from sovereel.queries.access import visible_videos_sql
 from sovereel.storage.models import Follow, Like, User, Video, VideoHashtag
-
-# Moderation states others may see a video in (held and removed videos are shown to their creator only).
-SERVABLE_STATES = ("ok", "not_for_you")
-
-
-def servable_sql() -> Any:
-    """SQL condition: moderation lets others see the video (a servable state, and its creator is not suspended)."""
-    return and_(Video.moderation_state.in_(SERVABLE_STATES), ~Video.creator_id.in_(suspended_users_sql()))
-
-
-def servable(video: Video, creator: User | None) -> bool:
-    """`servable_sql` for one loaded video and its creator."""
-    return video.moderation_state in SERVABLE_STATES and (creator is None or creator.suspended_at is None)
 
 
 def visible_to(viewer_id: str | None, today: date | None = None) -> Any:
-    """SQL condition: ready videos the viewer may see, and always their own.
-
-    Others' videos must be servable (`servable_sql`: not held or removed, not by a suspended account), public
-    (or followers-only and followed), from a public account (or a followed private one), not from a user in a
-    block with the viewer, and not age-restricted unless the viewer is known to be 18 or over (signed-out
-    viewers never are).
-    """
-    private = private_users_sql()
-    if viewer_id is None:
-        return and_(
-            Video.status == "ready",
-            servable_sql(),
-            Video.visibility == "public",
-            Video.age_restricted.is_(False),
-            ~Video.creator_id.in_(private),
-        )
-    follows = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    others = and_(
-        Video.status == "ready",
-        servable_sql(),
-        or_(Video.visibility == "public", and_(Video.visibility == "followers", Video.creator_id.in_(follows))),
-        or_(~Video.creator_id.in_(private), Video.creator_id.in_(follows)),
-        or_(Video.age_restricted.is_(False), viewer_is_adult_sql(viewer_id, today or today_utc())),
-        ~Video.creator_id.in_(block_relations_sql(viewer_id)),
-    )
-    return or_(others, Video.creator_id == viewer_id)
-
-
-def discoverable_by(viewer_id: str | None, today: date | None = None) -> Any:
-    """SQL condition for discovery surfaces (search, hashtags, For You): no strangers' views of 13-15s' videos."""
-    teens = protected_teens_sql(today or today_utc())
-    if viewer_id is None:
-        return ~Video.creator_id.in_(teens)
-    follows = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    return or_(~Video.creator_id.in_(teens), Video.creator_id.in_(follows), Video.creator_id == viewer_id)
+    """SQL condition: videos the viewer may see under the one rule (`queries.access`), and always their own."""
+    return visible_videos_sql(viewer_id, today)
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -83,6 +31,41 @@ def user_view(user: User) -> dict[str, Any]:
         "region": user.region,
         "is_private": user.is_private,
     }
+
+
+def rendition_list(video: Video) -> list[dict[str, Any]]:
+    """The video's stored renditions, smallest first, as a player chooses among them: label, pixel size, bytes, URL.
+
+    Read from what the worker stored, so a new rendition (a 1080 one for sources that have it) is offered to
+    players as soon as a video has it, with no change here. Sizes a player cannot know are null.
+    """
+    out: list[dict[str, Any]] = []
+    for name, info in (video.renditions or {}).items():
+        width, height = _rendition_size(name, info)
+        size = info.get("bytes")
+        out.append(
+            {
+                "label": name,
+                "width": width,
+                "height": height,
+                "bytes": size if isinstance(size, int) and size > 0 else None,
+                "url": f"/api/videos/{video.id}/media/{name}",
+            }
+        )
+    out.sort(key=lambda r: (min(r["width"] or 0, r["height"] or 0), r["bytes"] or 0, r["label"]))
+    return out
+
+
+def _rendition_size(name: str, info: dict[str, Any]) -> tuple[int | None, int | None]:
+    """A rendition's pixel size; a numeric label caps the short side (exchanged copies store the source's size)."""
+    width, height = info.get("width"), info.get("height")
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        return None, None
+    short = min(width, height)
+    if name.isdigit() and short > int(name):
+        scale = int(name) / short
+        return round(width * scale / 2) * 2, round(height * scale / 2) * 2
+    return width, height
 
 
 def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[dict[str, Any]]:
@@ -109,6 +92,7 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
         creator = creators.get(v.creator_id)
         own = viewer_id == v.creator_id
         media = {name: f"/api/videos/{v.id}/media/{name}" for name in sorted(v.renditions or {})}
+        renditions = rendition_list(v)
         out.append(
             {
                 "id": v.id,
@@ -125,6 +109,7 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
                 "aspect": round(v.width / v.height, 4) if v.width and v.height else None,
                 "poster_url": f"/api/videos/{v.id}/media/poster" if v.poster_key else None,
                 "media": media,
+                "renditions": renditions,
                 "like_count": v.like_count,
                 "comment_count": v.comment_count,
                 "share_count": v.share_count,
@@ -141,16 +126,18 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
     return out
 
 
+_CURSOR_RE = re.compile(r"^(-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[-+]?[0-9]{1,3})?):([0-9A-Za-z]{1,32})\Z")
+
+
 def newest_first(stmt: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
     """Keyset pagination over (created_at, id) descending; the cursor is '<created_at>:<id>'."""
     if cursor:
-        try:
-            ts_s, vid = cursor.split(":", 1)
-            ts = float(ts_s)
-        except ValueError:
+        m = _CURSOR_RE.fullmatch(cursor)  # whole and ASCII: float() alone takes " 1e3\n", "nan" and "١٢"
+        if m is None:
             from sovereel.errors import Invalid
 
-            raise Invalid("malformed cursor", code="bad_cursor") from None
+            raise Invalid("malformed cursor", code="bad_cursor")
+        ts, vid = float(m.group(1)), m.group(2)
         stmt = stmt.where(or_(Video.created_at < ts, and_(Video.created_at == ts, Video.id < vid)))
     return stmt.order_by(Video.created_at.desc(), Video.id.desc()).limit(limit + 1)
 
@@ -183,6 +170,6 @@ def hashtag_videos(
     s: Session, tag: str, viewer_id: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Video], str | None]:
     tagged = select(VideoHashtag.video_id).where(VideoHashtag.tag == tag.lower().lstrip("#"))
-    stmt = select(Video).where(Video.id.in_(tagged), visible_to(viewer_id), discoverable_by(viewer_id))
+    stmt = select(Video).where(Video.id.in_(tagged), visible_to(viewer_id))
     rows = list(s.scalars(newest_first(stmt, cursor, limit)))
     return page_of(rows, limit)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}\Z")
 
 
 class BlobError(Exception):
@@ -27,7 +27,7 @@ DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 def check_key(key: str) -> str:
     """Refuse keys that could escape the store (keys are made by the platform, never by users)."""
-    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+    if not _KEY_RE.fullmatch(key) or ".." in key.split("/") or key.startswith("/"):
         raise ValueError(f"invalid blob key: {key!r}")
     return key
 

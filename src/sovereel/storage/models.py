@@ -46,6 +46,9 @@ class User(Base):
     region: Mapped[str] = mapped_column(String(32), index=True)
     username: Mapped[str] = mapped_column(String(32))
     username_key: Mapped[str] = mapped_column(String(32), unique=True)  # lower-cased, for uniqueness
+    # Lookalike key (sovereel.usernames.username_skeleton, migration 0010): sign-up refuses a taken skeleton.
+    # Not unique: accounts made before 0010 may already share one.
+    skeleton: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     display_name: Mapped[str] = mapped_column(String(64), default="")
     bio: Mapped[str] = mapped_column(String(280), default="")
     avatar_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -172,6 +175,20 @@ class Share(Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     channel: Mapped[str] = mapped_column(String(32), default="link")
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class CounterMark(Base):
+    """That one viewer's view or share of a video was counted on one UTC day, so a repeat is not counted again.
+
+    `viewer_key` is a keyed hash of the day and the viewer (the signed-in account, or the address of an anonymous
+    request), never the id or the address itself, and a day's keys cannot be linked to another day's. Rows older
+    than yesterday are pruned as new ones are written."""
+
+    __tablename__ = "counter_marks"
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # view | share
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    viewer_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)  # days since the epoch, UTC
 
 
 class Event(Base):

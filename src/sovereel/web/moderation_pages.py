@@ -44,5 +44,6 @@ def install(app: object) -> None:
     """Add the trust-and-safety pages to the app."""
     from fastapi import FastAPI
 
-    assert isinstance(app, FastAPI)
+    if not isinstance(app, FastAPI):
+        raise TypeError("install() takes the FastAPI app")
     app.include_router(build_router(PageRenderer()))

@@ -25,6 +25,7 @@ from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
 from sovereel.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
+from sovereel.web import app_shell
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
 FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
@@ -174,10 +175,12 @@ def install(app: FastAPI) -> None:
     render = PageRenderer()
     app.include_router(build_router(render))
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
+    app_shell.install(app)  # /sw.js, /manifest.webmanifest, /offline: the installable app
     api_handler = app.exception_handlers.get(StarletteHTTPException)
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):  # registered for that class only
+            raise exc
         if exc.status_code == 404 and _is_page_path(request.url.path):
             viewer: User | None = None
             try:

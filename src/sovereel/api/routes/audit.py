@@ -2,6 +2,8 @@
 
 Proofs are over the stored leaf hashes; a client checks them against a checkpoint it holds
 (`sovereel.governance.merkle.verify_inclusion` / `verify_consistency`, or any RFC 9162 verifier).
+The public routes do bounded work per request: they answer from this process's verified tree
+(`governance.audit_tree`), which reads each new entry once, never the whole log per call.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from sovereel.actions.audit import do_checkpoint
+from sovereel.actions.audit import do_public_checkpoint
 from sovereel.api.deps import CurrentUser, RuntimeDep
-from sovereel.errors import Forbidden, Invalid
-from sovereel.governance import merkle
-from sovereel.governance.audit import log_size, read_records, stored_leaves
+from sovereel.errors import Conflict, Forbidden, Invalid
+from sovereel.governance.audit import log_size, read_records
+from sovereel.governance.audit_tree import TreeTampered, VerifiedTree, read_tree
 from sovereel.runtime import RegionRuntime
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -24,7 +26,7 @@ MAX_ENTRIES = 500
 
 
 def _checkpoint(rt: RegionRuntime) -> dict[str, Any]:
-    return do_checkpoint(rt.db, rt.learner.gate.keys)
+    return do_public_checkpoint(rt.db, rt.learner.gate.keys)
 
 
 @router.get("/checkpoint", summary="A signed tree head of the audit log as it is now (public)")
@@ -52,27 +54,34 @@ async def entries(
     return await run_in_threadpool(_entries, rt, start, limit, kind)
 
 
-def _leaves(rt: RegionRuntime, size: int | None) -> tuple[list[bytes], int]:
-    with rt.db.session() as s:
-        total = log_size(s)
-        if size is not None and size > total:
-            raise Invalid(f"the log has {total} entries; size {size} is beyond it", code="bad_size")
-        return stored_leaves(s, size), total
+def _sized(tree: VerifiedTree, size: int | None) -> int:
+    if size is not None and size > tree.size:
+        raise Invalid(f"the log has {tree.size} entries; size {size} is beyond it", code="bad_size")
+    return tree.size if size is None else size
+
+
+def _from_tree(rt: RegionRuntime, read: Any) -> dict[str, Any]:
+    try:
+        answer: dict[str, Any] = read_tree(rt.db, read)
+    except TreeTampered as exc:
+        raise Conflict("the audit log fails verification: " + str(exc), code="audit_tampered") from exc
+    return answer
 
 
 def _inclusion(rt: RegionRuntime, index: int, size: int | None) -> dict[str, Any]:
-    leaves, _ = _leaves(rt, size)
-    n = len(leaves)
-    if index >= n:
-        raise Invalid(f"index {index} is not in a tree of size {n}", code="bad_index")
-    proof = merkle.inclusion_proof(leaves, index, n)
-    return {
-        "index": index,
-        "size": n,
-        "leaf_hash": leaves[index].hex(),
-        "proof": [p.hex() for p in proof],
-        "root": merkle.root(leaves).hex(),
-    }
+    def read(tree: VerifiedTree) -> dict[str, Any]:
+        n = _sized(tree, size)
+        if index >= n:
+            raise Invalid(f"index {index} is not in a tree of size {n}", code="bad_index")
+        return {
+            "index": index,
+            "size": n,
+            "leaf_hash": tree.leaf(index).hex(),
+            "proof": [p.hex() for p in tree.inclusion_proof(index, n)],
+            "root": tree.root(n).hex(),
+        }
+
+    return _from_tree(rt, read)
 
 
 @router.get("/proof/inclusion", summary="The audit path of entry `index` in the tree of the first `size` entries")
@@ -83,18 +92,19 @@ async def inclusion(
 
 
 def _consistency(rt: RegionRuntime, first: int, second: int | None) -> dict[str, Any]:
-    leaves, _ = _leaves(rt, second)
-    n = len(leaves)
-    if first > n:
-        raise Invalid(f"first ({first}) must not exceed second ({n})", code="bad_size")
-    proof = merkle.consistency_proof(leaves, first, n)
-    return {
-        "first": first,
-        "second": n,
-        "first_root": merkle.root(leaves[:first]).hex(),
-        "second_root": merkle.root(leaves).hex(),
-        "proof": [p.hex() for p in proof],
-    }
+    def read(tree: VerifiedTree) -> dict[str, Any]:
+        n = _sized(tree, second)
+        if first > n:
+            raise Invalid(f"first ({first}) must not exceed second ({n})", code="bad_size")
+        return {
+            "first": first,
+            "second": n,
+            "first_root": tree.root(first).hex(),
+            "second_root": tree.root(n).hex(),
+            "proof": [p.hex() for p in tree.consistency_proof(first, n)],
+        }
+
+    return _from_tree(rt, read)
 
 
 @router.get("/proof/consistency", summary="Proof that the first `first` entries are a prefix of the first `second`")

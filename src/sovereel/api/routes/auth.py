@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from sovereel.actions.accounts import do_login, do_logout, do_signup, do_update_profile
 from sovereel.api.deps import SESSION_COOKIE, CurrentUser, RuntimeDep, request_token
 from sovereel.errors import Invalid, TooLarge, UnsupportedMedia
+from sovereel.media.ffmpeg_args import avatar_args
+from sovereel.media.sniff import sniff_image
 from sovereel.queries.videos import user_view
 from sovereel.storage.models import User
 
@@ -96,13 +98,10 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, rt: RuntimeDep) -> d
     return me_view(updated)
 
 
-def _square_avatar(src: Path, dest: Path) -> None:
-    """Centre-crop and scale an image to a 256×256 JPEG with ffmpeg (which also proves it is an image)."""
-    cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-frames:v", "1",
-        "-vf", "scale=256:256:force_original_aspect_ratio=increase,crop=256:256", "-q:v", "3", str(dest),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+def _square_avatar(src: Path, dest: Path, kind: str) -> None:
+    """Centre-crop and scale an image of sniffed `kind` to a 256×256 JPEG with ffmpeg (proving it decodes)."""
+    # ffmpeg reads the file only as `kind` (see media/inputs.py): never as a playlist or script.
+    proc = subprocess.run(avatar_args(src, dest, kind), capture_output=True, timeout=30, check=False)
     if proc.returncode != 0 or not dest.is_file():
         raise Invalid("the avatar image could not be read", code="image_unreadable")
 
@@ -112,13 +111,14 @@ async def upload_avatar(file: UploadFile, user: CurrentUser, rt: RuntimeDep) -> 
     data = await file.read(MAX_AVATAR_BYTES + 1)
     if len(data) > MAX_AVATAR_BYTES:
         raise TooLarge("an avatar is at most 5 MB")
-    if not (data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[8:12] == b"WEBP"):
+    kind = sniff_image(data)
+    if kind is None:
         raise UnsupportedMedia("an avatar must be a JPEG, PNG or WebP image")
     key = f"avatars/{user.id}.jpg"
     with tempfile.TemporaryDirectory() as tmp:
         src, dest = Path(tmp) / "in", Path(tmp) / "out.jpg"
         src.write_bytes(data)
-        await asyncio.to_thread(_square_avatar, src, dest)
+        await asyncio.to_thread(_square_avatar, src, dest, kind)
         await asyncio.to_thread(rt.blobs.put_file, key, dest)
     updated = await run_in_threadpool(lambda: do_update_profile(rt.db, user.id, avatar_key=key))
     return me_view(updated)

@@ -17,13 +17,15 @@ router = APIRouter(prefix="/api", tags=["events"])
 MAX_BODY = 1024 * 1024
 FUTURE_SLACK_S = 300.0
 MAX_AGE_S = 7 * 86400.0
+# The page sends at most 100 events a batch, so at most 100 videos; a batch naming more is not a viewer's.
+MAX_BATCH_VIDEOS = 100
 
 
 class EventIn(BaseModel):
     """One watch event. `ts` is the client's clock in epoch milliseconds."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+\z")  # Rust regex: \z is the end
     kind: Literal["impression", "play", "progress", "complete", "loop", "skip"]
     video_id: str = Field(min_length=1, max_length=32)
     ts: int | float
@@ -48,7 +50,10 @@ class EventBatch(BaseModel):
     events: list[EventIn]
 
 
-@router.post("/events", summary="Report a batch of watch events (stored once per client_id)")
+@router.post(
+    "/events",
+    summary="Report a batch of watch events (stored once per client_id; a view counts once per viewer and day)",
+)
 async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
@@ -59,6 +64,8 @@ async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> di
     batch = EventBatch.model_validate_json(body)
     if len(batch.events) > rt.settings.max_event_batch:
         raise TooLarge(f"at most {rt.settings.max_event_batch} events per batch", code="batch_too_large")
+    if len({e.video_id for e in batch.events}) > MAX_BATCH_VIDEOS:
+        raise TooLarge(f"an event batch names at most {MAX_BATCH_VIDEOS} videos", code="batch_too_large")
     events = [
         WatchEvent(
             client_id=e.client_id,
@@ -71,6 +78,8 @@ async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> di
         )
         for e in batch.events
     ]
-    result = await run_in_threadpool(lambda: do_record_events(rt.db, user_id=user.id, events=events))
+    result = await run_in_threadpool(
+        lambda: do_record_events(rt.db, user_id=user.id, events=events, counter_secret=rt.settings.secret_key)
+    )
     rt.wake()
     return {"accepted": result.accepted, "duplicates": result.duplicates}

@@ -4,7 +4,9 @@
   when ready, a signed link valid for `SOVEREEL_EXPORT_LINK_S`; `GET /api/exports/{id}/download` serves the
   zip to its owner only (403 for anyone else, 410 once the link has expired).
 - `DELETE /api/me` erases the account (the password must be entered again).
-- `GET /api/exchange/videos` is this region's public content exchange feed (public videos, no personal data).
+- `GET /api/exchange/videos` is this region's public content exchange feed (public videos, no personal data),
+  and `GET /api/exchange/offered` says which copies are still offered; both answer requests signed by a peer
+  region's key only (401 and nothing written otherwise; `governance.http_signatures`).
 - `GET /account/data` is the page with the export's progress bar and the delete-account form.
 """
 
@@ -12,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -25,7 +27,10 @@ from sovereel.api.deps import SESSION_COOKIE, CurrentUser, OptionalUser, Runtime
 from sovereel.api.media_range import blob_response
 from sovereel.errors import AppError, Forbidden, NotFound
 from sovereel.governance.exchange import offered_videos, still_offered
+from sovereel.governance.http_signatures import NONCE_TTL_S, PeerNotAuthenticated, verify_request
+from sovereel.governance.refusals import record_unauthenticated
 from sovereel.governance.rights import link_is_signed, sign_link
+from sovereel.governance.signing import trusted_dir, trusted_key
 from sovereel.runtime import RegionRuntime
 from sovereel.storage.models import DataExport
 from sovereel.web.render import PageRenderer
@@ -146,17 +151,42 @@ async def delete_me(body: DeleteAccountIn, user: CurrentUser, rt: RuntimeDep) ->
     return response
 
 
+def signed_peer(request: Request, rt: RuntimeDep) -> str:
+    """The peer region whose key signed this request (RFC 9421); otherwise 401, counted, never logged one by one."""
+    settings = rt.settings
+    peers = [name for name in settings.regions if name != settings.region]
+    folder = trusted_dir(settings)
+
+    def first_use(region: str, nonce: str) -> bool:
+        return rt.hot.hit(f"peer-nonce:{region}:{nonce}", NONCE_TTL_S)[0] == 1
+
+    try:
+        return verify_request(
+            request.method,
+            str(request.url),
+            request.headers.items(),
+            peers=peers,
+            key_for=lambda region: trusted_key(folder, region),
+            first_use=first_use,
+        )
+    except PeerNotAuthenticated as exc:
+        record_unauthenticated(rt.db, exc.reason)
+        raise
+
+
+PeerRegion = Annotated[str, Depends(signed_peer)]
+
+
 @router.get("/api/exchange/videos", summary="This region's public videos for other regions (content exchange)")
 async def exchange_feed(
-    rt: RuntimeDep, request: Request, since: float = Query(0.0, ge=0), limit: int = Query(50, ge=1, le=200)
+    rt: RuntimeDep, peer: PeerRegion, since: float = Query(0.0, ge=0), limit: int = Query(50, ge=1, le=200)
 ) -> dict[str, Any]:
-    peer = request.headers.get("x-sovereel-region", "unknown")[:32]
     return await run_in_threadpool(lambda: offered_videos(rt.db, since=since, limit=limit, peer=peer))
 
 
 @router.get("/api/exchange/offered", summary="Which of these videos this region still offers (content exchange)")
-async def exchange_offered(rt: RuntimeDep, ids: str = Query(..., max_length=6000)) -> dict[str, Any]:
-    wanted = [i for i in ids.split(",") if i.isalnum() and len(i) <= 32][:200]
+async def exchange_offered(rt: RuntimeDep, _peer: PeerRegion, ids: str = Query(..., max_length=6000)) -> dict[str, Any]:
+    wanted = [i for i in ids.split(",") if i.isascii() and i.isalnum() and len(i) <= 32][:200]
     return {"region": rt.region, "offered": await run_in_threadpool(still_offered, rt.db, wanted)}
 
 

@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from sovereel.actions.social import do_follow, do_unfollow
 from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
+from sovereel.captions import hashtag_key
 from sovereel.errors import NotFound
-from sovereel.queries.safety import follow_requested, profile_access
+from sovereel.queries.access import SHOWS_ACCOUNT, visible_user
+from sovereel.queries.safety import follow_requested
 from sovereel.queries.search import search_hashtags, search_users, search_video_ids
 from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
 from sovereel.regions import check_username
@@ -25,19 +27,18 @@ router = APIRouter(prefix="/api", tags=["users"])
 def profile_json(
     rt: RegionRuntime, username: str, viewer_id: str | None, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    check_username(rt.settings, rt.db, username)  # another region's user: 403, audited
+    # Another region's user: 403; audited for a signed-in viewer, only counted for an anonymous one.
+    check_username(rt.settings, rt.db, username, signed_in=viewer_id is not None)
     with rt.db.session() as s:
-        user = s.scalar(select(User).where(User.username_key == username.lower()))
-        if user is None:
-            raise NotFound("no such user")
-        access = profile_access(s, user, viewer_id)
-        if access == "hidden":  # blocked by this account, or a 13-15-year-old's the viewer does not follow
-            raise NotFound("no such user")
+        # One rule (queries.access): hidden when blocked by it, or a 13-15-year-old's the viewer does not follow.
+        user, access = visible_user(s, username, viewer_id)
         videos, nxt = user_videos(s, user.id, viewer_id, cursor, limit) if access in ("own", "full") else ([], None)
         following = viewer_id is not None and s.get(Follow, (viewer_id, user.id)) is not None
         return {
             "user": {
                 **user_view(user),
+                # Blocks hide both ways: the blocker is shown a "blocked" state, not the blocked one's picture.
+                **({"avatar_url": None} if access not in SHOWS_ACCOUNT else {}),
                 "followed_by_me": following,
                 "is_me": viewer_id == user.id,
                 "blocked_by_me": access == "blocked_by_me",
@@ -63,11 +64,15 @@ async def get_user(
 
 
 @router.get("/users/{username}/avatar", summary="The user's avatar image")
-async def avatar(username: str, request: Request, rt: RuntimeDep) -> Response:
+async def avatar(username: str, request: Request, rt: RuntimeDep, viewer: OptionalUser) -> Response:
     def key() -> str:
         with rt.db.session() as s:
-            user = s.scalar(select(User).where(User.username_key == username.lower()))
-            if user is None or not user.avatar_key:
+            # The picture is part of the account: whoever may not see the account gets 404, as for its profile.
+            try:
+                user, access = visible_user(s, username, viewer.id if viewer else None)
+            except NotFound:
+                raise NotFound("no avatar") from None
+            if access not in SHOWS_ACCOUNT or not user.avatar_key:
                 raise NotFound("no avatar")
             return user.avatar_key
 
@@ -76,13 +81,14 @@ async def avatar(username: str, request: Request, rt: RuntimeDep) -> Response:
 
 @router.post("/users/{username}/follow", summary="Follow a user")
 async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    await run_in_threadpool(check_username, rt.settings, rt.db, username)
+    await run_in_threadpool(lambda: check_username(rt.settings, rt.db, username, signed_in=True))
 
     def follow_state() -> dict[str, Any]:
         do_follow(rt.db, user_id=user.id, username=username, audit_secret=rt.settings.secret_key)
         with rt.db.session() as s:
             target = s.scalar(select(User).where(User.username_key == username.lower()))
-            assert target is not None
+            if target is None:  # deleted between the follow and this read
+                raise NotFound("no such user")
             following = s.get(Follow, (user.id, target.id)) is not None
             return {"following": following, "requested": not following and follow_requested(s, user.id, target.id)}
 
@@ -95,14 +101,17 @@ async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, 
 
 @router.delete("/users/{username}/follow", summary="Unfollow a user")
 async def unfollow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    await run_in_threadpool(check_username, rt.settings, rt.db, username)
+    await run_in_threadpool(lambda: check_username(rt.settings, rt.db, username, signed_in=True))
     await run_in_threadpool(lambda: do_unfollow(rt.db, user_id=user.id, username=username))
     rt.wake()
     return {"following": False}
 
 
 def hashtag_json(rt: RegionRuntime, tag: str, viewer_id: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
-    tag = tag.lower().lstrip("#")
+    key = hashtag_key(tag)  # matched whole: "cats\n" or "#" alone is no hashtag
+    if key is None:
+        raise NotFound("no such hashtag")
+    tag = key
     with rt.db.session() as s:
         row = s.get(Hashtag, tag)
         videos, nxt = hashtag_videos(s, tag, viewer_id, cursor, limit)

@@ -15,13 +15,13 @@ from sovereel.actions.social import (
     do_like,
     do_share,
     do_unlike,
-    viewable_video,
 )
 from sovereel.actions.videos import check_caption, check_visibility, do_create_video, do_delete_video, do_retry_video
 from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.api.upload import receive_upload
 from sovereel.errors import NotFound
+from sovereel.queries.access import viewable_video
 from sovereel.queries.comments import comment_listing
 from sovereel.queries.videos import user_view, video_views
 from sovereel.runtime import RegionRuntime
@@ -86,7 +86,10 @@ async def retry_video(video_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[
     return await run_in_threadpool(video_json, rt, video_id, user.id)
 
 
-@router.get("/{video_id}/media/{rendition}", summary="Rendition (720, 360) or poster, with HTTP Range support")
+@router.get(
+    "/{video_id}/media/{rendition}",
+    summary="A rendition listed in the video's `renditions`, or the poster, with HTTP Range support",
+)
 async def media(video_id: str, rendition: str, request: Request, rt: RuntimeDep, viewer: OptionalUser) -> Response:
     def lookup() -> tuple[str, str]:
         with rt.db.session() as s:
@@ -120,11 +123,23 @@ class ShareIn(BaseModel):
     channel: str = Field("link", max_length=32)
 
 
-@router.post("/{video_id}/share", summary="Count a share (the page copies the link)")
-async def share(video_id: str, rt: RuntimeDep, viewer: OptionalUser, body: ShareIn | None = None) -> dict[str, Any]:
+@router.post(
+    "/{video_id}/share", summary="Count a share (once per viewer, video and UTC day; the page copies the link)"
+)
+async def share(
+    video_id: str, request: Request, rt: RuntimeDep, viewer: OptionalUser, body: ShareIn | None = None
+) -> dict[str, Any]:
     channel = body.channel if body else "link"
+    address = request.client.host if request.client else None  # signed out: the viewer is the address (hashed)
     count = await run_in_threadpool(
-        lambda: do_share(rt.db, user_id=viewer.id if viewer else None, video_id=video_id, channel=channel)
+        lambda: do_share(
+            rt.db,
+            user_id=viewer.id if viewer else None,
+            video_id=video_id,
+            channel=channel,
+            address=address,
+            counter_secret=rt.settings.secret_key,
+        )
     )
     rt.wake()
     return {"share_count": count, "url": f"/v/{video_id}"}

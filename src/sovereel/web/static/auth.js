@@ -3,9 +3,32 @@ import { api } from './api.js';
 
 const form = document.getElementById('auth-form');
 const errorBox = form.querySelector('[data-testid=auth-error]');
-const wanted = form.dataset.next || '/';
-// Only a path on this site (the server checks too): never '//host' or '/\\host', which browsers read as a host.
-const next = wanted.startsWith('/') && !wanted.startsWith('//') && !wanted.includes('\\') ? wanted : '/';
+
+/**
+ * Where to go after signing in: `wanted` only if the browser's own URL parser resolves it to this origin (the
+ * server checks the same way), and then only its path, query and fragment, never the raw text. A path that
+ * would start with '//' ('/.//host' folds to it) is refused too: read again, it names a host.
+ */
+function sameOriginPath(wanted) {
+  let url;
+  try {
+    url = new URL(wanted, location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== location.origin) return '/';
+  let decoded = url.pathname;
+  try {
+    decoded = decodeURIComponent(url.pathname);
+  } catch {
+    decoded = url.pathname;
+  }
+  const hostLike = (p) => p.replace(/[\t\n\r]/g, '').replace(/\\/g, '/').startsWith('//');
+  if (hostLike(url.pathname) || hostLike(decoded)) return '/';
+  return url.pathname + url.search + url.hash;
+}
+
+const next = sameOriginPath(form.dataset.next || '/');
 
 function check(mode, values) {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}$/.test(values.username)) {

@@ -25,3 +25,11 @@ if (dialog) {
     if (event.target === dialog && !inside) dialog.close();
   });
 }
+
+// The installable app: the service worker keeps the app shell for offline starts (never anything personal).
+// Browsers allow workers only on secure origins (https, or localhost while developing).
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {
+    // Without a worker the site works as before, only not offline: nothing to tell the viewer.
+  });
+}
