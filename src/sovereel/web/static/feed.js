@@ -8,6 +8,7 @@ import { FeedControls } from './controls.js';
 import { EventQueue } from './events.js';
 import { feedChanges } from './feed_changes.js';
 import { FeedSettings } from './feed_settings.js';
+import { chooser } from './rendition.js';
 import { Slide } from './slide.js';
 import { setFollow, share, toggleLike } from './social.js';
 import { WatchTracker } from './watch.js';
@@ -198,10 +199,13 @@ class Feed {
     this.root.dataset.activeId = slide.v.id;
     for (const other of this.slides) other.root.classList.toggle('active', other === slide);
     if (slide.tracker) slide.tracker.enter();
+    slide.markVisit();
     slide.play(this.muted);
+    const scarce = !chooser().policy.fixed && chooser().scarce(); // `?rendition=720` keeps the old behaviour
     this.slides.forEach((s, i) => {
       if (i === index + 1) s.load('auto');
-      else if (i === index - 1) s.load('metadata');
+      // On a scarce link a video swiped past that is still downloading lets go: the bytes go to the next one.
+      else if (i === index - 1) (scarce && !s.fullyBuffered() ? s.unload() : s.load('metadata'));
       else if (Math.abs(i - index) > KEEP_LOADED) s.unload();
     });
     if (index >= this.slides.length - 3) this.loadMore();

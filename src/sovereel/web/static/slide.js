@@ -1,17 +1,11 @@
 // One screen of the feed: the <video>, its overlay (creator, caption, why) and the action rail (with the … menu).
 import { viewer } from './api.js';
 import { avatar, captionNodes, compact, el, icon, profileUrl } from './dom.js';
+import { chooser } from './rendition.js';
 
 const DOUBLE_TAP_MS = 260;
 const LONG_PRESS_MS = 500;
 const LONG_PRESS_SLOP_PX = 10; // a finger that moves further is scrolling, not pressing
-
-/** The rendition to stream: 720 unless the connection asks to save data. */
-function pickSource(media) {
-  const conn = navigator.connection;
-  const slow = conn && (conn.saveData || /(^|-)2g|3g/.test(conn.effectiveType || ''));
-  return (slow ? media['360'] || media['720'] : media['720'] || media['360']) || null;
-}
 
 export class Slide {
   /** `actions` = {like, comments, share, follow, tap, doubleTap, more, why}, each called with the slide. */
@@ -19,7 +13,8 @@ export class Slide {
     this.v = video;
     this.actions = actions;
     this.requestId = requestId;
-    this.src = video.status === 'ready' ? pickSource(video.media || {}) : null;
+    this.playable = video.status === 'ready';
+    this.src = null; // the rendition's URL, chosen when the source is attached (see load)
     this.loaded = false;
     this.pending = new Set(); // actions awaiting the server (one at a time per kind)
     this.tracker = null;
@@ -37,7 +32,10 @@ export class Slide {
       loop: true,
       muted: true,
       preload: 'none',
-      poster: v.poster_url,
+      // No poster: the preloaded video shows its own first frame, and on a slow link a poster (a full-size JPEG,
+      // often larger than the first seconds of the 360 rendition) would take the bandwidth the next video needs.
+      // `?rendition=720` (the old behaviour, for comparisons) keeps it.
+      poster: chooser().policy.fixed ? v.poster_url : null,
       disablepictureinpicture: true,
       'data-testid': 'feed-video',
     });
@@ -45,6 +43,7 @@ export class Slide {
     this.progressFill = el('div', { class: 'progress-fill' });
     this.video.addEventListener('timeupdate', () => this.renderProgress());
     this.video.addEventListener('waiting', () => this.root.classList.add('is-buffering'));
+    this.video.addEventListener('progress', () => this.measureDownload());
     this.video.addEventListener('playing', () => this.root.classList.remove('is-buffering', 'is-paused'));
     this.video.addEventListener('pause', () => this.root.classList.add('is-paused'));
 
@@ -198,17 +197,67 @@ export class Slide {
     this.root.classList.add('burst');
   }
 
-  /** Attach the source so the browser may buffer it ('auto' for the next video, 'metadata' behind). */
+  /** Attach the source so the browser may buffer it ('auto' for the next video, 'metadata' behind).
+   * The rendition is chosen here, for the screen and the throughput measured so far, and kept while the
+   * source stays attached: the next video is preloaded at the size it will play, never switched mid-video. */
   load(preload) {
-    if (!this.src) return;
-    this.video.preload = preload;
+    if (!this.playable) return;
     if (!this.loaded) {
+      const rendition = chooser().choose(this.v);
+      if (!rendition) return;
+      this.src = rendition.url;
+      this.rendition = rendition;
+      this.loadStart = performance.now();
+      this.video.dataset.rendition = rendition.label;
+      this.video.preload = preload;
       this.video.src = this.src;
       this.loaded = true;
+    } else {
+      this.video.preload = preload;
     }
   }
 
-  /** Drop the source of a far-away video so its buffers are freed; the poster stays. */
+  /** Whether the whole attached rendition is in the browser (it no longer uses the network). */
+  fullyBuffered() {
+    const { buffered, duration } = this.video;
+    return buffered.length > 0 && Number.isFinite(duration) && buffered.end(buffered.length - 1) >= duration - 0.1
+      && buffered.start(0) <= 0.1;
+  }
+
+  /** As data arrives, tell the chooser how many of the rendition's bytes came in how long (a throughput
+   * sample: the buffered share of its duration, times its size); the last one is kept when all is in. */
+  measureDownload() {
+    const { buffered, duration } = this.video;
+    if (!this.loadStart || !this.rendition || !this.rendition.bytes || !Number.isFinite(duration) || duration <= 0) return;
+    let seconds = 0;
+    for (let i = 0; i < buffered.length; i++) seconds += buffered.end(i) - buffered.start(i);
+    const bytes = Math.round(this.rendition.bytes * Math.min(1, seconds / duration));
+    chooser().recordDownload(this.src, { start: this.loadStart, end: performance.now(), bytes });
+    if (this.fullyBuffered()) this.loadStart = 0;
+  }
+
+  /** The video became the one on screen: measure the time to its first frame (a `sovereel:first-frame`
+   * performance measure, with the rendition and whether a frame was already buffered). */
+  markVisit() {
+    if (this.visitDone) this.video.removeEventListener('playing', this.visitDone); // swiped away before it played
+    const start = performance.now();
+    const buffered = this.video.readyState;
+    const done = () => {
+      this.video.removeEventListener('playing', done);
+      this.visitDone = null;
+      try {
+        performance.measure('sovereel:first-frame', {
+          start, end: performance.now(), detail: { id: this.v.id, rendition: this.video.dataset.rendition || null, buffered },
+        });
+      } catch {
+        // an old browser without measure options: nothing to record
+      }
+    };
+    this.visitDone = done;
+    this.video.addEventListener('playing', done);
+  }
+
+  /** Drop the source of a far-away video so its buffers are freed. */
   unload() {
     if (!this.loaded) return;
     this.video.pause();
@@ -216,11 +265,14 @@ export class Slide {
     this.video.preload = 'none';
     this.video.load();
     this.loaded = false;
+    this.src = null; // chosen afresh if it comes back into range
+    this.loadStart = 0;
+    delete this.video.dataset.rendition;
   }
 
   async play(muted) {
-    if (!this.src) return;
     this.load('auto');
+    if (!this.src) return;
     this.video.muted = muted;
     try {
       await this.video.play();
