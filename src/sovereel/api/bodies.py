@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sovereel.api.errors import error_body
+from sovereel.api.errors import send_error
 
 MAX_DEPTH = 32
 DEFAULT_LIMIT = 64 * 1024
@@ -145,14 +145,7 @@ async def read_capped(scope: Scope, receive: Receive, limit: int) -> bytes | Non
 
 async def send_refusal(send: Send, refusal: BodyRefused) -> None:
     """Answer with the error envelope; the connection closes, as the rest of the body may be unread."""
-    body = json.dumps(error_body(refusal.code, refusal.message)).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, refusal.status, refusal.code, refusal.message, [(b"connection", b"close")])
 
 
 class BodyMiddleware:

@@ -13,7 +13,6 @@ not a browser page and may use them.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlsplit
 
@@ -21,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sovereel.api.deps import SESSION_COOKIE
-from sovereel.api.errors import error_body
+from sovereel.api.errors import send_error
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SETS_COOKIE = re.compile(r"^/api/auth/(login|signup)/?\Z")
@@ -98,17 +97,4 @@ class SameOriginMiddleware:
         if scope["type"] != "http" or verdict(scope, self.public_url):
             await self.app(scope, receive, send)
             return
-        body = json.dumps(error_body("cross_origin", MESSAGE)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                    (b"vary", b"Origin, Sec-Fetch-Site"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 403, "cross_origin", MESSAGE, [(b"vary", b"Origin, Sec-Fetch-Site")])

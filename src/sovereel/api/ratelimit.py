@@ -18,7 +18,6 @@ login body as parsed by api/bodies.py (which runs first), never the raw bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sovereel.actions.accounts import token_digest, user_for_token
 from sovereel.api.bodies import parsed_json
-from sovereel.api.errors import error_body
+from sovereel.api.errors import send_error
 from sovereel.api.known_devices import account_digest, cookie_value, known_device, remember, set_cookie_header
 from sovereel.hotstate.interface import HotState
 from sovereel.runtime import RegionRuntime
@@ -174,19 +173,8 @@ def request_token(scope: Scope) -> str | None:
 
 async def send_429(send: Send, message: str, retry_after: float, rule: Rule) -> None:
     RATE_LIMITED.labels(limit=rule.name).inc()
-    body = json.dumps(error_body("rate_limited", message)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(max(1, math.ceil(retry_after))).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    retry = str(max(1, math.ceil(retry_after))).encode()
+    await send_error(send, 429, "rate_limited", message, [(b"retry-after", retry)])
 
 
 class RateLimitMiddleware:

@@ -9,12 +9,11 @@ reset the clock for ever). A large upload on a slow but working link passes; a s
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sovereel.api.errors import error_body
+from sovereel.api.errors import send_error
 
 MESSAGE = "The request body arrived too slowly (or stopped arriving), so the request was dropped; send it again."
 
@@ -78,18 +77,4 @@ class BodyTimeoutMiddleware:
 
 async def refuse(send: Send) -> None:
     """Send the 408 and ask the server to close the connection."""
-    body = json.dumps(error_body("request_timeout", MESSAGE)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                (b"cache-control", b"no-store"),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 408, "request_timeout", MESSAGE, [(b"connection", b"close")])

@@ -180,18 +180,13 @@ def poster_args(
         "1",
         "-vf",
         ",".join(filters),
-        "-q:v",
-        "3",
-        "-map_metadata",
-        "-1",
-        "-c:v",
-        "mjpeg",
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        str(out),
+        *_one_jpeg(out),
     )
+
+
+def _one_jpeg(out: Path) -> tuple[str, ...]:
+    """Output arguments for one JPEG image without the source's metadata (posters, avatars)."""
+    return ("-q:v", "3", "-map_metadata", "-1", "-c:v", "mjpeg", "-f", "image2", "-update", "1", str(out))
 
 
 def avatar_args(src: Path, out: Path, kind: str) -> list[str]:
@@ -202,17 +197,7 @@ def avatar_args(src: Path, out: Path, kind: str) -> list[str]:
         "1",
         "-vf",
         "scale=256:256:force_original_aspect_ratio=increase,crop=256:256",
-        "-q:v",
-        "3",
-        "-map_metadata",
-        "-1",
-        "-c:v",
-        "mjpeg",
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        str(out),
+        *_one_jpeg(out),
     )
 
 
