@@ -111,11 +111,11 @@ def is_rejection(e: Event) -> bool:
     return e.kind == "skip" and not is_engaged(e)
 
 
-def _once_kind(e: Event) -> str:
-    """What an event counts as in the once-a-day gate: progress and skips past the watch share are one "watched"."""
-    if e.kind in ENGAGED_KINDS or e.kind == "impression":
-        return e.kind
-    return "watched" if is_engaged(e) else ("rejected" if is_rejection(e) else e.kind)
+# Learning steps one viewer's events on one video may take in a UTC day. The page reports progress every 5 s of
+# playback, loops included, plus play, complete, like, share: 256 is over 20 minutes of one video in a day, so an
+# honest viewer never reaches it (64 cut long loops short and lost 0.02 of simulated watch ratio), while a flood
+# of one account's events past it teaches the shared item vectors nothing more (see OncePerDay).
+MAX_STEPS_PER_VIEWER_VIDEO_DAY = 256
 
 
 @dataclass(frozen=True)
@@ -320,8 +320,9 @@ class FeedModel:
         self.quantiles = np.zeros((len(cfg.duration_edges) + 1, 101), dtype=np.float32)
         self.base_version = "untrained"
         self.online_events = 0
-        # The online step counts a viewer once per video, kind and UTC day (like the public counters): a flood of
-        # one account's impressions, completes or skips moves shown counts and item vectors like one would.
+        # A viewer's impressions of a video count once per UTC day (like the public counters), and their events on
+        # it take at most MAX_STEPS_PER_VIEWER_VIDEO_DAY learning steps: one account's flood moves shown counts and
+        # item vectors about as much as one honest viewer.
         self._once = OncePerDay()
         self.manifest: dict[str, Any] = {}
         self._weights = dict(cfg.kind_weights)
@@ -567,8 +568,8 @@ class FeedModel:
                 cat.duration[c] = e.duration_s
             self.users.observe(e.user_id, e.ts)
             self.items.observe(e.video_id, e.ts)
-            once = self._once.first(e.user_id, e.video_id, _once_kind(e), e.ts)
-            if e.kind == "impression" and once:
+            learn = self._once.count(e.user_id, e.video_id, "step", e.ts) <= MAX_STEPS_PER_VIEWER_VIDEO_DAY
+            if e.kind == "impression" and self._once.first(e.user_id, e.video_id, "impression", e.ts):
                 cat.shown[c] += 1.0
             if is_engaged(e):
                 hist = self.history.setdefault(e.user_id, {})
@@ -577,7 +578,7 @@ class FeedModel:
                 # Re-inserting keeps the profile ordered by last engagement (oldest first).
                 hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
                 self.rejections.get(e.user_id, {}).pop(c, None)  # came back to it: no longer a swipe-away
-                if once:
+                if learn:
                     self._step(e, positive=True)
             elif is_rejection(e):
                 if c not in self.history.get(e.user_id, {}):
@@ -585,7 +586,7 @@ class FeedModel:
                     rej[c] = e.ts
                     while len(rej) > MAX_REJECTIONS:
                         rej.pop(next(iter(rej)))
-                if once:
+                if learn:
                     self._step(e, positive=False)
             self.online_events += 1
 

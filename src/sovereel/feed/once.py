@@ -16,21 +16,23 @@ class OncePerDay:
 
     def __init__(self, keep_days: int = KEEP_DAYS) -> None:
         self._keep_days = keep_days
-        self._days: dict[int, set[tuple[str, str, str]]] = {}
+        self._days: dict[int, dict[tuple[str, str, str], int]] = {}
         self._newest = -1
 
     def first(self, viewer: str, video_id: str, kind: str, at: float) -> bool:
         """True the first time this viewer does `kind` to this video on the UTC day of `at` (and remembers it)."""
+        return self.count(viewer, video_id, kind, at) == 1
+
+    def count(self, viewer: str, video_id: str, kind: str, at: float) -> int:
+        """How many times (this one included) this viewer did `kind` to this video on the UTC day of `at`."""
         day = int(at // DAY_S)
         if day > self._newest:
             self._newest = day
             for old in [d for d in self._days if d < day - self._keep_days]:
                 del self._days[old]
         elif day < self._newest - self._keep_days:
-            return True  # older than any event the API accepts: only a replay of the log, counted as it was
-        seen = self._days.setdefault(day, set())
+            return 1  # older than any event the API accepts: only a replay of the log, counted as it was
+        seen = self._days.setdefault(day, {})
         key = (viewer, video_id, kind)
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
+        seen[key] = n = seen.get(key, 0) + 1
+        return n
