@@ -12,13 +12,13 @@ job. A fresh process verifies the log once, `BATCH` entries per request at most.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sovereel.governance import merkle
 from sovereel.governance.audit import read_records
+from sovereel.governance.per_store import PerStore
 from sovereel.storage.db import RegionDB
 
 T = TypeVar("T")
@@ -117,18 +117,12 @@ class TreeState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# One per open store (tests and `serve --regions` hold several in one process); dropped with the store.
-_STATES: weakref.WeakKeyDictionary[RegionDB, TreeState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
+_STATES: PerStore[TreeState] = PerStore(TreeState)
 
 
 def tree_state(db: RegionDB) -> TreeState:
     """This process's verified tree of `db`'s audit log (call `grow` under its lock)."""
-    with _STATES_LOCK:
-        state = _STATES.get(db)
-        if state is None:
-            state = _STATES[db] = TreeState()
-        return state
+    return _STATES.get(db)
 
 
 def grow(db: RegionDB, tree: VerifiedTree, batch: int = BATCH) -> int:

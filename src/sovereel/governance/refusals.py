@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sovereel.governance.audit import append_audit
+from sovereel.governance.per_store import PerStore
 from sovereel.storage.db import RegionDB
 from sovereel.telemetry import UNAUTHENTICATED_REFUSALS
 
@@ -49,17 +49,7 @@ class _Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# One tally per open store (a test or `serve --regions` holds several in one process); dropped with the store.
-_TALLIES: weakref.WeakKeyDictionary[RegionDB, _Tally] = weakref.WeakKeyDictionary()
-_TALLIES_LOCK = threading.Lock()
-
-
-def _tally(db: RegionDB) -> _Tally:
-    with _TALLIES_LOCK:
-        tally = _TALLIES.get(db)
-        if tally is None:
-            tally = _TALLIES[db] = _Tally()
-        return tally
+_TALLIES: PerStore[_Tally] = PerStore(_Tally)
 
 
 def record_unauthenticated(
@@ -73,7 +63,7 @@ def record_unauthenticated(
     """Count one unauthenticated refusal; write a summary entry only when the last one is a window old."""
     reason = reason if reason in REASONS else OTHER
     UNAUTHENTICATED_REFUSALS.labels(reason=reason).inc()
-    tally = _tally(db)
+    tally = _TALLIES.get(db)
     now = clock()
     with tally.lock:
         if not tally.counts:
