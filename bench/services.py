@@ -181,7 +181,7 @@ def fill(folder: Path) -> Path:
 
 
 def sovereel_process(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `python -m sovereel.cli ARGS` in its own session (so its whole tree can be killed)."""
+    """Start `python -m sovereel.cli.main ARGS` in its own session (so its whole tree can be killed)."""
     out = log.open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "sovereel.cli", *args],

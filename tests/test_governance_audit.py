@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text, update
 
 from sovereel.actions.audit import do_checkpoint
-from sovereel.cli import main
+from sovereel.cli.main import main
 from sovereel.errors import AppError
 from sovereel.governance import merkle
 from sovereel.governance.audit import append_audit, pseudonym, read_records

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from sovereel.cli import main
-from sovereel.cli_governance import open_region_db
+from sovereel.cli.main import main
+from sovereel.cli.governance import open_region_db
 from sovereel.governance.audit import read_records
 from sovereel.governance.lineage import source_digest, verify_model
 from sovereel.governance.manifest import sign_manifest

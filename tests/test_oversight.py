@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from sovereel.actions.audit import do_checkpoint
 from sovereel.actions.oversight import do_make_overseer
-from sovereel.cli import main as cli_main
+from sovereel.cli.main import main as cli_main
 from sovereel.feed.params import default_params, load_params
 from sovereel.governance.audit import append_audit
 from sovereel.governance.lineage import source_digest

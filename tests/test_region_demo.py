@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sovereel.api.server import free_port
-from sovereel.cli import main
+from sovereel.cli.main import main
 from tests.scale_support import wait_for
 
 BIRTH = "1990-01-01"

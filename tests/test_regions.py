@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from sovereel.cli import main
+from sovereel.cli.main import main
 from sovereel.events.relay import relay_once
 from sovereel.governance.exchange import offered_videos, pull_from_peer, still_offered
 from sovereel.governance.residency import account_ids, scan_store, user_columns

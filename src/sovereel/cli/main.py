@@ -34,8 +34,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.no_workers:
         settings = settings.model_copy(update={"run_workers": False})
-    if args.regions:  # several regions, one runtime and one port each (sovereel.region_cli)
-        from sovereel.region_cli import serve_regions
+    if args.regions:  # several regions, one runtime and one port each (sovereel.cli.regions)
+        from sovereel.cli.regions import serve_regions
 
         names = [n.strip() for n in args.regions.split(",") if n.strip()]
         return serve_regions(settings, names, args.host, args.port, run_workers=settings.run_workers)
@@ -184,18 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--preset", default="superfast", help="x264 preset for the demo transcodes")
     demo.set_defaults(func=cmd_demo)
-    from sovereel.region_cli import add_region_commands
+    # Imported here so `sovereel --help` does not load what the command groups need (torch among them).
+    from sovereel.cli.governance import add_governance_commands
+    from sovereel.cli.groups import command_groups
+    from sovereel.cli.moderation import add_user_commands
+    from sovereel.cli.oversight import add_oversight_commands
+    from sovereel.cli.regions import add_region_commands
 
-    add_region_commands(sub, _settings)
-    from sovereel.cli_governance import add_governance_commands
-
+    groups = command_groups(sub)
+    add_region_commands(groups, _settings)
     add_governance_commands(sub, _settings)
-    from sovereel.oversight_cli import add_oversight_commands
-
-    add_oversight_commands(sub, _settings)
-    from sovereel.moderation_cli import add_user_commands
-
-    add_user_commands(sub, _settings)
+    add_oversight_commands(groups, _settings)
+    add_user_commands(groups, _settings)
     return parser
 
 

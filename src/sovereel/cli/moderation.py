@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from sovereel.cli_groups import user_commands
+from sovereel.cli.groups import CommandGroups
 from sovereel.settings import Settings
 
 
@@ -32,9 +32,9 @@ def cmd_user_role(args: argparse.Namespace, settings_of: Callable[[argparse.Name
     return 0
 
 
-def add_user_commands(sub: Any, settings_of: Callable[[argparse.Namespace], Settings]) -> None:
+def add_user_commands(groups: CommandGroups, settings_of: Callable[[argparse.Namespace], Settings]) -> None:
     """Add `user role` to the CLI's subcommands."""
-    role = user_commands(sub).add_parser("role", help="make an account a moderator, or an ordinary user again")
+    role = groups.user.add_parser("role", help="make an account a moderator, or an ordinary user again")
     role.add_argument("username")
     role.add_argument("role", choices=["moderator", "user"])
     role.set_defaults(func=lambda args: cmd_user_role(args, settings_of))

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from sovereel.cli_groups import user_commands
+from sovereel.cli.groups import CommandGroups
 from sovereel.settings import Settings
 
 
@@ -46,9 +46,9 @@ def cmd_create_overseer(args: argparse.Namespace, settings_of: Callable[[argpars
     return 0
 
 
-def add_oversight_commands(sub: Any, settings_of: Callable[[argparse.Namespace], Settings]) -> None:
+def add_oversight_commands(groups: CommandGroups, settings_of: Callable[[argparse.Namespace], Settings]) -> None:
     """Register `user create-overseer` (joining a `user` command group that others may also add to)."""
-    create = user_commands(sub).add_parser("create-overseer", help="create or promote the read-only overseer account")
+    create = groups.user.add_parser("create-overseer", help="create or promote the read-only overseer account")
     create.add_argument("username")
     create.add_argument("--password-stdin", action="store_true", help="read the new account's password from stdin")
     create.set_defaults(func=lambda args: cmd_create_overseer(args, settings_of))

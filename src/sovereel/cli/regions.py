@@ -17,7 +17,7 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
-from sovereel.cli_groups import user_commands
+from sovereel.cli.groups import CommandGroups
 from sovereel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -178,18 +178,18 @@ def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
-def add_region_commands(sub: Any, settings_of: Any) -> None:
+def add_region_commands(groups: CommandGroups, settings_of: Any) -> None:
     """Register `residency check`, `user show` and `exchange pull` on the `sovereel` parser."""
-    residency = sub.add_parser("residency", help="prove that personal data stays in its region")
+    residency = groups.top.add_parser("residency", help="prove that personal data stays in its region")
     rsub = residency.add_subparsers(dest="residency_command", required=True)
     check = rsub.add_parser("check", help="scan every region's store for other regions' personal data")
     check.add_argument("--regions", help="comma-separated region names (default: SOVEREEL_REGIONS)")
     check.set_defaults(func=lambda a: cmd_residency_check(a, settings_of(a)))
-    show = user_commands(sub).add_parser("show", help="show one account of this region (another region's is refused)")
+    show = groups.user.add_parser("show", help="show one account of this region (another region's is refused)")
     show.add_argument("who", help="username, name@region, or user id")
     show.add_argument("--reason", required=True, help="why the operator reads it (kept in the audit log)")
     show.set_defaults(func=lambda a: cmd_user_show(a, settings_of(a)))
-    exchange = sub.add_parser("exchange", help="the content exchange between regions")
+    exchange = groups.top.add_parser("exchange", help="the content exchange between regions")
     esub = exchange.add_subparsers(dest="exchange_command", required=True)
     pull = esub.add_parser("pull", help="pull other regions' new public videos into this region")
     pull.set_defaults(func=lambda a: cmd_exchange_pull(a, settings_of(a)))
