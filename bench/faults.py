@@ -47,8 +47,8 @@ from bench.services import (
 )
 from sovereel.api.app import create_app
 from sovereel.api.server import free_port, serve_in_thread
-from sovereel.media_worker import MediaWorker
-from sovereel.runtime import open_runtime
+from sovereel.runtime.media_worker import MediaWorker
+from sovereel.runtime.region import open_runtime
 from sovereel.settings import load_settings
 from sovereel.storage.db import open_engine
 from sovereel.storage.models import MediaJob, OutboxMessage, Video

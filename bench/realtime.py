@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.settings import load_settings
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from sovereel.media_worker import MediaWorker
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.media_worker import MediaWorker
+from sovereel.runtime.region import RegionRuntime
 
 ADULT_BIRTH_DATE = "1990-05-17"  # sign-up asks for a birth date; most tests need an adult
 

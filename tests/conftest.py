@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from sovereel.api.app import create_app
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sovereel.actions.moderation import do_set_role
 from sovereel.demo.clips import ClipSpec, generate_clip
 from sovereel.events.relay import relay_once
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from tests.api_support import signup
 from tests.media_clips import ffmpeg
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 
 
 def test_an_unhandled_error_closes_the_connection_openly(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import make_clip
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sovereel.actions.blocks import block_user
 from sovereel.governance.audit import pseudonym
 from sovereel.queries.safety import today_utc
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.safety_rules import years_before
 from sovereel.storage.models import AuditEntry, Block, SafetyLogEntry, User, Video
 from tests.api_support import process_all, signup, upload

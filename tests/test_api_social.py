@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sovereel.events.relay import relay_once
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Event, OutboxMessage
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import make_clip

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sovereel.actions.videos import do_create_video
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Hashtag, MediaJob, Video, VideoHashtag
 from tests.api_support import process_all, signup, upload
 from tests.concurrency import run_in_threads

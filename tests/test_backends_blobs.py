@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.ids import new_id
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.storage.blobs import BlobError, BlobStore, open_blob_store
 from sovereel.storage.models import User, Video
 from tests.conftest import make_settings

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from sovereel.api.app import create_app
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import Event
 from tests.browser_support import ApiUser, screenshot, serve_in_thread, swipe_up
 from tests.conftest import make_settings, require

@@ -21,7 +21,7 @@ import pytest
 from sovereel.actions.moderation import do_set_role
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.api_support import process_all
 from tests.browser_support import ApiUser, screenshot
 from tests.conftest import make_settings, require

@@ -16,7 +16,7 @@ import pytest
 from sovereel.actions.oversight import do_make_overseer
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.browser_support import ApiUser, screenshot
 from tests.conftest import make_settings
 from tests.test_foryou_learning import TOPICS, deliver, seed_ready_videos

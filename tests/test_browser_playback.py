@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sovereel.api.app import create_app
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.browser_support import ApiUser, serve_in_thread, swipe_up
 from tests.conftest import make_settings, require
 from tests.media_clips import ffmpeg

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sovereel.api.app import create_app
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.api_support import process_all
 from tests.browser_support import ApiUser, screenshot, serve_in_thread
 from tests.conftest import make_settings, require

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sovereel.api.app import create_app
 from sovereel.api.server import free_port, serve_in_thread
 from sovereel.regions import settings_for
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.storage.models import User
 from tests.browser_support import screenshot
 from tests.conftest import make_settings

@@ -16,7 +16,7 @@ from sovereel.events.relay import relay_once
 from sovereel.feed.interface import FeedRequest
 from sovereel.ids import new_id
 from sovereel.learner import current_version, registry_dir, train_version
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Video
 from tests.api_support import signup
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sovereel.api.app import create_app
 from sovereel.media.probe import ProbeError, ProbeResult, parse_probe, probe_file
 from sovereel.media.sniff import EBML_MAGIC, SNIFF_BYTES, ebml_doctype, read_boxes, sniff_container
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from tests.api_support import signup
 from tests.conftest import make_settings
 from tests.media_clips import make_clip
@@ -161,7 +161,7 @@ def test_probing_mutated_videos_accepts_or_refuses_without_crashing(clip_bytes: 
 
 @pytest.fixture
 def upload_client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], RegionRuntime]]:
-    from sovereel.runtime import open_runtime
+    from sovereel.runtime.region import open_runtime
 
     rt = open_runtime(make_settings(tmp_path, rate_limits=False))
     with TestClient(create_app(rt.settings, runtime=rt, start_background=False)) as client:

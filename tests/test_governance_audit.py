@@ -18,7 +18,7 @@ from sovereel.governance.audit import append_audit, pseudonym, read_records
 from sovereel.governance.checkpoint import CheckpointError, verify_log
 from sovereel.governance.logcheck import AuditRecord, check_records
 from sovereel.governance.signing import region_keys
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, User
 from tests.api_support import signup
 from tests.concurrency import run_in_threads

@@ -20,7 +20,7 @@ from sovereel.governance.registry import ModelRefused, check_version, read_manif
 from sovereel.governance.signing import keys_for_dir, region_keys
 from sovereel.ids import new_id
 from sovereel.learner import Learner, current_version, train_version
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, User, Video
 from tests.conftest import make_settings

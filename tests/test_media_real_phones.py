@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sovereel.media.ffmpeg_args import poster_time, renditions_for
 from sovereel.media.probe import ProbeError, parse_probe, probe_file
 from sovereel.media.transcode import DAMAGED, TranscodeError, ffmpeg_failure, transcode
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import MediaJob
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import (

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sovereel.api.app import create_app
 from sovereel.events.outbox import emit
 from sovereel.events.relay import relay_once
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.api_support import signup
 from tests.conftest import make_settings
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sovereel.governance.audit import pseudonym
 from sovereel.learner import video_infos
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import make_clip

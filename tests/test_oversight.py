@@ -21,7 +21,7 @@ from sovereel.feed.params import default_params, load_params
 from sovereel.governance.audit import append_audit
 from sovereel.governance.lineage import source_digest
 from sovereel.learner import train_version
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import FeedImpression, User
 from tests.api_support import signup
 from tests.test_foryou_learning import TOPICS, deliver, seed_ready_videos

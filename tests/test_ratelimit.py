@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.api.ratelimit import describe_window
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.api_support import signup
 from tests.conftest import make_settings, require
 from tests.scale_support import REDIS_URL, redis_available, unique_region

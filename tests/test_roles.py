@@ -16,8 +16,8 @@ from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.events.bus import Message, open_bus
 from sovereel.events.outbox import emit
 from sovereel.learner import current_version
-from sovereel.roles import event_log_size, run_relay, run_trainer, train_if_due
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.processes import event_log_size, run_relay, run_trainer, train_if_due
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import OutboxMessage
 from tests.conftest import make_settings, require
 from tests.scale_support import NATS_URL, delete_stream, nats_available, unique_region, wait_for

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from sovereel.actions.accounts import do_signup
 from sovereel.api.server import free_port
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import Event, Like, OutboxMessage
 from tests.api_support import ADULT_BIRTH_DATE
 from tests.conftest import PG_URL, make_settings, postgres_available, require

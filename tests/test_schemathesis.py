@@ -28,7 +28,7 @@ from sovereel.api.app import create_app
 from sovereel.api.bodies import DEFAULT_LIMIT, MAX_DEPTH
 from sovereel.api.server import serve_in_thread
 from sovereel.ids import new_id
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.storage.models import Video
 from tests.conftest import make_settings
 

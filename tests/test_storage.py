@@ -14,7 +14,7 @@ from sovereel.events.bus import InProcessBus, Message
 from sovereel.events.outbox import emit
 from sovereel.events.relay import relay_once
 from sovereel.ids import new_id
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.blobs import BlobError, LocalBlobStore, check_key, open_blob_store
 from sovereel.storage.models import Base, OutboxMessage
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from sovereel.api.server import free_port
 from sovereel.settings import load_settings
-from sovereel.supervisor import check_layout, plan
+from sovereel.runtime.supervisor import check_layout, plan
 from tests.conftest import PG_URL, postgres_available, require
 from tests.scale_support import NATS_URL, REDIS_URL, delete_stream, nats_available, redis_available, unique_region
 from tests.scale_support import wait_for as poll

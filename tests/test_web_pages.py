@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.web.render import STATIC_DIR, TEMPLATE_DIR, linkify_caption, safe_next
 from tests.api_support import process_all, upload
 from tests.conftest import make_settings, require

@@ -16,7 +16,7 @@ from sovereel.feed.pipeline import InvalidCursor
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
 from sovereel.queries.videos import following_feed, video_views
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import (
     FeedImpression,
     FeedPreferences,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.events.relay import relay_once
 from sovereel.ids import new_id
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Video
 
 

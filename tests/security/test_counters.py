@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sovereel.api.app import create_app
 from sovereel.feed.interface import CandidateWorld, VideoInfo
 from sovereel.feed.sources import trending_scores
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.api_support import signup
 from tests.conftest import make_settings
 from tests.security.counter_support import deliver, events, ready_video, user_id

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.settings import Settings
 from tests.api_support import process_all, signup, upload
 from tests.conftest import make_settings, require

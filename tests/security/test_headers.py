@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sovereel.api.app import create_app
 from sovereel.api.headers import private_cache_control
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.api_support import process_all, signup, upload
 from tests.conftest import make_settings, require
 from tests.media_clips import make_clip

@@ -26,7 +26,7 @@ from sovereel.governance.audit import append_audit
 from sovereel.governance.exchange import ExchangePuller
 from sovereel.governance.http_signatures import sign_request
 from sovereel.governance.signing import RegionKeys
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, User, Video
 from tests.api_support import signup
 from tests.region_support import Region, two_regions

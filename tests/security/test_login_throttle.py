@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.api.known_devices import DEVICE_COOKIE
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.conftest import make_settings
 
 PASSWORD = "correct horse battery"

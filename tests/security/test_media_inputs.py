@@ -25,7 +25,7 @@ from sovereel.media.frames import frames_args
 from sovereel.media.inputs import DEMUXERS
 from sovereel.media.probe import ProbeResult, probe_args
 from sovereel.media.sniff import sniff_image
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.blobs import LocalBlobStore
 from sovereel.storage.models import Video
 from tests.api_support import process_all, signup, upload

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from sovereel.web.render import safe_next
 from tests.api_support import signup
 from tests.browser_support import ApiUser

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.api.bodies import DEFAULT_LIMIT, MAX_DEPTH, STREAMED_UPLOADS, limit_for, too_deep
-from sovereel.runtime import open_runtime
+from sovereel.runtime.region import open_runtime
 from tests.api_support import signup
 from tests.conftest import make_settings
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Comment
 from sovereel.textnorm import clean_text, has_visible_text
 from tests.api_support import process_all, signup, upload

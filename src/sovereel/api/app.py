@@ -30,7 +30,7 @@ from sovereel.api.routes import (
 )
 from sovereel.api.slow_bodies import BodyTimeoutMiddleware
 from sovereel.feed_service import FeedService
-from sovereel.runtime import RegionRuntime, open_runtime
+from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings
 from sovereel.web import moderation_pages, pages, safety_pages
 

@@ -10,7 +10,7 @@ from sovereel.actions.accounts import user_for_token
 from sovereel.errors import Unauthorized
 from sovereel.governance.refusals import record_unauthenticated
 from sovereel.regions import check_token
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 
 SESSION_COOKIE = "sovereel_session"

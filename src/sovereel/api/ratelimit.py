@@ -30,7 +30,7 @@ from sovereel.api.bodies import parsed_json
 from sovereel.api.errors import send_error
 from sovereel.api.known_devices import account_digest, cookie_value, known_device, remember, set_cookie_header
 from sovereel.hotstate.interface import HotState
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.settings import Settings, parse_rate
 from sovereel.telemetry import RATE_LIMITED
 

@@ -44,8 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from sovereel.media_worker import MediaWorker
-    from sovereel.runtime import open_runtime
+    from sovereel.runtime.media_worker import MediaWorker
+    from sovereel.runtime.region import open_runtime
 
     rt = open_runtime(_settings(args))
     worker = MediaWorker(rt, threads=args.threads)
@@ -70,14 +70,14 @@ def _until_signalled() -> threading.Event:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    from sovereel.roles import run_relay
+    from sovereel.runtime.processes import run_relay
 
     run_relay(_settings(args), _until_signalled(), interval_s=args.interval)
     return 0
 
 
 def cmd_trainer(args: argparse.Namespace) -> int:
-    from sovereel.roles import run_trainer
+    from sovereel.runtime.processes import run_trainer
 
     settings = _settings(args)
     every = args.every if args.every is not None else (settings.train_every_s or 3600.0)
@@ -86,7 +86,7 @@ def cmd_trainer(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from sovereel.supervisor import run_up
+    from sovereel.runtime.supervisor import run_up
 
     return run_up(
         _settings(args),
@@ -112,7 +112,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sovereel.demo.world import build_demo_world
-    from sovereel.runtime import open_runtime
+    from sovereel.runtime.region import open_runtime
 
     # The demo's clips are synthetic: a faster x264 preset keeps the first start to a few minutes on 2 cores.
     rt = open_runtime(_settings(args).model_copy(update={"x264_preset": args.preset}))

@@ -47,7 +47,7 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
 
     from sovereel.api.app import create_app
     from sovereel.regions import introduce_region_keys, settings_for
-    from sovereel.runtime import RegionRuntime, open_runtime
+    from sovereel.runtime.region import RegionRuntime, open_runtime
 
     deployment = with_regions(settings, names, host, port)
     introduce_region_keys(deployment, names)  # one operator runs them all: the exchange between them is signed
@@ -120,7 +120,7 @@ def cmd_exchange_pull(args: argparse.Namespace, settings: Settings) -> int:
     """Pull every other region's new public videos into this region now."""
     from sovereel.governance.exchange import ExchangePuller
     from sovereel.regions import peer_urls, settings_for
-    from sovereel.runtime import open_runtime
+    from sovereel.runtime.region import open_runtime
 
     region_settings = settings_for(settings, settings.region) if settings.regions else settings
     peers = peer_urls(region_settings)

@@ -25,8 +25,8 @@ from sovereel.actions.videos import do_create_video
 from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.demo.clips import demo_specs, generate_clip
 from sovereel.media.probe import probe_file
-from sovereel.media_worker import MediaWorker
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.media_worker import MediaWorker
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User, Video
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def build_demo_world(
     # Transcode every upload with the real media worker (the same code `serve` runs in the background).
     worker = MediaWorker(rt)
     with tqdm(total=videos, desc="transcode", disable=not progress) as bar:
-        from sovereel.media_worker import claim_job, process_job
+        from sovereel.runtime.media_worker import claim_job, process_job
 
         while (video_id := claim_job(rt, worker.worker_id)) is not None:
             process_job(rt, video_id, worker.worker_id)

@@ -18,7 +18,7 @@ from sovereel.api.deps import CurrentUser, RuntimeDep
 from sovereel.errors import Conflict, Forbidden, Invalid
 from sovereel.governance.audit import log_size, read_records
 from sovereel.governance.audit_tree import TreeTampered, VerifiedTree, read_tree
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 READER_ROLES = frozenset({"overseer", "admin"})

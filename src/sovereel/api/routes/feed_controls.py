@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sovereel.actions.feed_controls import do_not_interested, do_refresh_for_you, do_update_feed_settings
 from sovereel.api.deps import CurrentUser, RuntimeDep
 from sovereel.errors import NotFound
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import FeedImpression, FeedPreferences, NotInterested, User
 
 router = APIRouter(prefix="/api", tags=["feed controls"])

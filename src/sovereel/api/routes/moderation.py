@@ -15,7 +15,7 @@ from sovereel.api.deps import CurrentUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.errors import NotFound
 from sovereel.queries.moderation import action_view, notices_for, review_queue, under_review
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Video
 
 router = APIRouter(prefix="/api", tags=["moderation"])

@@ -31,7 +31,7 @@ from sovereel.governance.http_signatures import NONCE_TTL_S, PeerNotAuthenticate
 from sovereel.governance.refusals import record_unauthenticated
 from sovereel.governance.rights import link_is_signed, sign_link
 from sovereel.governance.signing import trusted_dir, trusted_key
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import DataExport
 from sovereel.web.render import PageRenderer
 

@@ -17,7 +17,7 @@ from sovereel.actions.safety_settings import (
 from sovereel.api.deps import CurrentUser, RuntimeDep
 from sovereel.errors import Unauthorized
 from sovereel.queries.safety import list_blocks, safety_log_for, safety_settings
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 
 router = APIRouter(prefix="/api", tags=["safety"])

@@ -18,7 +18,7 @@ from sovereel.queries.safety import follow_requested
 from sovereel.queries.search import search_hashtags, search_users, search_video_ids
 from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
 from sovereel.regions import check_username
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Follow, Hashtag, User, Video
 
 router = APIRouter(prefix="/api", tags=["users"])

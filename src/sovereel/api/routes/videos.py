@@ -24,7 +24,7 @@ from sovereel.errors import NotFound
 from sovereel.queries.access import viewable_video
 from sovereel.queries.comments import comment_listing
 from sovereel.queries.videos import user_view, video_views
-from sovereel.runtime import RegionRuntime
+from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import MediaJob
 
 router = APIRouter(prefix="/api/videos", tags=["videos"])

@@ -33,7 +33,7 @@ from sovereel.storage.blobs import BlobError, BlobStoreFull
 from sovereel.storage.models import MediaJob, Video
 
 if TYPE_CHECKING:
-    from sovereel.runtime import RegionRuntime
+    from sovereel.runtime.region import RegionRuntime
 
 log = logging.getLogger(__name__)
 

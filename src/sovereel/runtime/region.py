@@ -43,7 +43,7 @@ class RegionRuntime:
 
     def start_background(self) -> None:
         """Start the outbox relay and (embedded layout) the media worker threads."""
-        from sovereel.media_worker import MediaWorker
+        from sovereel.runtime.media_worker import MediaWorker
 
         if self.settings.run_relay:
             self.relay.start()
