@@ -45,7 +45,7 @@ def _add_events(db_url: str, n: int, seed_: int, users: int | None = None) -> No
 
 
 def _published(region_dir: Path) -> tuple[str | None, int | None]:
-    from sovereel.learner import current_version
+    from sovereel.foryou.learner import current_version
 
     version = current_version(region_dir)
     if version is None:

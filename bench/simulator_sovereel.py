@@ -3,9 +3,9 @@
 The adapter plays the platform's part. Each simulated impression becomes the events the web client's
 WatchTracker sends (web/static/watch.js): impression, play, a progress report per 5 s watched (PROGRESS_MS),
 then complete or skip with the seconds watched; likes, shares and follows follow. As in the platform's learner
-(`sovereel.learner`), those events feed the live state (`sovereel.feed_state.RegionFeedState`: trending
+(`sovereel.foryou.learner`), those events feed the live state (`sovereel.foryou.live_state.RegionFeedState`: trending
 buckets, exposure of fresh videos, co-engagement, recent actions) and the model's online step
-(`FeedModel.observe`, through `sovereel.learner.model_events`). Every page is one `ForYouRecommender.recommend`
+(`FeedModel.observe`, through `sovereel.foryou.learner.model_events`). Every page is one `ForYouRecommender.recommend`
 call over a `CandidateWorld` built from that state, the user's seen set and follows. A trainer refits the model
 from the whole event log on a schedule of simulated time (`FeedModel.fit`, see FIRST_FIT_S); until the first
 fit the ranker is untrained. Content similarity uses the deterministic `HashingTextEmbedder` over the videos'
@@ -31,8 +31,8 @@ from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, 
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
-from sovereel.feed_state import RegionFeedState, Signal
-from sovereel.learner import model_events
+from sovereel.foryou.live_state import RegionFeedState, Signal
+from sovereel.foryou.learner import model_events
 
 REGION = "sim"
 PROGRESS_S = 5.0  # the web client reports progress every 5 s of playback (feed.js PROGRESS_MS)

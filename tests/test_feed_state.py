@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sovereel.feed.interface import Engagement, Skip
-from sovereel.feed_state import RegionFeedState, Signal
+from sovereel.foryou.live_state import RegionFeedState, Signal
 
 
 def test_skips_are_kept_apart_from_engagements_and_refresh_for_you_forgets_both() -> None:

@@ -15,7 +15,7 @@ from sovereel.events.outbox import emit
 from sovereel.events.relay import relay_once
 from sovereel.feed.interface import FeedRequest
 from sovereel.ids import new_id
-from sovereel.learner import current_version, registry_dir, train_version
+from sovereel.foryou.learner import current_version, registry_dir, train_version
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Video
 from tests.api_support import signup
@@ -168,7 +168,7 @@ def test_a_like_changes_the_next_page(
 def test_scoring_is_deterministic_for_a_version_and_inputs(
     sqlite_client: TestClient, sqlite_rt: RegionRuntime, world: tuple[dict[str, str], dict]
 ) -> None:
-    from sovereel.feed_service import FeedService
+    from sovereel.foryou.service import FeedService
 
     service = FeedService(sqlite_rt)
     viewer = signup(sqlite_client, "twice")

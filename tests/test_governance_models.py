@@ -19,7 +19,7 @@ from sovereel.governance.manifest import sign_manifest
 from sovereel.governance.registry import ModelRefused, check_version, read_manifest, version_dir
 from sovereel.governance.signing import keys_for_dir, region_keys
 from sovereel.ids import new_id
-from sovereel.learner import Learner, current_version, train_version
+from sovereel.foryou.learner import Learner, current_version, train_version
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, User, Video

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sovereel.governance.audit import pseudonym
-from sovereel.learner import video_infos
+from sovereel.foryou.learner import video_infos
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry
 from tests.api_support import process_all, signup, upload

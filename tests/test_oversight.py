@@ -20,7 +20,7 @@ from sovereel.cli.main import main as cli_main
 from sovereel.feed.params import default_params, load_params
 from sovereel.governance.audit import append_audit
 from sovereel.governance.lineage import source_digest
-from sovereel.learner import train_version
+from sovereel.foryou.learner import train_version
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import FeedImpression, User
 from tests.api_support import signup

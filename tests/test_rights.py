@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sovereel.actions.rights import run_export
 from sovereel.governance.residency import scan_store
 from sovereel.governance.rights import consult_erasures, describe_interests, erasure_hash, sign_link
-from sovereel.learner import train_version, training_events, video_infos
+from sovereel.foryou.learner import train_version, training_events, video_infos
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, DataExport, Erasure, Event, Like, OutboxMessage, User, Video
 from tests.api_support import process_all, signup, upload

@@ -15,7 +15,7 @@ from sovereel.actions.accounts import do_signup
 from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.events.bus import Message, open_bus
 from sovereel.events.outbox import emit
-from sovereel.learner import current_version
+from sovereel.foryou.learner import current_version
 from sovereel.runtime.processes import event_log_size, run_relay, run_trainer, train_if_due
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import OutboxMessage

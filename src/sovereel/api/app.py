@@ -29,7 +29,7 @@ from sovereel.api.routes import (
     videos,
 )
 from sovereel.api.slow_bodies import BodyTimeoutMiddleware
-from sovereel.feed_service import FeedService
+from sovereel.foryou.service import FeedService
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings
 from sovereel.web import moderation_pages, pages, safety_pages

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sovereel.errors import NotFound
-from sovereel.learner import current_version
+from sovereel.foryou.learner import current_version
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import MediaJob, OutboxMessage
 from sovereel.telemetry import REQUEST_SECONDS

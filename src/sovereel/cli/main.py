@@ -119,7 +119,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         summary = build_demo_world(rt, videos=args.videos, users=args.users, seed=args.seed, progress=True)
         if summary.videos:
-            from sovereel.learner import train_version
+            from sovereel.foryou.learner import train_version
 
             version, manifest = train_version(rt.db, rt.settings.region_dir, keys=rt.learner.gate.keys)
             print(f"first For You model {version} trained on {manifest.get('training_events')} events")
@@ -130,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sovereel.learner import train_version
+    from sovereel.foryou.learner import train_version
     from sovereel.storage.db import RegionDB, open_engine
     from sovereel.storage.migrate import upgrade
 

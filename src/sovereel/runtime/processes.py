@@ -16,7 +16,7 @@ import time
 
 from sovereel.events.bus import open_bus
 from sovereel.events.relay import OutboxRelay
-from sovereel.learner import current_version, event_log_size, train_version, trained_log_size
+from sovereel.foryou.learner import current_version, event_log_size, train_version, trained_log_size
 from sovereel.settings import Settings
 from sovereel.storage.db import RegionDB, open_engine
 from sovereel.storage.migrate import upgrade

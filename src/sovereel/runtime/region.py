@@ -12,7 +12,7 @@ from sovereel.events.bus import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
-from sovereel.learner import Learner
+from sovereel.foryou.learner import Learner
 from sovereel.settings import Settings
 from sovereel.storage.blobs import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_engine

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from sovereel.api.deps import CurrentUser, OptionalUser
-from sovereel.feed_service import FeedService
+from sovereel.foryou.service import FeedService
 
 router = APIRouter(prefix="/api/feed", tags=["feed"])
 

@@ -36,7 +36,7 @@ from sovereel.governance.overseer import (
 from sovereel.governance.plain_words import describe_for_you
 from sovereel.governance.registry import check_version
 from sovereel.governance.replay import RankerCache, load_archived_params, replay_reason
-from sovereel.learner import current_version, registry_dir
+from sovereel.foryou.learner import current_version, registry_dir
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 from sovereel.web.render import PageRenderer

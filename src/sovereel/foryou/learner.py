@@ -32,7 +32,7 @@ from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.row_scoring import predict_with_features
 from sovereel.feed.text_embed import default_text_embedder
-from sovereel.feed_state import RegionFeedState, Signal, bootstrap_signals, signals_from_message
+from sovereel.foryou.live_state import RegionFeedState, Signal, bootstrap_signals, signals_from_message
 from sovereel.governance.registry import ModelRefused
 from sovereel.governance.replay import archive_params
 from sovereel.governance.signing import RegionKeys
