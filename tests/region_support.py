@@ -17,7 +17,7 @@ from sovereel.api.app import create_app
 from sovereel.governance.exchange import Fetch
 from sovereel.governance.http_signatures import sign_request
 from sovereel.governance.signing import keys_for_dir
-from sovereel.regions import introduce_region_keys, settings_for
+from sovereel.governance.regions import introduce_region_keys, settings_for
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.conftest import PG_URL, make_settings
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sovereel.api.app import create_app
 from sovereel.api.server import free_port, serve_in_thread
-from sovereel.regions import settings_for
+from sovereel.governance.regions import settings_for
 from sovereel.runtime.region import open_runtime
 from sovereel.storage.models import User
 from tests.browser_support import screenshot

@@ -16,7 +16,7 @@ from sovereel.events.relay import relay_once
 from sovereel.governance.exchange import offered_videos, pull_from_peer, still_offered
 from sovereel.governance.residency import account_ids, scan_store, user_columns
 from sovereel.ids import region_tag
-from sovereel.regions import region_choices, settings_for, token_region
+from sovereel.governance.regions import region_choices, settings_for, token_region
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, Like, User, Video
 from tests.api_support import process_all, signup, upload

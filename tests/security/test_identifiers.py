@@ -22,7 +22,7 @@ from sovereel.demo.world import FIRST_NAMES
 from sovereel.errors import Conflict, Invalid
 from sovereel.governance.audit import KIND_RE
 from sovereel.ids import id_tag, new_user_id
-from sovereel.regions import demo_regions, token_region
+from sovereel.governance.regions import demo_regions, token_region
 from sovereel.runtime.region import RegionRuntime
 from sovereel.settings import load_settings
 from sovereel.storage.blobs import check_key

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sovereel.actions.accounts import user_for_token
 from sovereel.errors import Unauthorized
 from sovereel.governance.refusals import record_unauthenticated
-from sovereel.regions import check_token
+from sovereel.governance.regions import check_token
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 

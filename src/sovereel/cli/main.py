@@ -20,7 +20,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["region"] = args.region
     settings = load_settings(**overrides)
     if settings.regions and settings.region in settings.regions and not getattr(args, "regions", None):
-        from sovereel.regions import settings_for
+        from sovereel.governance.regions import settings_for
 
         return settings_for(settings, settings.region)  # this region's stores only
     return settings

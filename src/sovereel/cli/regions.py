@@ -31,7 +31,7 @@ def _names(arg: str | None, settings: Settings) -> list[str]:
 
 def with_regions(settings: Settings, names: list[str], host: str, port: int) -> Settings:
     """The deployment's regions: the configured ones, or the embedded demo layout for `names`."""
-    from sovereel.regions import demo_regions
+    from sovereel.governance.regions import demo_regions
 
     if settings.regions:
         missing = set(names) - set(settings.regions)
@@ -46,7 +46,7 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
     import uvicorn
 
     from sovereel.api.app import create_app
-    from sovereel.regions import introduce_region_keys, settings_for
+    from sovereel.governance.regions import introduce_region_keys, settings_for
     from sovereel.runtime.region import RegionRuntime, open_runtime
 
     deployment = with_regions(settings, names, host, port)
@@ -85,7 +85,7 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
 def cmd_residency_check(args: argparse.Namespace, settings: Settings) -> int:
     """Scan every region's store for personal rows of another region's users; exit 1 on any violation."""
     from sovereel.governance.residency import account_ids, scan_store
-    from sovereel.regions import settings_for
+    from sovereel.governance.regions import settings_for
     from sovereel.storage.db import open_engine
     from sovereel.storage.migrate import upgrade
 
@@ -119,7 +119,7 @@ def cmd_residency_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_exchange_pull(args: argparse.Namespace, settings: Settings) -> int:
     """Pull every other region's new public videos into this region now."""
     from sovereel.governance.exchange import ExchangePuller
-    from sovereel.regions import peer_urls, settings_for
+    from sovereel.governance.regions import peer_urls, settings_for
     from sovereel.runtime.region import open_runtime
 
     region_settings = settings_for(settings, settings.region) if settings.regions else settings
@@ -145,7 +145,7 @@ def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
     from sovereel.errors import AppError
     from sovereel.governance.audit import append_audit, pseudonym
     from sovereel.queries.videos import user_view
-    from sovereel.regions import check_username, settings_for
+    from sovereel.governance.regions import check_username, settings_for
     from sovereel.storage.db import RegionDB, open_engine
     from sovereel.storage.migrate import upgrade
     from sovereel.storage.models import User

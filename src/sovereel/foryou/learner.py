@@ -36,7 +36,7 @@ from sovereel.foryou.live_state import RegionFeedState, Signal, bootstrap_signal
 from sovereel.governance.registry import ModelRefused
 from sovereel.governance.replay import archive_params
 from sovereel.governance.signing import RegionKeys
-from sovereel.model_gate import ModelGate
+from sovereel.governance.model_gate import ModelGate
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, FeedPreferences, Like, Video, VideoHashtag
 

@@ -57,7 +57,7 @@ class RegionRuntime:
     def _start_exchange(self) -> None:
         """Pull other regions' public videos on a schedule (only when the deployment has several regions)."""
         from sovereel.governance.exchange import ExchangePuller
-        from sovereel.regions import peer_urls
+        from sovereel.governance.regions import peer_urls
 
         peers = peer_urls(self.settings)
         if peers and self.settings.exchange_every_s > 0:

@@ -23,7 +23,7 @@ from sovereel.api.routes.feed_controls import settings_json
 from sovereel.api.routes.users import hashtag_json, profile_json, search_json
 from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
-from sovereel.regions import ForeignRegion, region_choices
+from sovereel.governance.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
 from sovereel.web import app_shell
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
