@@ -15,7 +15,7 @@ from sovereel.actions.blocks import block_user
 from sovereel.governance.audit import pseudonym
 from sovereel.queries.safety import today_utc
 from sovereel.runtime.region import RegionRuntime
-from sovereel.safety_rules import years_before
+from sovereel.safety.rules import years_before
 from sovereel.storage.models import AuditEntry, Block, SafetyLogEntry, User, Video
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import make_clip
@@ -343,7 +343,7 @@ def test_age_restricted_videos_need_an_adult_viewer(client: TestClient, rt: Regi
 
 def test_birth_date_defaults_and_edges() -> None:
     """Pure rules: ages across a birthday, 29 February, and the unknown birth date of internal accounts."""
-    from sovereel.safety_rules import age_on, is_adult, is_protected_teen, matching_filter
+    from sovereel.safety.rules import age_on, is_adult, is_protected_teen, matching_filter
 
     today = date(2026, 11, 21)
     assert age_on(date(2008, 11, 21), today) == 18 and age_on(date(2008, 11, 22), today) == 17

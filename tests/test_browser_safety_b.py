@@ -22,7 +22,7 @@ from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
 from sovereel.queries.safety import today_utc
 from sovereel.runtime.region import RegionRuntime, open_runtime
-from sovereel.safety_rules import years_before
+from sovereel.safety.rules import years_before
 from sovereel.storage.models import Video
 from tests.api_support import process_all
 from tests.browser_support import ApiUser, screenshot

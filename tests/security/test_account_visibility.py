@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sovereel.governance.exchange import offered_videos, still_offered
 from sovereel.queries.safety import today_utc
 from sovereel.runtime.region import RegionRuntime
-from sovereel.safety_rules import years_before
+from sovereel.safety.rules import years_before
 from sovereel.storage.models import Block, Follow, User, Video
 from tests.api_support import process_all, signup, upload
 from tests.media_clips import make_clip

@@ -16,7 +16,7 @@ from sovereel.errors import Conflict, Invalid, Unauthorized
 from sovereel.ids import new_user_id
 from sovereel.queries.safety import today_utc
 from sovereel.governance.regions import new_session_token
-from sovereel.safety_rules import check_birth_date, is_protected_teen
+from sovereel.safety.rules import check_birth_date, is_protected_teen
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import AuthSession, User
 from sovereel.textnorm import clean_text, has_visible_text

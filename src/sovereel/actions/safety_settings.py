@@ -15,7 +15,7 @@ from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, NotFound, Unauthorized
 from sovereel.events.outbox import emit
 from sovereel.queries.access import follow_needs_approval
-from sovereel.safety_rules import check_comment_policy, clean_comment_filters
+from sovereel.safety.rules import check_comment_policy, clean_comment_filters
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import CommentFilter, Follow, FollowRequest, User, Video
 

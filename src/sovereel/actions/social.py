@@ -16,7 +16,7 @@ from sovereel.ids import new_id
 from sovereel.queries.access import follow_needs_approval
 from sovereel.queries.access import viewable_video as viewable_video  # the one visibility rule, re-exported
 from sovereel.queries.safety import blocked_between
-from sovereel.safety_rules import comment_refusal
+from sovereel.safety.rules import comment_refusal
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Follow, FollowRequest, Like, Share, User, Video
 from sovereel.textnorm import clean_text, has_visible_text

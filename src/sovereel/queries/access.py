@@ -35,7 +35,7 @@ from sovereel.queries.safety import (
     viewer_is_adult,
     viewer_is_adult_sql,
 )
-from sovereel.safety_rules import is_protected_teen
+from sovereel.safety.rules import is_protected_teen
 from sovereel.storage.models import Block, Follow, User, Video
 
 # Moderation states others may see a video in (held and removed videos are shown to their creator only).

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sovereel.queries.access import visible_commenters_sql
 from sovereel.queries.safety import block_relations, follows
 from sovereel.queries.videos import user_view
-from sovereel.safety_rules import comment_refusal, matching_filter
+from sovereel.safety.rules import comment_refusal, matching_filter
 from sovereel.storage.models import Comment, CommentFilter, User, Video
 
 

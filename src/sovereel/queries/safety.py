@@ -10,7 +10,7 @@ from sqlalchemy import exists, or_, select, union
 from sqlalchemy.orm import Session
 
 from sovereel.feed.interface import VideoInfo
-from sovereel.safety_rules import (
+from sovereel.safety.rules import (
     ADULT_AGE,
     SHOWN_TO_SUBJECT,
     TEEN_PROTECTED_UNTIL,
