@@ -7,7 +7,7 @@
 - `worker_killed`: the media worker's whole process tree is SIGKILLed mid-transcode; a new worker takes the
   job over when its lease lapses, and the video ends with one set of renditions.
 
-Each returns a JSON-ready dict with `ok` and the evidence; `tests/test_faults.py` runs the short forms.
+Each returns a JSON-ready dict with `ok` and the evidence; `tests/runtime/test_faults.py` runs the short forms.
 
     python -m bench.faults [--scenarios pg_restart,media_disk_full,worker_killed] [--outage-s 30]
 """
@@ -302,7 +302,7 @@ def stream_message_ids(url: str, region: str = "default") -> list[str]:
     """The `Nats-Msg-Id` of every message in a region's JetStream stream (one per published outbox row)."""
     import nats
 
-    from sovereel.events.nats_bus import stream_name
+    from sovereel.events.bus.nats import stream_name
 
     async def read() -> list[str]:
         nc = await nats.connect(url, connect_timeout=10)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from tests.test_foryou_learning import seed_ready_videos
+from tests.support.foryou import seed_ready_videos
 from tqdm import tqdm
 
 from sovereel.api.app import create_app

@@ -31,8 +31,8 @@ from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, 
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
-from sovereel.foryou.live_state import RegionFeedState, Signal
 from sovereel.foryou.learner import model_events
+from sovereel.foryou.live_state import RegionFeedState, Signal
 
 REGION = "sim"
 PROGRESS_S = 5.0  # the web client reports progress every 5 s of playback (feed.js PROGRESS_MS)

@@ -5,7 +5,6 @@ Under CI=true a missing PostgreSQL, ffmpeg or Chromium fails the run instead of 
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -18,30 +17,7 @@ from sqlalchemy import create_engine, text
 
 from sovereel.api.app import create_app
 from sovereel.runtime.region import RegionRuntime, open_runtime
-from sovereel.settings import Settings, load_settings
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("SOVEREEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with a reason on a developer machine; fail under CI, where everything must be present."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required under CI=true: {reason}")
-    pytest.skip(reason)
-
-
-def postgres_available() -> bool:
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
+from tests.support.settings import PG_URL, make_settings, postgres_available, require
 
 
 @pytest.fixture(scope="session")
@@ -52,19 +28,6 @@ def has_ffmpeg() -> bool:
 @pytest.fixture
 def ffmpeg(has_ffmpeg: bool) -> None:
     require(has_ffmpeg, "ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
-
-
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    base: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "environment": "test",
-        "run_workers": False,
-        "job_backoff_s": 0.0,
-        "x264_preset": "ultrafast",
-        "rate_limits": False,  # tests sign up many users from one address; tests/test_ratelimit.py turns them on
-    }
-    base.update(overrides)
-    return load_settings(**base)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -127,7 +90,7 @@ def browser() -> Iterator[Any]:
     except ImportError:
         require(False, "the playwright package is not installed (pip install -e '.[dev]')")
         raise
-    from tests.browser_support import launch_chromium
+    from tests.support.browser import launch_chromium
 
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram
 
-from sovereel.events.bus import Handler, Message
+from sovereel.events.bus.interface import Handler, Message
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)

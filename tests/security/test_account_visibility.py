@@ -23,8 +23,8 @@ from sovereel.queries.safety import today_utc
 from sovereel.runtime.region import RegionRuntime
 from sovereel.safety.rules import years_before
 from sovereel.storage.models import Block, Follow, User, Video
-from tests.api_support import process_all, signup, upload
-from tests.media_clips import make_clip
+from tests.support.api import process_all, signup, upload
+from tests.support.media_clips import make_clip
 
 pytestmark = pytest.mark.usefixtures("ffmpeg")
 H = dict[str, str]

@@ -19,9 +19,9 @@ from sovereel.api.app import create_app
 from sovereel.feed.interface import CandidateWorld, VideoInfo
 from sovereel.feed.sources import trending_scores
 from sovereel.runtime.region import RegionRuntime, open_runtime
-from tests.api_support import signup
-from tests.conftest import make_settings
-from tests.security.counter_support import deliver, events, ready_video, user_id
+from tests.support.api import signup
+from tests.support.counters import deliver, events, ready_video, user_id
+from tests.support.settings import make_settings
 
 
 def views(client: TestClient, vid: str) -> int:

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from sovereel.api.app import create_app
 from sovereel.runtime.region import open_runtime
 from sovereel.settings import Settings
-from tests.api_support import process_all, signup, upload
-from tests.conftest import make_settings, require
-from tests.media_clips import make_clip
+from tests.support.api import process_all, signup, upload
+from tests.support.media_clips import make_clip
+from tests.support.settings import make_settings, require
 
 HERE = "http://testserver"  # TestClient's origin
 CROSS = {

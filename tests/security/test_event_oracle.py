@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Event
-from tests.api_support import signup
-from tests.security.counter_support import events, ready_video, user_id
+from tests.support.api import signup
+from tests.support.counters import events, ready_video, user_id
 
 UNKNOWN = "01zzzzzzzzzzzzzzzzzzzzzzzz"
 

@@ -23,9 +23,9 @@ from sovereel.api.app import create_app
 from sovereel.api.headers import private_cache_control
 from sovereel.api.server import serve_in_thread
 from sovereel.runtime.region import open_runtime
-from tests.api_support import process_all, signup, upload
-from tests.conftest import make_settings, require
-from tests.media_clips import make_clip
+from tests.support.api import process_all, signup, upload
+from tests.support.media_clips import make_clip
+from tests.support.settings import make_settings, require
 
 HARDENING = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 

@@ -21,15 +21,15 @@ from sovereel.actions.accounts import do_signup
 from sovereel.demo.world import FIRST_NAMES
 from sovereel.errors import Conflict, Invalid
 from sovereel.governance.audit import KIND_RE
-from sovereel.ids import id_tag, new_user_id
 from sovereel.governance.regions import demo_regions, token_region
+from sovereel.ids import id_tag, new_user_id
 from sovereel.runtime.region import RegionRuntime
 from sovereel.settings import load_settings
-from sovereel.storage.blobs import check_key
+from sovereel.storage.blobs.interface import check_key
 from sovereel.storage.models import User
 from sovereel.usernames import username_skeleton
-from tests.api_support import ADULT_BIRTH_DATE, signup
-from tests.concurrency import run_in_threads
+from tests.support.api import ADULT_BIRTH_DATE, signup
+from tests.support.concurrency import run_in_threads
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sovereel"
 PASSWORD = "correct horse battery"
@@ -135,7 +135,7 @@ def test_the_source_rule_catches_what_it_is_for() -> None:
         "sovereel.usernames",
         "sovereel.ids",
         "sovereel.settings",
-        "sovereel.storage.blobs",
+        "sovereel.storage.blobs.interface",
         "sovereel.governance.audit",
         "sovereel.actions.models",
         "sovereel.api.ratelimit",

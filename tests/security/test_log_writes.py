@@ -28,8 +28,8 @@ from sovereel.governance.http_signatures import sign_request
 from sovereel.governance.signing import RegionKeys
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, User, Video
-from tests.api_support import signup
-from tests.region_support import Region, two_regions
+from tests.support.api import signup
+from tests.support.regions import Region, two_regions
 
 FEED = "/api/exchange/videos?since=0.0&limit=50"
 

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from sovereel.api.app import create_app
 from sovereel.api.known_devices import DEVICE_COOKIE
 from sovereel.runtime.region import open_runtime
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 PASSWORD = "correct horse battery"
 LIMITS = {
     "rate_limits": True,
-    "rate_login_ip": "1000/60",  # the per-address cap on all sign-ins is tested in tests/test_ratelimit.py
+    "rate_login_ip": "1000/60",  # the per-address cap on all sign-ins is tested in tests/api/test_ratelimit.py
     "rate_login_account": "5/900",
     "rate_login_new_device": "20/3600",
     "rate_signup": "1000/60",

@@ -26,11 +26,11 @@ from sovereel.media.inputs import DEMUXERS
 from sovereel.media.probe import ProbeResult, probe_args
 from sovereel.media.sniff import sniff_image
 from sovereel.runtime.region import RegionRuntime
-from sovereel.storage.blobs import LocalBlobStore
+from sovereel.storage.blobs.local import LocalBlobStore
 from sovereel.storage.models import Video
-from tests.api_support import process_all, signup, upload
-from tests.media_clips import ffmpeg as run_ffmpeg
-from tests.media_clips import make_clip
+from tests.support.api import process_all, signup, upload
+from tests.support.media_clips import ffmpeg as run_ffmpeg
+from tests.support.media_clips import make_clip
 
 PACKAGE = Path(sovereel.__file__).parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -18,9 +18,9 @@ from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
 from sovereel.runtime.region import open_runtime
 from sovereel.web.render import safe_next
-from tests.api_support import signup
-from tests.browser_support import ApiUser
-from tests.conftest import make_settings
+from tests.support.api import signup
+from tests.support.browser import ApiUser
+from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sovereel.api.app import create_app
 from sovereel.api.bodies import DEFAULT_LIMIT, MAX_DEPTH, STREAMED_UPLOADS, limit_for, too_deep
 from sovereel.runtime.region import open_runtime
-from tests.api_support import signup
-from tests.conftest import make_settings
+from tests.support.api import signup
+from tests.support.settings import make_settings
 
 GENEROUS = {
     "rate_limits": True,
@@ -132,7 +132,7 @@ def test_bodies_over_the_cap_are_refused_with_or_without_a_length(client: TestCl
         huge = b'{"body": "' + b"x" * limit_for(path) + b'"}'
         for content_type in content_types:
             if content_type.startswith("multipart/") and STREAMED_UPLOADS.match(path):
-                continue  # a video upload: streamed to disk under its own limit (tests/test_api_videos.py)
+                continue  # a video upload: streamed to disk under its own limit (tests/api/test_videos.py)
             headers = {"content-type": content_type}
             for content in (huge, chunked(huge)):
                 r = client.request(method, path, content=content, headers=headers)

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Comment
 from sovereel.textnorm import clean_text, has_visible_text
-from tests.api_support import process_all, signup, upload
-from tests.media_clips import make_clip
+from tests.support.api import process_all, signup, upload
+from tests.support.media_clips import make_clip
 
 # Text a reader sees as nothing: zero-width characters, bidi controls, soft hyphen, odd spaces, fillers,
 # controls, tag characters, a lone combining mark.

@@ -13,9 +13,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from sovereel.errors import Conflict, Invalid, Unauthorized
+from sovereel.governance.regions import new_session_token
 from sovereel.ids import new_user_id
 from sovereel.queries.safety import today_utc
-from sovereel.governance.regions import new_session_token
 from sovereel.safety.rules import check_birth_date, is_protected_teen
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import AuthSession, User

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sovereel.actions.videos import link_hashtags
 from sovereel.events.outbox import emit
 from sovereel.governance.exchange import stub_id
-from sovereel.storage.blobs import BlobStore
+from sovereel.storage.blobs.interface import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExchangeTransfer, Hashtag, User, Video, VideoHashtag
 from sovereel.textnorm import clean_text

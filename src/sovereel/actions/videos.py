@@ -16,7 +16,7 @@ from sovereel.captions import parse_hashtags, parse_mentions
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
-from sovereel.storage.blobs import BlobStore
+from sovereel.storage.blobs.interface import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Hashtag, MediaJob, Mention, User, Video, VideoHashtag
 from sovereel.textnorm import clean_text

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
 from sovereel.errors import AppError
-from sovereel.storage.blobs import DISK_FULL_ERRNOS, BlobStoreFull
+from sovereel.storage.blobs.interface import DISK_FULL_ERRNOS, BlobStoreFull
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:

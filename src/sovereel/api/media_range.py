@@ -7,7 +7,7 @@ import re
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from sovereel.storage.blobs import BlobStore
+from sovereel.storage.blobs.interface import BlobStore
 
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z", re.ASCII)
 

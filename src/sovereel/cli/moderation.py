@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
 
 from sovereel.cli.groups import CommandGroups
 from sovereel.settings import Settings

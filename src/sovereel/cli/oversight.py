@@ -6,7 +6,6 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from sovereel.cli.groups import CommandGroups
 from sovereel.settings import Settings

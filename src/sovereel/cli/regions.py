@@ -84,8 +84,8 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
 
 def cmd_residency_check(args: argparse.Namespace, settings: Settings) -> int:
     """Scan every region's store for personal rows of another region's users; exit 1 on any violation."""
-    from sovereel.governance.residency import account_ids, scan_store
     from sovereel.governance.regions import settings_for
+    from sovereel.governance.residency import account_ids, scan_store
     from sovereel.storage.db import open_engine
     from sovereel.storage.migrate import upgrade
 
@@ -144,8 +144,8 @@ def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
 
     from sovereel.errors import AppError
     from sovereel.governance.audit import append_audit, pseudonym
-    from sovereel.queries.videos import user_view
     from sovereel.governance.regions import check_username, settings_for
+    from sovereel.queries.videos import user_view
     from sovereel.storage.db import RegionDB, open_engine
     from sovereel.storage.migrate import upgrade
     from sovereel.storage.models import User

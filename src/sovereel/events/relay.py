@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import select, update
 
-from sovereel.events.bus import Bus, Message
+from sovereel.events.bus.interface import Bus, Message
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import OutboxMessage
 

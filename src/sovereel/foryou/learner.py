@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from sovereel.events.bus import Message
+from sovereel.events.bus.interface import Message
 from sovereel.events.dedupe import AppliedIds, newest_outbox_id
 from sovereel.feed.interface import VideoInfo
 from sovereel.feed.model import Event as ModelEvent
@@ -33,10 +33,10 @@ from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.row_scoring import predict_with_features
 from sovereel.feed.text_embed import default_text_embedder
 from sovereel.foryou.live_state import RegionFeedState, Signal, bootstrap_signals, signals_from_message
+from sovereel.governance.model_gate import ModelGate
 from sovereel.governance.registry import ModelRefused
 from sovereel.governance.replay import archive_params
 from sovereel.governance.signing import RegionKeys
-from sovereel.governance.model_gate import ModelGate
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, FeedPreferences, Like, Video, VideoHashtag
 

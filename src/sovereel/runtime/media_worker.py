@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, or_, select, update
 
 from sovereel.actions.screening import fingerprint_file, screen_upload
-from sovereel.events.bus import Message
+from sovereel.events.bus.interface import Message
 from sovereel.events.outbox import emit
 from sovereel.media.probe import ProbeError, probe_file
 from sovereel.media.sniff import sniff_file
 from sovereel.media.transcode import TRY_LATER, TranscodeError, transcode
-from sovereel.storage.blobs import BlobError, BlobStoreFull
+from sovereel.storage.blobs.interface import BlobError, BlobStoreFull
 from sovereel.storage.models import MediaJob, Video
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 
-from sovereel.events.bus import open_bus
+from sovereel.events.bus.interface import open_bus
 from sovereel.events.relay import OutboxRelay
 from sovereel.foryou.learner import current_version, event_log_size, train_version, trained_log_size
 from sovereel.settings import Settings

@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sovereel.events.bus import Bus, open_bus
+from sovereel.events.bus.interface import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
+from sovereel.foryou.learner import Learner
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
-from sovereel.foryou.learner import Learner
 from sovereel.settings import Settings
-from sovereel.storage.blobs import BlobStore, open_blob_store
+from sovereel.storage.blobs.interface import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_engine
 from sovereel.storage.migrate import upgrade
 from sovereel.telemetry import timed_consumer

@@ -20,6 +20,7 @@ from sovereel.actions.accounts import user_for_token
 from sovereel.actions.audit import latest_checkpoint
 from sovereel.api.deps import OptionalUser, RuntimeDep, request_token
 from sovereel.errors import AppError, Forbidden, Unauthorized
+from sovereel.foryou.learner import current_version, registry_dir
 from sovereel.governance.checkpoint import CheckpointError, verify_checkpoint_signature
 from sovereel.governance.manifest import Verdict, check_signature
 from sovereel.governance.overseer import (
@@ -36,7 +37,6 @@ from sovereel.governance.overseer import (
 from sovereel.governance.plain_words import describe_for_you
 from sovereel.governance.registry import check_version
 from sovereel.governance.replay import RankerCache, load_archived_params, replay_reason
-from sovereel.foryou.learner import current_version, registry_dir
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 from sovereel.web.render import PageRenderer

@@ -13,11 +13,11 @@ from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.captions import hashtag_key
 from sovereel.errors import NotFound
+from sovereel.governance.regions import check_username
 from sovereel.queries.access import SHOWS_ACCOUNT, visible_user
 from sovereel.queries.safety import follow_requested
 from sovereel.queries.search import search_hashtags, search_users, search_video_ids
 from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
-from sovereel.governance.regions import check_username
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Follow, Hashtag, User, Video
 

@@ -1,0 +1,1 @@
+"""The event bus: one interface, one file per backend (in-process memory, NATS JetStream), chosen by URL."""

@@ -1,0 +1,42 @@
+"""The event bus interface and `open_bus(url)`: memory:// (`memory.py`) or nats:// (`nats.py`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox event: `id` is its outbox id (unique per region), `created_at` when it was committed."""
+
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    created_at: float = 0.0
+
+
+Handler = Callable[[Message], None]
+
+
+class Bus(Protocol):
+    def publish(self, message: Message) -> None: ...
+    def subscribe(self, topic_prefix: str, handler: Handler) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_bus(url: str, *, region: str = "default", consumer: str = "") -> Bus:
+    """Open the event bus named by URL: memory:// (in process) or nats://host:4222 (JetStream, one stream a region)."""
+    if url == "memory://":
+        from sovereel.events.bus.memory import InProcessBus
+
+        return InProcessBus()
+    if url.startswith(("nats://", "tls://")):
+        from sovereel.events.bus.nats import NatsBus
+
+        return NatsBus(url, region=region, consumer=consumer)
+    raise ValueError(f"unsupported bus URL {url!r} (use memory:// or nats://host:4222)")

@@ -1,0 +1,1 @@
+"""Shared setup for the tests (and the benchmarks that reuse it): one module per area."""
