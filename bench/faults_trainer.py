@@ -5,7 +5,6 @@ Part of `bench/faults.py` (run `python -m bench.faults --scenarios trainer_kille
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import psutil
 from sqlalchemy import select
 
 from bench.services import kill_tree, seeded_sqlite, sovereel_process, wait_for
+from sovereel.governance.model_registry import ModelRegistry
 from sovereel.storage.db import open_engine
 from sovereel.storage.models import Video
 
@@ -45,13 +45,11 @@ def _add_events(db_url: str, n: int, seed_: int, users: int | None = None) -> No
 
 
 def _published(region_dir: Path) -> tuple[str | None, int | None]:
-    from sovereel.foryou.learner import current_version
-
-    version = current_version(region_dir)
+    registry = ModelRegistry(region_dir)
+    version = registry.current()
     if version is None:
         return None, None
-    manifest = json.loads((region_dir / "models" / version / "manifest.json").read_text())
-    return version, int(manifest.get("training_events") or 0)
+    return version, int(registry.manifest(version).get("training_events") or 0)
 
 
 def _cpu_s(proc: Any) -> float:
@@ -112,8 +110,9 @@ def trainer_killed(work: Path, *, events: int = 3000, timeout_s: float = 120.0, 
                 "published_after_restart": after,
                 "ok": at_kill == before and after[1] == total,
             }
+        registry = ModelRegistry(region_dir)
         evidence["dirs_without_manifest"] = sorted(
-            p.name for p in (region_dir / "models").iterdir() if p.is_dir() and not (p / "manifest.json").is_file()
+            p.name for p in registry.root.iterdir() if p.is_dir() and not registry.has_version(p.name)
         )
     finally:
         for p in procs:

@@ -34,9 +34,12 @@ from movielens import (
     test_exclusions,
     train_events,
 )
+from sovereel.feed.features import FEATURES
 from sovereel.feed.metrics import evaluate_full_ranking
-from sovereel.feed.model import FEATURES, FeedModel, ModelConfig, RankerNet
-from sovereel.feed.train import cross_fit_lists, fit_ranker, fit_state, fold_events
+from sovereel.feed.model import FeedModel, ModelConfig
+from sovereel.feed.ranker_fit import fit_ranker
+from sovereel.feed.ranker_net import RankerNet
+from sovereel.feed.train import cross_fit_lists, fit_state, fold_events
 
 
 def prepared(b: Bench, config: ModelConfig) -> tuple[FeedModel, Any, dict[str, Any]]:

@@ -153,7 +153,7 @@ def als_scores(b: Bench, **params: Any) -> npt.NDArray[np.float64]:
 def bpr_scores(b: Bench, dim: int = 64, lr: float = 1e-3, batch: int = 2048, patience: int = 10) -> Any:
     """BPR as RecBole 1.2.1 trains it: 64-d xavier-normal embeddings, Adam 1e-3, batches of 2048 with one
     uniform negative each, early stopping on valid MRR@10 (patience 10, at most 300 epochs)."""
-    from sovereel.feed.train import Adam
+    from sovereel.feed.ranker_fit import Adam
 
     gen = torch.Generator().manual_seed(SEED)
     users = torch.from_numpy(b.data.user[b.split.train])

@@ -5,11 +5,11 @@ WatchTracker sends (web/static/watch.js): impression, play, a progress report pe
 then complete or skip with the seconds watched; likes, shares and follows follow. As in the platform's learner
 (`sovereel.foryou.learner`), those events feed the live state (`sovereel.foryou.live_state.RegionFeedState`: trending
 buckets, exposure of fresh videos, co-engagement, recent actions) and the model's online step
-(`FeedModel.observe`, through `sovereel.foryou.learner.model_events`). Every page is one `ForYouRecommender.recommend`
-call over a `CandidateWorld` built from that state, the user's seen set and follows. A trainer refits the model
-from the whole event log on a schedule of simulated time (`FeedModel.fit`, see FIRST_FIT_S); until the first
-fit the ranker is untrained. Content similarity uses the deterministic `HashingTextEmbedder` over the videos'
-tags (KuaiRand tags are numbers with no text, so MiniLM would add nothing).
+(`FeedModel.observe`, through `sovereel.foryou.event_rows.model_events`). Every page is one
+`ForYouRecommender.recommend` call over a `CandidateWorld` built from that state, the user's seen set and
+follows. A trainer refits the model from the whole event log on a schedule of simulated time (`FeedModel.fit`,
+see FIRST_FIT_S); until the first fit the ranker is untrained. Content similarity uses the deterministic
+`HashingTextEmbedder` over the videos' tags (KuaiRand tags are numbers with no text, so MiniLM would add nothing).
 
 Policies:
 - `sovereel`: the pipeline with the learned `sovereel.feed.model.FeedModel`;
@@ -31,7 +31,7 @@ from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, 
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
-from sovereel.foryou.learner import model_events
+from sovereel.foryou.event_rows import model_events
 from sovereel.foryou.live_state import RegionFeedState, Signal
 
 REGION = "sim"
@@ -178,7 +178,7 @@ def code_digest() -> str:
 
     h = hashlib.sha256()
     root = Path(sovereel.feed.__file__).parent
-    platform = [root.parent / "feed_state.py", root.parent / "learner.py"]
+    platform = [root.parent / "foryou" / "live_state.py", root.parent / "foryou" / "event_rows.py"]
     for path in sorted([*root.glob("*.py"), *root.glob("params/*.json"), *platform]):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:12]

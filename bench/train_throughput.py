@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from sovereel.feed.features import FEATURES
 from sovereel.feed.interface import TASKS
-from sovereel.feed.model import FEATURES, RankerNet
-from sovereel.feed.train import RankerLists, fit_ranker
+from sovereel.feed.ranker_fit import RankerLists, fit_ranker
+from sovereel.feed.ranker_net import RankerNet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

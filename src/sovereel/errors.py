@@ -49,16 +49,6 @@ class UnsupportedMedia(AppError):
     code = "unsupported_media_type"
 
 
-class Unavailable(AppError):
-    status = 503
-    code = "unavailable"
-
-
-class InsufficientStorage(AppError):
-    status = 507
-    code = "insufficient_storage"
-
-
 class TooManyRequests(AppError):
     status = 429
     code = "too_many_requests"

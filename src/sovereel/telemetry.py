@@ -34,7 +34,7 @@ JOB_FAILURES = Counter("sovereel_media_job_failures_total", "Failed transcode at
 TRAININGS = Counter("sovereel_trainings_total", "Model versions trained by this process, by outcome.", ["outcome"])
 # Requests refused before anyone was authenticated (bad tokens, made-up regions, unsigned peers): counted here and
 # summarised into the audit log at most once per window, never appended one by one. `reason` is one of
-# sovereel.governance.refusals.REASONS, never a value taken from the request.
+# sovereel.actions.refusals.REASONS, never a value taken from the request.
 UNAUTHENTICATED_REFUSALS = Counter(
     "sovereel_unauthenticated_refusals_total", "Unauthenticated requests refused, by reason.", ["reason"]
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]{1,29}\Z")  # \Z, never $
-USERNAME_MAX = 30
 
 _CONFUSABLE_CHARS = str.maketrans({"0": "o", "1": "l", "i": "l", "_": "."})
 _CONFUSABLE_RUNS = (("rn", "m"), ("vv", "w"))

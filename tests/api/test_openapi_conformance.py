@@ -1,11 +1,14 @@
-"""Schemathesis against the OpenAPI schema: no generated request makes the API answer 5xx.
+"""Schemathesis against the OpenAPI document: it is a contract a generated client can trust.
 
-The app runs under uvicorn on loopback (lifespan and middleware as in production) on SQLite with a small
-world: a signed-in user, a creator with a ready video and a comment. Half of the generated path parameters
-name those real objects, so the fuzzing reaches past the 404s into the handlers. Bounded: a few examples per
-operation, derandomized so CI runs the same requests every time. A second pass sends every operation that takes
-a body hostile body shapes (deep nesting, oversize, broken encodings, NaN, truncation, random bytes): always a
-4xx with the error envelope.
+The app runs in this process under uvicorn on a loopback thread (lifespan and middleware as in production) on
+SQLite with a small world: a signed-in user, a creator with a ready video and a comment. Half of the generated
+path parameters name those real objects, so the fuzzing reaches past the 404s into the handlers. Every answer
+goes through schemathesis's conformance checks: no 5xx, a status the operation documents, the content type it
+documents for that status, and a body that validates against the documented schema (error bodies included).
+Bounded: a few examples per operation, derandomized so CI runs the same requests every time. A second pass
+sends every operation that takes a body hostile body shapes (deep nesting, oversize, broken encodings, NaN,
+truncation, random bytes): always a 4xx with the error envelope. A static test holds every JSON route to a
+declared response model, so a new route without one fails the test command.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 
 from sovereel.api.app import create_app
 from sovereel.api.bodies import DEFAULT_LIMIT, MAX_DEPTH
@@ -33,6 +43,8 @@ from sovereel.storage.models import Video
 from tests.support.settings import make_settings
 
 EXAMPLES_PER_OPERATION = 15
+# What the document promises about every answer; the checks run on each generated request's response.
+CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 HOSTILE_EXAMPLES_PER_OPERATION = 12
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Operations that end the fuzzer's own session or account: every later request would only test the 401 path.
@@ -86,19 +98,21 @@ def _real_ids(case: Any, world: dict[str, str]) -> None:
 def _check(case: Any, base: str, world: dict[str, str], failures: list[str]) -> None:
     _real_ids(case, world)
     response = case.call(base_url=base, headers={"Authorization": f"Bearer {world['token']}"}, timeout=30)
-    where = f"{case.method} {case.formatted_path}"
-    if response.status_code >= 500:
-        failures.append(f"{where} → {response.status_code} {response.text[:300]}\n  {case.as_curl_command()}")
+    where = f"{case.method} {case.formatted_path} → {response.status_code}"
+    try:
+        case.validate_response(response, checks=CONFORMANCE)
+    except FailureGroup as exc:  # each check that failed, with what it saw
+        failures.append(f"{where}: {str(exc)[:600]}\n  {case.as_curl_command()}")
     content_type = response.headers.get("content-type") or [""]  # schemathesis keeps every value of a header
     if isinstance(content_type, list):
         content_type = content_type[0] if content_type else ""
     if response.status_code < 500 and response.status_code >= 400 and content_type.startswith("application/json"):
         body = response.json()
         if not (isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("code")):
-            failures.append(f"{where} → {response.status_code} without an error code: {str(body)[:200]}")
+            failures.append(f"{where} without an error code: {str(body)[:200]}")
 
 
-def test_no_generated_request_gets_a_server_error(api_schema: Any, served: tuple[str, dict[str, str]]) -> None:
+def test_every_answer_conforms_to_the_document(api_schema: Any, served: tuple[str, dict[str, str]]) -> None:
     base, world = served
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
@@ -121,7 +135,7 @@ def test_no_generated_request_gets_a_server_error(api_schema: Any, served: tuple
             _check(case, base, world, failures)
 
         run()
-    assert not failures, f"{len(failures)} requests got a 5xx or an unshaped error:\n" + "\n".join(failures[:20])
+    assert not failures, f"{len(failures)} answers break the document:\n" + "\n".join(failures[:20])
 
 
 def _nested(depth: int, opener: bytes, closer: bytes, inner: bytes = b"1") -> bytes:
@@ -205,3 +219,61 @@ def test_hostile_bodies_are_a_4xx_on_every_operation(api_schema: Any, served: tu
 
             _fuzz_bodies(c, method, path, failures)
     assert not failures, f"{len(failures)} hostile bodies got a 5xx or an unshaped error:\n" + "\n".join(failures[:20])
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _declares_fields(doc: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """An object schema with named properties (or a list of them): not `{}`, not a bare `dict[str, Any]`."""
+    schema = _resolve(doc, schema)
+    if schema.get("type") == "array":
+        return _declares_fields(doc, schema.get("items") or {})
+    return schema.get("type") == "object" and bool(schema.get("properties"))
+
+
+def _openapi(tmp_path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = create_app(make_settings(tmp_path), start_background=False).openapi()
+    return doc
+
+
+def test_every_json_route_declares_its_response_model(tmp_path: Path) -> None:
+    """Each operation's success answer is a declared model, or a documented non-JSON media type, or 204."""
+    doc = _openapi(tmp_path)
+    problems = []
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            where = f"{method.upper()} {path}"
+            ok = {status: r for status, r in op["responses"].items() if status in ("200", "201", "202", "204")}
+            if not ok:
+                problems.append(f"{where}: no 2xx response documented")
+            for status, response in ok.items():
+                content = response.get("content") or {}
+                if status == "204":
+                    if content:
+                        problems.append(f"{where}: 204 documents a body")
+                    continue
+                if not content:
+                    problems.append(f"{where}: {status} documents no media type")
+                json_body = content.get("application/json")
+                if json_body is not None and not _declares_fields(doc, json_body.get("schema") or {}):
+                    problems.append(f"{where}: {status} application/json has no response model")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_error_answer_is_the_documented_error_body(tmp_path: Path) -> None:
+    """The 4xx/5xx an operation documents are the project's `{"error": {"code", "message"}}`, not FastAPI's."""
+    doc = _openapi(tmp_path)
+    problems = []
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            for status, response in op["responses"].items():
+                if status[0] not in "45" or status == "416":  # a refused range has an empty body
+                    continue
+                schema = (response.get("content") or {}).get("application/json", {}).get("schema", {})
+                if schema.get("$ref", "").rsplit("/", 1)[-1] != "ErrorBody":
+                    problems.append(f"{method.upper()} {path} {status}: {schema}")
+    assert not problems, "\n".join(problems)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from sovereel.actions.videos import do_create_video
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.usefixtures("ffmpeg")
 def video_rows(rt: RegionRuntime) -> int:
     with rt.db.session() as s:
         return int(s.scalar(select(func.count()).select_from(Video)) or 0)
+
+
+def job_failures(final: bool) -> float:
+    """What `sovereel_media_job_failures_total` holds in this process for retried (False) or final failures."""
+    value = REGISTRY.get_sample_value("sovereel_media_job_failures_total", {"final": "true" if final else "false"})
+    return value or 0.0
 
 
 def stored_files(rt: RegionRuntime) -> list[Path]:
@@ -209,9 +216,13 @@ def test_failed_transcode_is_retried_then_shown_and_can_be_retried_by_hand(
     empty = tmp_path / "no-tools"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    retried, final = job_failures(final=False), job_failures(final=True)
     # With no backoff configured, every retry is due at once: all attempts run in this one pass.
     assert process_all(sqlite_rt) == sqlite_rt.settings.job_max_attempts
     monkeypatch.undo()
+    # Every failed attempt is counted for operators: the retried ones, then the one that failed it for good.
+    assert job_failures(final=False) - retried == sqlite_rt.settings.job_max_attempts - 1
+    assert job_failures(final=True) - final == 1
     v = sqlite_client.get(f"/api/videos/{video_id}", headers=headers).json()
     assert v["status"] == "failed"
     assert "attempts" in v["failure_reason"]

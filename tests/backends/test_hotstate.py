@@ -32,11 +32,9 @@ def test_values_are_stored_replaced_deleted_and_expire(hot: HotState) -> None:
     assert hot.get("session:b") == "user-2"
     hot.put("session:a", "user-3")
     assert hot.get("session:a") == "user-3"
-    assert hot.expires_in("session:a") is None
-    remaining = hot.expires_in("session:b")
-    assert remaining is not None and 0 < remaining <= 0.2
     time.sleep(0.3)
     assert hot.get("session:b") is None
+    assert hot.get("session:a") == "user-3"  # no ttl: it outlives the one that expired
     hot.delete("session:a")
     assert hot.get("session:a") is None
 
@@ -66,14 +64,13 @@ def test_hits_from_many_threads_are_all_counted(hot: HotState) -> None:
 
 
 def test_sets_hold_members_and_expire(hot: HotState) -> None:
-    assert hot.members("seen:u1") == set()
+    assert not hot.has_member("seen:u1", "v1")
     hot.add_members("seen:u1", ["v1", "v2"])
     hot.add_members("seen:u1", ["v2", "v3"], ttl_s=0.3)
-    assert hot.members("seen:u1") == {"v1", "v2", "v3"}
-    assert hot.has_member("seen:u1", "v3") and not hot.has_member("seen:u1", "v9")
+    assert all(hot.has_member("seen:u1", v) for v in ("v1", "v2", "v3"))
+    assert not hot.has_member("seen:u1", "v9")
     time.sleep(0.4)
-    assert hot.members("seen:u1") == set()
-    assert hot.ping()
+    assert not any(hot.has_member("seen:u1", v) for v in ("v1", "v2", "v3"))
 
 
 @pytest.mark.redis

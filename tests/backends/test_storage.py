@@ -73,13 +73,13 @@ class FlakyBus(InProcessBus):
 def test_outbox_events_leave_only_after_commit_and_survive_a_bus_outage(rt: RegionRuntime) -> None:
     got: list[int] = []
     bus = FlakyBus(failures=2)
-    bus.subscribe("test.", lambda m: got.append(int(m.payload["n"])))
+    bus.subscribe("video.deleted", lambda m: got.append(int(m.payload["video_id"])))
     with pytest.raises(RuntimeError), rt.db.transaction() as s:
-        emit(s, "test.thing", {"n": 0})
+        emit(s, "video.deleted", {"video_id": "0"})  # emit takes declared topics only (events.topics)
         raise RuntimeError("the action failed")
     with rt.db.transaction() as s:
         for n in (1, 2, 3):
-            emit(s, "test.thing", {"n": n})
+            emit(s, "video.deleted", {"video_id": str(n)})
     assert relay_once(rt.db, bus) == 0  # bus down: nothing delivered, nothing lost
     assert relay_once(rt.db, bus) == 0
     while relay_once(rt.db, bus):

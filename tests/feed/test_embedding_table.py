@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
+
 import numpy as np
 import pytest
 
 from sovereel.feed.embedding_table import EmbeddingTable
+
+
+def observe_all(table: EmbeddingTable, keys: Iterable[Hashable], now: float) -> None:
+    """One sighting of each key, in order (how the learner feeds a batch of events)."""
+    for key in keys:
+        table.observe(key, now)
 
 
 def test_id_gets_a_vector_only_after_min_count_sightings() -> None:
@@ -41,8 +49,8 @@ def test_ids_that_collide_under_hashing_keep_separate_vectors() -> None:
 def test_initial_vectors_depend_only_on_id_and_seed() -> None:
     first = EmbeddingTable(6, seed=3)
     second = EmbeddingTable(6, seed=3)
-    first.observe_many(["x", "y"], 0.0)
-    second.observe_many(["y", "x"], 0.0)
+    observe_all(first, ["x", "y"], 0.0)
+    observe_all(second, ["y", "x"], 0.0)
     assert np.array_equal(first.get("x"), second.get("x"))
     other = EmbeddingTable(6, seed=4)
     other.observe("x", 0.0)
@@ -65,20 +73,20 @@ def test_sgd_and_adagrad_steps() -> None:
 
 def test_expiry_removes_stale_rows_and_counters_and_reuses_rows() -> None:
     table = EmbeddingTable(3, min_count=2, expire_s=100.0)
-    table.observe_many(["old", "old", "fresh", "fresh", "tail"], 0.0)
+    observe_all(table, ["old", "old", "fresh", "fresh", "tail"], 0.0)
     table.observe("fresh", 150.0)
     table.apply_gradients(["fresh"], np.ones((1, 3)), now=160.0)
     gone = table.expire(now=180.0)
     assert gone == ["old"]
     assert "old" not in table and "fresh" in table
     assert table.pending_count("tail") == 0  # its counter expired too: it must start again
-    table.observe_many(["new", "new"], 181.0)
+    observe_all(table, ["new", "new"], 181.0)
     assert len(table) == 2 and table.rows(["new"])[0] == 0  # the freed row is reused
 
 
 def test_only_touched_rows_are_synced() -> None:
     table = EmbeddingTable(2, expire_s=50.0)
-    table.observe_many(["a", "b", "c"], 0.0)
+    observe_all(table, ["a", "b", "c"], 0.0)
     first = table.drain_touched()
     assert sorted(map(str, first.keys)) == ["a", "b", "c"]
     assert first.vectors.shape == (3, 2)
@@ -97,7 +105,7 @@ def test_only_touched_rows_are_synced() -> None:
 def test_state_round_trip_and_nbytes_grows_with_ids() -> None:
     table = EmbeddingTable(16)
     empty = table.nbytes()
-    table.observe_many(range(5000), 0.0)
+    observe_all(table, range(5000), 0.0)
     assert table.nbytes() > empty + 5000 * 16 * 4
     keys, arrays = table.state()
     copy = EmbeddingTable(16)

@@ -215,8 +215,9 @@ def test_an_untrained_model_ranks_by_the_viewers_hashtags_not_at_random() -> Non
 
 
 def test_each_head_is_calibrated_to_its_label_rate_without_reordering() -> None:
-    from sovereel.feed.model import FEATURES, RankerNet
-    from sovereel.feed.train import RankerLists, calibrate_heads
+    from sovereel.feed.features import FEATURES
+    from sovereel.feed.ranker_fit import RankerLists, calibrate_heads
+    from sovereel.feed.ranker_net import RankerNet
 
     rng = np.random.default_rng(3)
     feats = rng.standard_normal((200, 20, len(FEATURES))).astype(np.float32)
@@ -237,7 +238,7 @@ def test_each_head_is_calibrated_to_its_label_rate_without_reordering() -> None:
 
 
 def test_sequence_co_engagement_weights_neighbours_in_watch_order() -> None:
-    from sovereel.feed.train import sequence_matrix
+    from sovereel.feed.cooccurrence import sequence_matrix
 
     # Two viewers watch 0, 1, 2, 3 in that order (timestamps shuffled in the input); a third watches only 4.
     users = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2], dtype=np.int64)
@@ -254,7 +255,7 @@ def test_sequence_co_engagement_weights_neighbours_in_watch_order() -> None:
 def test_order_and_burst_signals_train_save_and_serve_new_users(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from sovereel.feed.model import FEATURES
+    from sovereel.feed.features import FEATURES
 
     videos, events = world(2)
     model = FeedModel(replace(SMALL, burst_gap_s=60.0, order_windows=(2, 5, 10)))
@@ -277,7 +278,7 @@ def test_order_and_burst_signals_train_save_and_serve_new_users(tmp_path: Path) 
 def test_gfcf_filter_follows_its_definition() -> None:
     import scipy.sparse as sp
 
-    from sovereel.feed.train import gfcf_matrix
+    from sovereel.feed.cooccurrence import gfcf_matrix
 
     r = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1], [1, 0, 0]], dtype=np.float64)
     got = gfcf_matrix(sp.csr_matrix(r * 2.0), k=1, alpha=0.5, neighbours=10, seed=0).toarray()  # weights count as 1
@@ -291,7 +292,7 @@ def test_gfcf_filter_follows_its_definition() -> None:
 def test_history_links_to_a_candidate_are_aggregated_one_by_one() -> None:
     import scipy.sparse as sp
 
-    from sovereel.feed.model import FEATURES
+    from sovereel.feed.features import FEATURES
 
     model = FeedModel(SMALL)
     model.describe([VideoInfo(id=f"v{i}", creator_id="c", created_at=0.0, duration_s=10.0) for i in range(4)])

@@ -23,9 +23,8 @@ from sovereel.feed.interface import (
 )
 from sovereel.feed.params import Params, default_params
 from sovereel.feed.pipeline import ForYouRecommender, InvalidCursor, replay
-from sovereel.feed.sources import build_co_engagement
 from sovereel.feed.text_embed import HashingTextEmbedder
-from tests.support.feed import DAY, NOW, DotScorer, topic_vector, video
+from tests.support.feed import DAY, NOW, DotScorer, build_co_engagement, topic_vector, video
 
 TOPICS = ("cooking", "skate", "cats", "music")
 CREATORS = {"cooking": ("alice", "bob"), "skate": ("carol", "dave"), "cats": ("erin", "frank"), "music": ("gus", "hal")}

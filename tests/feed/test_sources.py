@@ -7,13 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sovereel.feed.indexes import ContentIndex, ItemIndex
 from sovereel.feed.interface import CandidateWorld, Engagement, EngagementBucket, ExposureStats, VideoInfo
 from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams, IndexParams, TrendingParams
 from sovereel.feed.sources import (
-    ContentIndex,
-    ItemIndex,
     SourceHit,
-    build_co_engagement,
     co_engagement_candidates,
     content_candidates,
     embedding_candidates,
@@ -24,7 +22,7 @@ from sovereel.feed.sources import (
     trending_candidates,
 )
 from sovereel.feed.text_embed import HashingTextEmbedder, WordPieceTokenizer, load_minilm, minilm_model_dir
-from tests.support.feed import DAY, NOW, video
+from tests.support.feed import DAY, NOW, build_co_engagement, video
 
 SMALL = IndexParams(hnsw_threshold=1000, hnsw_m=16, ef_construction=80, ef_search=64)
 POOLS = ExplorationParams(
@@ -227,13 +225,6 @@ def test_history_seeds_weigh_kind_and_recency() -> None:
     )
     seeds = history_seeds(world, HISTORY, NOW)
     assert [s for s, _ in seeds] == ["fresh_like", "fresh_complete", "old_like"]
-
-
-def test_co_engagement_weights_pairs_by_shared_sessions() -> None:
-    table = build_co_engagement([["a", "b", "c"], ["a", "b"], ["a", "d"], ["b", "a", "a"]])
-    assert table["a"]["b"] == pytest.approx(3 / np.sqrt(4 * 3))
-    assert table["a"]["b"] > table["a"]["c"] and table["a"]["b"] > table["a"]["d"]
-    assert table["c"]["a"] == table["a"]["c"]
 
 
 def test_co_engagement_proposes_what_sessions_paired_with_the_viewers_recent_likes() -> None:

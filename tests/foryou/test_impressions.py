@@ -11,8 +11,9 @@ import torch
 from scipy.stats import spearmanr
 
 from sovereel.feed import train
+from sovereel.feed.features import FEATURES
 from sovereel.feed.interface import VideoInfo
-from sovereel.feed.model import FEATURES, Event, FeedModel
+from sovereel.feed.model import Event, FeedModel
 from sovereel.feed.train import cross_fit_lists, fold_events
 from tests.feed.test_model import SMALL, world
 

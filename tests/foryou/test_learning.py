@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -11,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sovereel.feed.interface import FeedRequest
-from sovereel.foryou.learner import current_version, registry_dir, train_version
+from sovereel.foryou.training import train_version
+from sovereel.governance.model_registry import ModelRegistry
 from sovereel.runtime.region import RegionRuntime
 from tests.support.api import signup
 from tests.support.foryou import TOPICS, deliver, seed_ready_videos
@@ -192,9 +192,9 @@ def test_train_saves_a_version_and_serving_swaps_without_failures(
         for t in threads:
             t.join()
     assert failures == []
-    assert current_version(sqlite_rt.settings.region_dir) == versions[-1]
-    folder = registry_dir(sqlite_rt.settings.region_dir) / versions[-1]
-    assert (folder / "model.safetensors").is_file()
-    manifest = json.loads((folder / "manifest.json").read_text())
+    registry = ModelRegistry(sqlite_rt.settings.region_dir)
+    assert registry.current() == versions[-1]
+    assert (registry.version_dir(versions[-1]) / "model.safetensors").is_file()
+    manifest = registry.manifest(versions[-1])
     assert {"config", "files", "version"} <= set(manifest)
     assert any(v.startswith(versions[-1]) for v in served_versions)

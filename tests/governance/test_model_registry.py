@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from sovereel.cli.governance import open_region_db
 from sovereel.cli.main import main
-from sovereel.foryou.learner import Learner, current_version, train_version
+from sovereel.errors import NotFound
+from sovereel.feed.params import default_params, params_from_dict
+from sovereel.foryou.learner import Learner
+from sovereel.foryou.training import train_version
 from sovereel.governance.audit import read_records
 from sovereel.governance.lineage import source_digest, verify_model
 from sovereel.governance.manifest import sign_manifest
-from sovereel.governance.registry import ModelRefused, check_version, read_manifest, version_dir
+from sovereel.governance.model_registry import ModelRefused, ModelRegistry, check_version
 from sovereel.governance.signing import keys_for_dir, region_keys
 from sovereel.ids import new_id
 from sovereel.runtime.region import RegionRuntime
-from sovereel.storage.db import RegionDB
+from sovereel.storage.db import RegionDB, open_region_db
 from sovereel.storage.models import Event, User, Video
 from tests.support.settings import make_settings
 
@@ -66,7 +68,7 @@ def test_training_signs_its_lineage_and_verify_recomputes_it(
     trained: tuple[RegionRuntime, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     rt, version = trained
-    manifest = read_manifest(version_dir(rt.settings.region_dir, version))
+    manifest = ModelRegistry(rt.settings.region_dir).manifest(version)
     lineage = manifest["lineage"]
     assert manifest["signature"]["region"] == "default" and manifest["signature"]["alg"] == "ed25519"
     assert lineage["region"] == "default" and lineage["events"]["count"] == 72
@@ -99,7 +101,7 @@ def test_serving_refuses_tampered_unsigned_and_foreign_signed_versions_and_logs_
     trained: tuple[RegionRuntime, str], tmp_path: Path
 ) -> None:
     rt, version = trained
-    folder = version_dir(rt.settings.region_dir, version)
+    folder = ModelRegistry(rt.settings.region_dir).version_dir(version)
     keys = region_keys(rt.settings)
     pristine = {p.name: p.read_bytes() for p in folder.iterdir()}
 
@@ -135,7 +137,7 @@ def test_serving_refuses_tampered_unsigned_and_foreign_signed_versions_and_logs_
     (folder / "ids.json").write_text("{}")
     fresh = Learner(rt.db, rt.settings.region_dir, keys)
     assert fresh.scorer.model.version == "untrained"
-    assert check_version(rt.db, rt.settings.region_dir, version, keys).code == "tampered"
+    assert check_version(rt.db, ModelRegistry(rt.settings.region_dir), version, keys).code == "tampered"
 
 
 def test_export_needs_a_licence_for_exactly_that_version_and_is_logged_in_both_regions(
@@ -147,22 +149,23 @@ def test_export_needs_a_licence_for_exactly_that_version_and_is_logged_in_both_r
     eu_db = open_region_db(eu)
     try:
         # A version copied across by hand, without a licence, is refused there (and the refusal is logged).
-        shutil.copytree(version_dir(rt.settings.region_dir, v1), version_dir(eu.region_dir, v1))
+        here, there = ModelRegistry(rt.settings.region_dir), ModelRegistry(eu.region_dir)
+        shutil.copytree(here.version_dir(v1), there.version_dir(v1))
         eu_learner_keys = region_keys(eu)
-        assert check_version(eu_db, eu.region_dir, v1, eu_learner_keys).code == "untrusted_region"
+        assert check_version(eu_db, ModelRegistry(eu.region_dir), v1, eu_learner_keys).code == "untrusted_region"
         (eu.region_dir / "trusted_keys").mkdir()
         (eu.region_dir / "trusted_keys" / "default.pub").write_text(region_keys(rt.settings).public.hex())
         assert main(["--data-dir", data, "--region", "eu", "model", "promote", v1]) == 1
         assert "no export licence is recorded here" in capsys.readouterr().out
-        shutil.rmtree(version_dir(eu.region_dir, v1))
+        shutil.rmtree(ModelRegistry(eu.region_dir).version_dir(v1))
         # The licensed export: copied, recorded in both logs, and then eu may serve it.
         assert main(["--data-dir", data, "model", "export", "--version", v1, "--to", "eu", "--licence", "LIC-1"]) == 0
-        assert (version_dir(eu.region_dir, v1) / "licence.json").is_file()
+        assert (ModelRegistry(eu.region_dir).version_dir(v1) / "licence.json").is_file()
         assert kinds(rt.db)[-1] == "model.exported"
         assert kinds(eu_db)[-2:] == ["model.refused", "model.imported"]
-        assert check_version(eu_db, eu.region_dir, v1, region_keys(eu)).ok
+        assert check_version(eu_db, ModelRegistry(eu.region_dir), v1, region_keys(eu)).ok
         assert main(["--data-dir", data, "--region", "eu", "model", "promote", v1]) == 0
-        assert current_version(eu.region_dir) == v1 and kinds(eu_db)[-1] == "model.promoted"
+        assert ModelRegistry(eu.region_dir).current() == v1 and kinds(eu_db)[-1] == "model.promoted"
         assert main(["--data-dir", data, "--region", "eu", "model", "verify", v1]) == 0
         # A second version under the first version's licence: refused on export, and refused when smuggled in.
         seed(rt.db, tag="b")
@@ -173,10 +176,10 @@ def test_export_needs_a_licence_for_exactly_that_version_and_is_logged_in_both_r
         with rt.db.session() as s:
             last = read_records(s)[-1]
         assert last.kind == "model.refused" and last.detail["code"] == "licence_mismatch"
-        smuggled = version_dir(eu.region_dir, v2)
-        shutil.copytree(version_dir(rt.settings.region_dir, v2), smuggled)
+        smuggled = ModelRegistry(eu.region_dir).version_dir(v2)
+        shutil.copytree(ModelRegistry(rt.settings.region_dir).version_dir(v2), smuggled)
         (smuggled / "licence.json").write_text(json.dumps({"licence": "LIC-1", "version": v2}))
-        verdict = check_version(eu_db, eu.region_dir, v2, region_keys(eu))
+        verdict = check_version(eu_db, ModelRegistry(eu.region_dir), v2, region_keys(eu))
         assert verdict.code == "no_licence" and f"LIC-1 (for {v1})" in verdict.reason
         # Bad requests: unknown version, same region, malformed licence id.
         for argv in (["--version", "nope", "--to", "eu", "--licence", "L2"],
@@ -200,3 +203,28 @@ def test_lineage_is_recomputed_from_the_event_log_on_every_backend(rt: RegionRun
         s.execute(update(Event).where(Event.seq == manifest["lineage"]["events"]["last_seq"]).values(kind="like"))
     report = verify_model(rt.db, rt.settings.region_dir, version, keys)
     assert not report.ok and "training events changed" in report.problems[0]
+
+
+def test_the_registry_alone_reads_and_writes_its_folder_in_the_fixed_formats(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    assert registry.current() is None and registry.version_names() == [] and registry.trained_log_size() == 0
+    with pytest.raises(NotFound):
+        registry.version_dir("../elsewhere")
+    assert not registry.has_version("../elsewhere")
+    (registry.root / "v1").mkdir(parents=True)
+    (registry.root / "half").mkdir()  # a folder without a manifest (an interrupted save) is not a version
+    manifest = {"version": "v1", "data_to": 5.0, "event_log_size": 7}
+    registry.write_manifest("v1", manifest)
+    registry.set_current("v1")
+    # The bytes replay and signatures depend on: the pointer holds the bare id, the manifest sorted, indented JSON.
+    assert (registry.root / "CURRENT").read_bytes() == b"v1"
+    assert (registry.root / "v1" / "manifest.json").read_text() == json.dumps(manifest, indent=2, sort_keys=True)
+    assert registry.current() == "v1" and registry.version_names() == ["v1"]
+    assert list(registry.manifests()) == [("v1", manifest)]
+    assert registry.trained_until("v1") == 5.0 and registry.trained_log_size() == 7
+    assert registry.trained_until("untrained") == 0.0
+    params = default_params()
+    path = registry.archive_params(params)
+    assert path == tmp_path / "params" / f"{params.version}.json"
+    assert params_from_dict(registry.archived_params(params.version) or {}).version == params.version
+    assert registry.archived_params("0" * 16) is None

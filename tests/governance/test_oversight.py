@@ -18,7 +18,7 @@ from sovereel.actions.audit import do_checkpoint
 from sovereel.actions.oversight import do_make_overseer
 from sovereel.cli.main import main as cli_main
 from sovereel.feed.params import default_params, load_params
-from sovereel.foryou.learner import train_version
+from sovereel.foryou.training import train_version
 from sovereel.governance.audit import append_audit
 from sovereel.governance.lineage import source_digest
 from sovereel.runtime.region import RegionRuntime

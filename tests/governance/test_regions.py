@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from sovereel.actions.exchange import do_offer_videos
 from sovereel.cli.main import main
 from sovereel.events.relay import relay_once
-from sovereel.governance.exchange import offered_videos, pull_from_peer, still_offered
 from sovereel.governance.regions import region_choices, settings_for, token_region
 from sovereel.governance.residency import account_ids, scan_store, user_columns
 from sovereel.ids import region_tag
+from sovereel.queries.exchange import still_offered
+from sovereel.runtime.exchange_puller import pull_from_peer
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, Like, User, Video
 from tests.support.api import process_all, signup, upload
@@ -260,12 +262,12 @@ def test_only_public_content_is_offered(sqlite_rt: RegionRuntime) -> None:
             fields: dict[str, Any] = {"creator_id": "u1", "visibility": "public", "status": "ready", **extra}
             s.add(Video(id=vid, region=sqlite_rt.region, caption=vid, renditions={}, created_at=now, ready_at=now,
                         **fields))  # fmt: skip
-    offered = offered_videos(sqlite_rt.db, since=0.0, limit=50, peer="eu")
+    offered = do_offer_videos(sqlite_rt.db, since=0.0, limit=50, peer="eu")
     assert [v["id"] for v in offered["videos"]] == ["ok"]
     assert set(offered["videos"][0]) == {"id", "caption", "hashtags", "duration_s", "width", "height", "created_at",
                                          "ready_at", "creator", "renditions", "poster"}  # fmt: skip
     assert offered["videos"][0]["creator"] == {"handle": "u1", "display_name": ""}
     assert still_offered(sqlite_rt.db, list(cases)) == ["ok"]
-    assert offered_videos(sqlite_rt.db, since=now, limit=50, peer="eu")["videos"] == []  # the cursor is exclusive
+    assert do_offer_videos(sqlite_rt.db, since=now, limit=50, peer="eu")["videos"] == []  # the cursor is exclusive
     with sqlite_rt.db.session() as s:
         assert [(t.direction, t.peer_region) for t in s.scalars(select(ExchangeTransfer))] == [("out", "eu")]

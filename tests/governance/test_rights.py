@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sovereel.actions.rights import run_export
-from sovereel.foryou.learner import train_version, training_events, video_infos
+from sovereel.foryou.readers import profile_signals
+from sovereel.foryou.training import train_version
 from sovereel.governance.residency import scan_store
 from sovereel.governance.rights import consult_erasures, describe_interests, erasure_hash, sign_link
 from sovereel.runtime.region import RegionRuntime
@@ -173,7 +174,7 @@ def test_delete_my_account(client: TestClient, rt: RegionRuntime, world: dict[st
         assert audit is not None and ben_id not in audit.subject + json.dumps(audit.detail)
     # The trainer consults the erasures: ben is flagged, and nothing of his is left to train on.
     assert consult_erasures(rt.db, [ben_id, "someone-else"]) == ({ben_id}, 1)
-    assert all(e.user_id != ben_id for e in training_events(rt.db, video_infos(rt.db)))
+    assert all(s.user_id != ben_id for s in profile_signals(rt.db, 0.0))  # what the trainer reads
     with warnings.catch_warnings():  # the trainer warns on a world this small; that is not this test's subject
         warnings.simplefilter("ignore", RuntimeWarning)
         _version, manifest = train_version(rt.db, rt.settings.region_dir)

@@ -15,8 +15,10 @@ from sovereel.actions.accounts import do_signup
 from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.events.bus.interface import Message, open_bus
 from sovereel.events.outbox import emit
-from sovereel.foryou.learner import current_version
-from sovereel.runtime.processes import event_log_size, run_relay, run_trainer, train_if_due
+from sovereel.foryou.readers import event_log_size
+from sovereel.foryou.training import train_if_due
+from sovereel.governance.model_registry import ModelRegistry
+from sovereel.runtime.processes import run_relay, run_trainer
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import OutboxMessage
 from tests.support.foryou import TOPICS, seed_ready_videos
@@ -38,22 +40,22 @@ def watch_everything(rt: RegionRuntime, topic_of: dict[str, str], users: list[st
 
 def test_the_trainer_publishes_when_enough_new_events_came_and_serving_swaps_it_in(sqlite_rt: RegionRuntime) -> None:
     rt = sqlite_rt
-    assert train_if_due(rt.db, rt.settings, 0, min_new_events=10) == 0  # an empty log trains nothing
-    assert current_version(rt.settings.region_dir) is None
+    assert train_if_due(rt.db, rt.settings.region_dir, 0, min_new_events=10) == 0  # an empty log trains nothing
+    assert ModelRegistry(rt.settings.region_dir).current() is None
     creators = {f"{t}{k}": do_signup(rt.db, f"{t}{k}", "correct horse battery").id for t in TOPICS for k in (0, 1)}
     topic_of = seed_ready_videos(rt, creators)
     sent = watch_everything(rt, topic_of, list(creators.values())[:2])
     assert event_log_size(rt.db) == sent
     rt.learner.watch_registry(interval_s=0.1)  # a serving process polls the registry
-    size = train_if_due(rt.db, rt.settings, 0, min_new_events=10)
+    size = train_if_due(rt.db, rt.settings.region_dir, 0, min_new_events=10)
     assert size == sent
-    first = current_version(rt.settings.region_dir)
+    first = ModelRegistry(rt.settings.region_dir).current()
     assert first is not None
     assert wait_for(lambda: rt.learner.scorer.version.startswith(first), timeout_s=30)
     # Too few new events since: the published version stays.
     watch_everything(rt, dict(list(topic_of.items())[:3]), list(creators.values())[2:3])
-    assert train_if_due(rt.db, rt.settings, size, min_new_events=10) == size
-    assert current_version(rt.settings.region_dir) == first
+    assert train_if_due(rt.db, rt.settings.region_dir, size, min_new_events=10) == size
+    assert ModelRegistry(rt.settings.region_dir).current() == first
 
 
 def test_the_trainer_loop_trains_at_start_when_nothing_is_published(sqlite_rt: RegionRuntime) -> None:
@@ -64,7 +66,7 @@ def test_the_trainer_loop_trains_at_start_when_nothing_is_published(sqlite_rt: R
     loop = threading.Thread(target=run_trainer, args=(rt.settings, stop, 3600.0, 100))
     loop.start()
     try:
-        assert wait_for(lambda: current_version(rt.settings.region_dir) is not None, timeout_s=60)
+        assert wait_for(lambda: ModelRegistry(rt.settings.region_dir).current() is not None, timeout_s=60)
     finally:
         stop.set()
         loop.join(timeout=30)

@@ -101,7 +101,7 @@ def test_up_runs_supervises_and_stops_the_scaled_layout(tmp_path: Path) -> None:
 
         assert poll(serving, timeout_s=240, every_s=1.0), (tmp_path / "up.log").read_text()[-4000:]
         children = {" ".join(c.cmdline()[2:4]): c for c in psutil.Process(up.pid).children()}
-        assert {"uvicorn --factory", "sovereel.cli.main relay", "sovereel.cli.main worker"} <= set(children)
+        assert {"uvicorn --factory", "sovereel.cli relay", "sovereel.cli worker"} <= set(children)
         api_workers = [c for c in children["uvicorn --factory"].children() if "spawn_main" in " ".join(c.cmdline())]
         assert len(api_workers) == 2
         # Metrics are summed over both API processes (a new connection each time: the kernel spreads them).
@@ -117,13 +117,13 @@ def test_up_runs_supervises_and_stops_the_scaled_layout(tmp_path: Path) -> None:
         )  # fmt: skip
         assert float(line.rsplit(" ", 1)[1]) == 40
         # A process that dies is started again.
-        relay = children["sovereel.cli.main relay"]
+        relay = children["sovereel.cli relay"]
         relay.kill()
 
         def relay_back() -> bool:
             for child in psutil.Process(up.pid).children():
                 try:
-                    if " ".join(child.cmdline()[2:4]) == "sovereel.cli.main relay" and child.pid != relay.pid:
+                    if " ".join(child.cmdline()[2:4]) == "sovereel.cli relay" and child.pid != relay.pid:
                         return True
                 except psutil.Error:
                     continue  # the killed one, not yet reaped

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from sovereel.foryou.learner import video_infos
+from sovereel.foryou.readers import video_infos
 from sovereel.governance.audit import pseudonym
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry

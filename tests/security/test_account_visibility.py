@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from sovereel.governance.exchange import offered_videos, still_offered
+from sovereel.actions.exchange import do_offer_videos
+from sovereel.queries.exchange import still_offered
 from sovereel.queries.safety import today_utc
 from sovereel.runtime.region import RegionRuntime
 from sovereel.safety.rules import years_before
@@ -188,7 +189,7 @@ def test_every_path_follows_one_rule_for_every_viewer_and_account(
                 if want != got:
                     wrong.append(f"{viewer} x {owner} x {path}: expected {want}, got {got}")
     # Another region is an anonymous viewer who follows no one: what it is offered is what such a viewer sees.
-    offered = {v["id"]: v for v in offered_videos(rt.db, since=0.0, limit=50, peer="eu")["videos"]}
+    offered = {v["id"]: v for v in do_offer_videos(rt.db, since=0.0, limit=50, peer="eu")["videos"]}
     still = set(still_offered(rt.db, list(w.vid.values())))
     for owner in OWNERS:
         want = content_seen("anonymous", owner)
@@ -204,7 +205,7 @@ def test_a_teen_who_makes_their_account_public_is_not_offered_to_other_regions(
     vid = upload(client, teen, make_clip(tmp_path / "c.mp4", duration_s=1.0), "Skate day").json()["id"]
     assert process_all(rt) == 1
     assert client.put("/api/me/safety", headers=teen, json={"is_private": False}).is_success
-    offered = offered_videos(rt.db, since=0.0, limit=50, peer="eu")["videos"]
+    offered = do_offer_videos(rt.db, since=0.0, limit=50, peer="eu")["videos"]
     assert vid not in [v["id"] for v in offered]
     assert "teen_tia" not in [v["creator"]["handle"] for v in offered]
     assert still_offered(rt.db, [vid]) == []

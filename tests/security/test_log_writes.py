@@ -23,9 +23,9 @@ from sqlalchemy import event, func, select
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
 from sovereel.governance.audit import append_audit
-from sovereel.governance.exchange import ExchangePuller
 from sovereel.governance.http_signatures import sign_request
 from sovereel.governance.signing import RegionKeys
+from sovereel.runtime.exchange_puller import ExchangePuller
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import AuditEntry, ExchangeTransfer, User, Video
 from tests.support.api import signup

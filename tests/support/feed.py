@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,3 +75,26 @@ def topic_vector(topic: int, dim: int = 4, strength: float = 2.0) -> np.ndarray:
     v = np.zeros(dim, dtype=np.float32)
     v[topic % dim] = strength
     return v
+
+
+def build_co_engagement(
+    sessions: Iterable[Sequence[str]], max_neighbours: int = 50, max_session_len: int = 50
+) -> dict[str, dict[str, float]]:
+    """A co-engagement table like the live state's: co-occurrences in sessions / sqrt(n_a * n_b)."""
+    item_count: dict[str, int] = defaultdict(int)
+    pair_count: dict[tuple[str, str], int] = defaultdict(int)
+    for session in sessions:
+        # Only the latest engagements of a long session: bounds the quadratic pair count.
+        items = sorted(set(session[-max_session_len:]))
+        for i, a in enumerate(items):
+            item_count[a] += 1
+            for b in items[i + 1 :]:
+                pair_count[(a, b)] += 1
+    neighbours: dict[str, dict[str, float]] = defaultdict(dict)
+    for (a, b), c in pair_count.items():
+        w = c / math.sqrt(item_count[a] * item_count[b])
+        neighbours[a][b] = w
+        neighbours[b][a] = w
+    return {
+        a: dict(sorted(nb.items(), key=lambda kv: (-kv[1], kv[0]))[:max_neighbours]) for a, nb in neighbours.items()
+    }

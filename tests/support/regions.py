@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from sovereel.api.app import create_app
-from sovereel.governance.exchange import Fetch
 from sovereel.governance.http_signatures import sign_request
 from sovereel.governance.regions import introduce_region_keys, settings_for
 from sovereel.governance.signing import keys_for_dir
+from sovereel.runtime.exchange_puller import Fetch
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.support.settings import PG_URL, make_settings
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from datetime import date
 
@@ -15,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sovereel.errors import Conflict, Invalid, Unauthorized
 from sovereel.governance.regions import new_session_token
 from sovereel.ids import new_user_id
+from sovereel.queries.accounts import token_digest
 from sovereel.queries.safety import today_utc
 from sovereel.safety.rules import check_birth_date, is_protected_teen
 from sovereel.storage.db import RegionDB
@@ -38,11 +37,6 @@ def check_password(password: str) -> str:
     if not 8 <= len(password) <= 256:
         raise Invalid("password must be 8 to 256 characters", code="bad_password")
     return password
-
-
-def token_digest(token: str, secret: str) -> str:
-    """What we store for a session token: an HMAC, so a database leak yields no usable tokens."""
-    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 def do_signup(
@@ -138,15 +132,6 @@ def do_login(db: RegionDB, secret: str, username: str, password: str, session_da
 def do_logout(db: RegionDB, secret: str, token: str) -> None:
     with db.transaction() as s:
         s.execute(delete(AuthSession).where(AuthSession.token_digest == token_digest(token, secret)))
-
-
-def user_for_token(db: RegionDB, secret: str, token: str) -> User | None:
-    """The signed-in user for a session token, or None if unknown or expired."""
-    with db.session() as s:
-        row = s.get(AuthSession, token_digest(token, secret))
-        if row is None or row.expires_at < time.time():
-            return None
-        return s.get(User, row.user_id)
 
 
 def do_update_profile(

@@ -7,25 +7,19 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sovereel.errors import Conflict
 from sovereel.governance import merkle
 from sovereel.governance.audit import append_audit, read_records
 from sovereel.governance.audit_tree import TreeTampered, grow, tree_state
-from sovereel.governance.checkpoint import LOG_ID, make_checkpoint
+from sovereel.governance.checkpoint import make_checkpoint
 from sovereel.governance.logcheck import check_records
 from sovereel.governance.signing import RegionKeys
+from sovereel.queries.audit import checkpoint_json
 from sovereel.settings import Settings
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import AuditCheckpoint
-
-
-def checkpoint_json(row: AuditCheckpoint, region: str, public_hex: str) -> dict[str, Any]:
-    """A stored checkpoint in its exchange format."""
-    return {"log": LOG_ID, "region": region, "size": row.size, "root": row.root, "ts": row.ts,
-            "key_id": row.key_id, "public_key": public_hex, "signature": row.signature}  # fmt: skip
 
 
 def do_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any]:
@@ -78,13 +72,6 @@ def do_public_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any]:
         if grown or state.checkpoint is None:
             state.checkpoint = _signed_head(db, keys, state.tree.size, state.tree.root())
         return dict(state.checkpoint)
-
-
-def latest_checkpoint(db: RegionDB, keys: RegionKeys) -> dict[str, Any] | None:
-    """The newest stored checkpoint, if any."""
-    with db.session() as s:
-        row = s.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))
-        return None if row is None else checkpoint_json(row, db.region, keys.public.hex())
 
 
 def _shown(name: str, value: Any) -> Any:

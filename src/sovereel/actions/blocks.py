@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from sovereel.actions.safety_log import log_safety
-from sovereel.errors import Forbidden, Invalid, NotFound
+from sovereel.errors import Invalid, NotFound
 from sovereel.events.outbox import emit
-from sovereel.queries.safety import blocked_between
+from sovereel.queries.accounts import user_by_name
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Block, Follow, FollowRequest, User
-
-
-def user_by_name(s: Session, username: str) -> User:
-    """The user called `username` (case-insensitive), else NotFound."""
-    user = s.scalar(select(User).where(User.username_key == username.lower()))
-    if user is None:
-        raise NotFound("no such user")
-    return user
-
-
-def ensure_not_blocked(s: Session, user_id: str, other_id: str, doing: str) -> None:
-    """Refuse (403) an interaction between two users when either blocked the other."""
-    if user_id == other_id or not blocked_between(s, user_id, other_id):
-        return
-    if s.get(Block, (user_id, other_id)) is not None:
-        raise Forbidden(f"you blocked this account: unblock it before you {doing}", code="blocked")
-    raise Forbidden(f"you cannot {doing}: this account is not available to you", code="blocked")
 
 
 def _drop_follow(s: Session, follower_id: str, followee_id: str) -> int:

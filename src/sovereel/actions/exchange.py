@@ -1,4 +1,8 @@
-"""Storing a public video received through the content exchange (the receiving region's only write for it)."""
+"""The content exchange's writes: the `exchange_log` of what was offered, and storing or withdrawing a received video.
+
+Each write and its `exchange_log` row commit in one transaction; the rules live in `governance.exchange`, the
+reads in `queries.exchange`, and the HTTP pulling in `runtime.exchange_puller`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,26 @@ from sqlalchemy import delete, func, select, update
 
 from sovereel.actions.videos import link_hashtags
 from sovereel.events.outbox import emit
-from sovereel.governance.exchange import stub_id
+from sovereel.governance.exchange import logged_peer, stub_id
+from sovereel.queries.exchange import offered_page
 from sovereel.storage.blobs.interface import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExchangeTransfer, Hashtag, User, Video, VideoHashtag
 from sovereel.textnorm import clean_text
 
 MEDIA_EXT = {"poster": "poster.jpg"}
+
+
+def do_offer_videos(db: RegionDB, *, since: float, limit: int, peer: str) -> dict[str, Any]:
+    """This region's own public, ready videos after `since` for `peer`, each logged as an `out` transfer."""
+    peer = logged_peer(peer)
+    with db.transaction() as s:
+        videos = offered_page(s, since=since, limit=limit)
+        now = time.time()
+        s.add_all(
+            ExchangeTransfer(direction="out", peer_region=peer, video_id=v["id"], bytes=0, at=now) for v in videos
+        )
+    return {"region": db.region, "videos": videos}
 
 
 def _stub(s: Any, peer: str, handle: str, display_name: str) -> User:

@@ -12,7 +12,6 @@ from sovereel.events.outbox import emit
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import FeedPreferences, Hashtag, NotInterested, User, Video
 
-NOT_INTERESTED_KINDS = ("video", "creator", "hashtag")
 MAX_KEYWORDS = 100
 
 

@@ -5,10 +5,7 @@ Each action writes its rows and its audit entries (sovereel.governance.audit) in
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,29 +14,12 @@ from typing import Any
 from sovereel.errors import Conflict, Invalid
 from sovereel.governance.audit import append_audit
 from sovereel.governance.manifest import Verdict, refuse
-from sovereel.governance.registry import (
-    LICENCE,
-    MANIFEST,
-    ModelRefused,
-    check_version,
-    models_dir,
-    read_manifest,
-    sign_version,
-    version_dir,
-)
+from sovereel.governance.model_registry import ModelRefused, ModelRegistry, check_version
 from sovereel.governance.signing import RegionKeys, read_trusted, trust_key
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import ExportLicence
 
 LICENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}\Z")
-
-
-def set_current(region_dir: Path, version: str) -> None:
-    """Point the registry's CURRENT file at `version` (atomic: readers see the old or the new one)."""
-    pointer = models_dir(region_dir) / "CURRENT"
-    tmp = pointer.with_suffix(".tmp")
-    tmp.write_text(version)
-    os.replace(tmp, pointer)
 
 
 def do_record_training(
@@ -74,7 +54,7 @@ def do_record_training(
             subject=f"model:{version}",
             detail={"version": version, "previous": previous},
         )
-        set_current(region_dir, version)  # inside the transaction: no pointer switch goes unlogged
+        ModelRegistry(region_dir).set_current(version)  # inside the transaction: no pointer switch goes unlogged
 
 
 def do_refuse_model(db: RegionDB, *, version: str, verdict: Verdict, action: str = "load") -> None:
@@ -93,18 +73,18 @@ def do_refuse_model(db: RegionDB, *, version: str, verdict: Verdict, action: str
 
 def do_promote(db: RegionDB, region_dir: Path, version: str, keys: RegionKeys, *, actor_id: str | None = None) -> None:
     """Make a verified version current (refusing, and logging the refusal, otherwise)."""
-    verdict = check_version(db, region_dir, version, keys)
+    registry = ModelRegistry(region_dir)
+    verdict = check_version(db, registry, version, keys)
     if not verdict.ok:
         do_refuse_model(db, version=version, verdict=verdict, action="promote")
         raise ModelRefused(version, verdict)
-    pointer = models_dir(region_dir) / "CURRENT"
-    previous = pointer.read_text().strip() if pointer.is_file() else None
+    previous = registry.current()
     with db.transaction() as s:
         append_audit(
             s, region=db.region, kind="model.promoted", actor_id=actor_id, subject=f"model:{version}",
             detail={"version": version, "previous": previous, "source_region": verdict.source_region},
         )  # fmt: skip
-        set_current(region_dir, version)  # inside the transaction: no pointer switch goes unlogged
+        registry.set_current(version)  # inside the transaction: no pointer switch goes unlogged
 
 
 @dataclass(frozen=True)
@@ -143,18 +123,6 @@ def _record_licence(side: RegionSide, *, licence: str, version: str, source: str
     return True
 
 
-def _copy_version(src: Path, dest: Path) -> None:
-    """Copy a version folder into place (through a temporary folder, so a half copy is never seen)."""
-    if dest.exists():
-        if (dest / MANIFEST).read_bytes() != (src / MANIFEST).read_bytes():
-            raise Conflict(f"{dest} already holds a different model with this version id", code="version_clash")
-        return
-    tmp = dest.with_name(f".{dest.name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    os.replace(tmp, dest)
-
-
 def do_export_model(
     source: RegionSide, dest: RegionSide, *, version: str, licence: str, keys: RegionKeys, actor_id: str | None = None
 ) -> dict[str, Any]:
@@ -163,7 +131,8 @@ def do_export_model(
         raise Invalid("a licence id is 1-64 letters, digits or . _ : / -", code="bad_licence")
     if dest.region == source.region:
         raise Invalid("the destination is this region", code="same_region")
-    verdict = check_version(source.db, source.region_dir, version, keys)
+    here, there = ModelRegistry(source.region_dir), ModelRegistry(dest.region_dir)
+    verdict = check_version(source.db, here, version, keys)
     if verdict.ok and verdict.source_region != source.region:
         verdict = refuse("not_own_model", f"trained in {verdict.source_region!r}: only own versions are exported")
     if not verdict.ok:
@@ -174,7 +143,6 @@ def do_export_model(
         why = refuse("key_mismatch", f"{dest.region} trusts a different key for {source.region}", source.region)
         do_refuse_model(source.db, version=version, verdict=why, action=f"export to {dest.region}")
         raise ModelRefused(version, why)
-    src_dir = version_dir(source.region_dir, version)
     try:
         _record_licence(source, licence=licence, version=version, source=source.region, dest=dest.region,
                         kind="model.exported", actor_id=actor_id, detail={"to_region": dest.region})  # fmt: skip
@@ -182,10 +150,8 @@ def do_export_model(
         why = refuse("licence_mismatch", exc.message, source.region)
         do_refuse_model(source.db, version=version, verdict=why, action=f"export to {dest.region}")
         raise
-    target = version_dir(dest.region_dir, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _copy_version(src_dir, target)
-    manifest = read_manifest(target)
+    target = there.copy_from(here, version)
+    manifest = there.manifest(version)
     record = {
         "licence": licence,
         "version": version,
@@ -194,7 +160,7 @@ def do_export_model(
         "source_key_id": keys.key_id,
         "manifest_signature": (manifest.get("signature") or {}).get("sig"),
     }
-    (target / LICENCE).write_text(json.dumps(record, indent=2, sort_keys=True))
+    there.write_licence(version, record)
     installed = trusted is None
     if installed:
         trust_key(dest.trusted_dir, source.region, keys.public)
@@ -209,8 +175,8 @@ def do_publish_version(
     db: RegionDB, region_dir: Path, version: str, keys: RegionKeys, lineage: dict[str, Any]
 ) -> dict[str, Any]:
     """Sign a freshly saved version, log its training and promotion, and make it current."""
-    pointer = models_dir(region_dir) / "CURRENT"
-    previous = pointer.read_text().strip() if pointer.is_file() else None
-    manifest = sign_version(version_dir(region_dir, version), keys, lineage)
+    registry = ModelRegistry(region_dir)
+    previous = registry.current()
+    manifest = registry.sign_version(version, keys, lineage)
     do_record_training(db, region_dir, version=version, manifest=manifest, previous=previous)
     return manifest

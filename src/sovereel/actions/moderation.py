@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sovereel.errors import Conflict, Forbidden, Invalid, NotFound
+from sovereel.errors import Conflict, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
 from sovereel.ids import new_id
+from sovereel.queries.access import require_moderator
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import (
     Appeal,
@@ -38,7 +39,6 @@ from sovereel.storage.models import (
 )
 from sovereel.textnorm import clean_text, has_visible_text
 
-MODERATOR_ROLES = frozenset({"moderator", "admin"})
 ROLES = ("user", "moderator")
 ACTIONS: dict[str, tuple[str, ...]] = {
     "video": ("dismiss", "remove", "age_restrict", "not_for_you", "restore"),
@@ -55,22 +55,6 @@ _VIDEO_MESSAGES = {
     "restore": "Your video was reviewed again and restored",
     "dismiss": "Your video was reviewed and published",
 }
-
-
-def is_moderator(user: User) -> bool:
-    return user.role in MODERATOR_ROLES
-
-
-def require_moderator(user: User) -> None:
-    """403 unless the user is a moderator."""
-    if not is_moderator(user):
-        raise Forbidden("only moderators can do this", code="not_moderator")
-
-
-def ensure_active(user: User) -> None:
-    """403 for a suspended account (it may still sign in, read its notices and appeal)."""
-    if user.suspended_at is not None:
-        raise Forbidden("your account is suspended; see your notices to appeal", code="account_suspended")
 
 
 def _check_reason(reason: str) -> str:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from sovereel.actions.blocks import block_user
 from sovereel.actions.moderation import record_hold
-from sovereel.actions.social import viewable_video
 from sovereel.errors import Invalid, NotFound, TooManyRequests
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
+from sovereel.queries.access import viewable_video
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Report, User, Video
 from sovereel.textnorm import clean_text, has_visible_text

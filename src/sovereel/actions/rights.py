@@ -216,7 +216,7 @@ def do_delete_account(rt: Any, user_id: str, password: str) -> Erasure:
             events_from=lo,
             events_to=hi,
             event_count=int(count),
-            models_affected=models_trained_on(rt.settings.region_dir / "models", rt.region, lo, hi),
+            models_affected=models_trained_on(rt.settings.region_dir, rt.region, lo, hi),
         )
         s.add(erasure)
         append_audit(

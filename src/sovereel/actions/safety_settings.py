@@ -10,11 +10,11 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sovereel.actions.blocks import user_by_name
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, NotFound, Unauthorized
 from sovereel.events.outbox import emit
 from sovereel.queries.access import follow_needs_approval
+from sovereel.queries.accounts import user_by_name
 from sovereel.safety.rules import check_comment_policy, clean_comment_filters
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import CommentFilter, Follow, FollowRequest, User, Video

@@ -10,12 +10,12 @@ import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sovereel.actions.moderation import moderate
 from sovereel.actions.reports import hold_video
 from sovereel.media.frames import FrameError, video_fingerprint
+from sovereel.queries.safety import blocked_fingerprints
 from sovereel.safety.fingerprint import Fingerprint, best_match
 from sovereel.settings import Settings
 from sovereel.storage.models import Video, VideoFingerprint
@@ -34,16 +34,6 @@ def fingerprint_file(path: Path, duration_s: float) -> Fingerprint | None:
         return None
     log.info("fingerprinted %s: %d frames in %.2fs", path.name, len(fp.full), time.perf_counter() - started)
     return fp
-
-
-def blocked_fingerprints(s: Session, exclude: str) -> dict[str, list[int]]:
-    """Reference hashes of every removed video (except `exclude`)."""
-    rows = s.execute(
-        select(VideoFingerprint.video_id, VideoFingerprint.hashes).where(
-            VideoFingerprint.blocked.is_(True), VideoFingerprint.video_id != exclude
-        )
-    )
-    return {vid: Fingerprint.from_json(hashes).reference for vid, hashes in rows}
 
 
 def screen_upload(s: Session, settings: Settings, video: Video, fp: Fingerprint | None) -> str:

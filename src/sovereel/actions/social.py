@@ -7,14 +7,12 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sovereel.actions.blocks import ensure_not_blocked
 from sovereel.actions.counting import mark_first, utc_day, viewer_key
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
-from sovereel.queries.access import follow_needs_approval
-from sovereel.queries.access import viewable_video as viewable_video  # the one visibility rule, re-exported
+from sovereel.queries.access import ensure_not_blocked, follow_needs_approval, viewable_video
 from sovereel.queries.safety import blocked_between
 from sovereel.safety.rules import comment_refusal
 from sovereel.storage.db import RegionDB

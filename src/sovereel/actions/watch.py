@@ -15,13 +15,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sovereel.actions.counting import mark_first, utc_day, viewer_key
-from sovereel.errors import Invalid, NotFound
+from sovereel.errors import Invalid
+from sovereel.events.kinds import PLAYBACK_KINDS, WATCHED_TO_END_KINDS
 from sovereel.events.outbox import emit
-from sovereel.queries.access import viewable_video
+from sovereel.queries.access import unseen_videos
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Event, Video, Watch
-
-EVENT_KINDS = ("impression", "play", "progress", "complete", "loop", "skip")
 
 
 @dataclass(frozen=True)
@@ -62,19 +61,6 @@ def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent], co
     raise AssertionError("unreachable")
 
 
-def unseen_videos(s: Session, video_ids: set[str], user_id: str) -> list[str]:
-    """The ids the viewer may not see, whether no such video exists or it is hidden from them (sorted).
-
-    Both are one answer, so an event batch cannot tell a hidden video from a made-up id."""
-    refused = []
-    for vid in sorted(video_ids):
-        try:
-            viewable_video(s, vid, user_id)
-        except NotFound:  # any reason (not found, private, blocked, held, age-restricted): the same refusal
-            refused.append(vid)
-    return refused
-
-
 def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret: str) -> RecordResult:
     now = time.time()
     with db.transaction() as s:
@@ -108,7 +94,7 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret
         s.add_all(rows)
         s.flush()
         for e in fresh.values():
-            if e.kind in ("play", "progress", "complete", "loop", "skip"):
+            if e.kind in PLAYBACK_KINDS:
                 _touch_watch(s, user_id, e, now)
         # The server's day, not the client's clock: a back-dated play cannot open another day's count.
         day = utc_day(now)
@@ -137,6 +123,6 @@ def _touch_watch(s: Session, user_id: str, e: WatchEvent, now: float) -> None:
         s.add(row)
     if e.watched_s is not None:
         row.watched_s = max(row.watched_s, e.watched_s)
-    if e.kind in ("complete", "loop"):
+    if e.kind in WATCHED_TO_END_KINDS:
         row.completed = True
     row.last_at = now

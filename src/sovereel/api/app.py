@@ -32,7 +32,7 @@ from sovereel.api.slow_bodies import BodyTimeoutMiddleware
 from sovereel.foryou.service import FeedService
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings
-from sovereel.web import moderation_pages, pages, safety_pages
+from sovereel.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,9 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
     for module in (auth, videos, feed, feed_controls, events, users, safety):
         app.include_router(module.router)
     app.include_router(videos.comments_router)
-    app.include_router(safety_pages.router)
     app.include_router(rights.router)
     app.include_router(moderation.router)
     app.include_router(audit.router)
-    oversight.install(app)  # the overseer's read-only API and pages, /about/for-you
-    moderation_pages.install(app)
-    pages.install(app)
+    oversight.install(app)  # the overseer's read-only API and its guard
+    pages.install(app)  # every HTML page, /static, the app shell, the HTML 404
     return app

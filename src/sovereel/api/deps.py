@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sovereel.actions.accounts import user_for_token
+from sovereel.actions.refusals import record_unauthenticated
+from sovereel.actions.residency import check_token
 from sovereel.errors import Unauthorized
-from sovereel.governance.refusals import record_unauthenticated
-from sovereel.governance.regions import check_token
+from sovereel.queries.accounts import user_for_token
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User
 
@@ -41,7 +41,7 @@ def optional_user(request: Request, rt: RuntimeDep) -> User | None:
     user = user_for_token(rt.db, rt.settings.secret_key, token)
     if user is None and request.headers.get("authorization"):
         # An explicit bearer token that does not verify is an error, not an anonymous request; counted, never
-        # written per request (governance.refusals).
+        # written per request (actions.refusals).
         record_unauthenticated(rt.db, "bad_token")
         raise Unauthorized("session expired or invalid; sign in again", code="bad_session")
     return user

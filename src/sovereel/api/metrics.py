@@ -27,7 +27,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sovereel.errors import NotFound
-from sovereel.foryou.learner import current_version
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import MediaJob, OutboxMessage
 from sovereel.telemetry import REQUEST_SECONDS
@@ -80,7 +79,7 @@ def region_snapshot(rt: RegionRuntime) -> dict[str, Any]:
         "jobs": {state: int(jobs.get(state, 0)) for state in JOB_STATES},
         "retrying": int(retrying),
         "serving": learner.scorer.version,
-        "published": current_version(rt.settings.region_dir) or "",
+        "published": learner.registry.current() or "",
         "last_event_age_s": max(0.0, now - learner.last_event_at) if learner.last_event_at else -1.0,
         "duplicates": learner.applied_ids.duplicates,
         "applied": learner.state.applied,

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sovereel.actions.accounts import token_digest, user_for_token
 from sovereel.api.bodies import parsed_json
 from sovereel.api.errors import send_error
 from sovereel.api.known_devices import account_digest, cookie_value, known_device, remember, set_cookie_header
 from sovereel.hotstate.interface import HotState
+from sovereel.queries.accounts import token_digest, user_for_token
 from sovereel.runtime.region import RegionRuntime
 from sovereel.settings import Settings, parse_rate
 from sovereel.telemetry import RATE_LIMITED

@@ -12,20 +12,9 @@ from pathlib import Path
 
 from sovereel.errors import AppError
 from sovereel.settings import Settings, load_settings
-from sovereel.storage.db import RegionDB
+from sovereel.storage.db import open_region_db
 
 Settle = Callable[[argparse.Namespace], Settings]
-
-
-def open_region_db(settings: Settings) -> RegionDB:
-    """The region's migrated store, without the rest of a serving runtime."""
-    from sovereel.storage.db import open_engine
-    from sovereel.storage.migrate import upgrade
-
-    settings.region_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.effective_database_url)
-    upgrade(engine)
-    return RegionDB(settings.region, engine)
 
 
 def cmd_audit_checkpoint(settings: Settings, args: argparse.Namespace) -> int:

@@ -99,13 +99,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sovereel.storage.db import open_engine
-    from sovereel.storage.migrate import upgrade
+    from sovereel.storage.db import open_region_db
 
     settings = _settings(args)
-    settings.region_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.effective_database_url)
-    upgrade(engine)
+    open_region_db(settings).dispose()
     print(f"region {settings.region}: schema is at the newest revision")
     return 0
 
@@ -119,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         summary = build_demo_world(rt, videos=args.videos, users=args.users, seed=args.seed, progress=True)
         if summary.videos:
-            from sovereel.foryou.learner import train_version
+            from sovereel.foryou.training import train_version
 
             version, manifest = train_version(rt.db, rt.settings.region_dir, keys=rt.learner.gate.keys)
             print(f"first For You model {version} trained on {manifest.get('training_events')} events")
@@ -130,19 +127,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sovereel.foryou.learner import train_version
-    from sovereel.storage.db import RegionDB, open_engine
-    from sovereel.storage.migrate import upgrade
+    from sovereel.foryou.training import train_version
+    from sovereel.governance.model_registry import ModelRegistry
+    from sovereel.governance.signing import region_keys
+    from sovereel.storage.db import open_region_db
 
     settings = _settings(args)
-    engine = open_engine(settings.effective_database_url)
-    upgrade(engine)
-    from sovereel.governance.signing import region_keys
-
-    db = RegionDB(settings.region, engine)
+    db = open_region_db(settings)
     version, manifest = train_version(db, settings.region_dir, epochs=args.epochs, keys=region_keys(settings))
     print(f"region {settings.region}: model {version} trained on {manifest.get('training_events')} events")
-    print(f"saved to {settings.region_dir / 'models' / version} and made current; running servers swap it in")
+    saved = ModelRegistry(settings.region_dir).version_dir(version)
+    print(f"saved to {saved} and made current; running servers swap it in")
     return 0
 
 

@@ -13,20 +13,17 @@ def cmd_user_role(args: argparse.Namespace, settings_of: Callable[[argparse.Name
     """Set a user's role and print the result."""
     from sovereel.actions.moderation import do_set_role
     from sovereel.errors import AppError
-    from sovereel.storage.db import RegionDB, open_engine
-    from sovereel.storage.migrate import upgrade
+    from sovereel.storage.db import open_region_db
 
     settings = settings_of(args)
-    engine = open_engine(settings.effective_database_url)
-    upgrade(engine)
+    db = open_region_db(settings)
     try:
-        db = RegionDB(settings.region, engine)
         user = do_set_role(db, audit_secret=settings.secret_key, username=args.username, role=args.role)
     except AppError as exc:
         print(f"error: {exc.message}")
         return 1
     finally:
-        engine.dispose()
+        db.dispose()
     print(f"@{user.username} is now a {user.role} in region {settings.region}")
     return 0
 

@@ -15,14 +15,10 @@ def cmd_create_overseer(args: argparse.Namespace, settings_of: Callable[[argpars
     """Create or promote the overseer; the password comes from stdin (--password-stdin) or a prompt."""
     from sovereel.actions.oversight import do_make_overseer
     from sovereel.errors import AppError
-    from sovereel.storage.db import RegionDB, open_engine
-    from sovereel.storage.migrate import upgrade
+    from sovereel.storage.db import open_region_db
 
     settings = settings_of(args)
-    settings.region_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.effective_database_url)
-    upgrade(engine)
-    db = RegionDB(settings.region, engine)
+    db = open_region_db(settings)
     password: str | None = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n") or None
@@ -39,7 +35,7 @@ def cmd_create_overseer(args: argparse.Namespace, settings_of: Callable[[argpars
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     finally:
-        engine.dispose()
+        db.dispose()
     verb = "created" if created else "is now"
     print(f"region {settings.region}: {user.username} {verb} the overseer (read-only); sign in at /login")
     return 0

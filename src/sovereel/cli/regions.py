@@ -86,40 +86,34 @@ def cmd_residency_check(args: argparse.Namespace, settings: Settings) -> int:
     """Scan every region's store for personal rows of another region's users; exit 1 on any violation."""
     from sovereel.governance.regions import settings_for
     from sovereel.governance.residency import account_ids, scan_store
-    from sovereel.storage.db import open_engine
-    from sovereel.storage.migrate import upgrade
+    from sovereel.storage.db import open_region_db
 
     names = _names(args.regions, settings)
     deployment = with_regions(settings, names, "127.0.0.1", 8000)
     # An operator's check: it opens each region's store in turn (read only) and compares their account ids.
     stores = {}
     for name in names:
-        rs = settings_for(deployment, name)
-        engine = open_engine(rs.effective_database_url)
-        upgrade(engine)
-        stores[name] = engine
-    from sqlalchemy.orm import Session
-
+        stores[name] = open_region_db(settings_for(deployment, name))
     accounts = {}
-    for name, engine in stores.items():
-        with Session(engine) as s:
+    for name, db in stores.items():
+        with db.session() as s:
             accounts[name] = account_ids(s)
     failed = False
-    for name, engine in stores.items():
+    for name, db in stores.items():
         foreign = set().union(*(ids for other, ids in accounts.items() if other != name))
-        with Session(engine) as s:
+        with db.session() as s:
             report = scan_store(s, name, foreign)
         print(report.summary())
         failed = failed or not report.ok
-        engine.dispose()
+        db.dispose()
     print("residency check:", "FAILED" if failed else f"OK ({len(names)} regions, no personal data out of place)")
     return 1 if failed else 0
 
 
 def cmd_exchange_pull(args: argparse.Namespace, settings: Settings) -> int:
     """Pull every other region's new public videos into this region now."""
-    from sovereel.governance.exchange import ExchangePuller
     from sovereel.governance.regions import peer_urls, settings_for
+    from sovereel.runtime.exchange_puller import ExchangePuller
     from sovereel.runtime.region import open_runtime
 
     region_settings = settings_for(settings, settings.region) if settings.regions else settings
@@ -140,42 +134,26 @@ def cmd_exchange_pull(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_show(args: argparse.Namespace, settings: Settings) -> int:
     """An operator's look-up of one account: this region's only; another region's is refused and audited."""
-    from sqlalchemy import or_, select
-
+    from sovereel.actions.residency import check_username, do_show_user
     from sovereel.errors import AppError
-    from sovereel.governance.audit import append_audit, pseudonym
-    from sovereel.governance.regions import check_username, settings_for
-    from sovereel.queries.videos import user_view
-    from sovereel.storage.db import RegionDB, open_engine
-    from sovereel.storage.migrate import upgrade
-    from sovereel.storage.models import User
+    from sovereel.governance.regions import settings_for
+    from sovereel.storage.db import open_region_db
 
     region_settings = settings_for(settings, settings.region) if settings.regions else settings
-    engine = open_engine(region_settings.effective_database_url)
-    upgrade(engine)
-    db = RegionDB(region_settings.region, engine)
+    db = open_region_db(region_settings)
     try:
         check_username(region_settings, db, args.who, signed_in=True)  # an operator's look-up: audited
-        with db.transaction() as s:
-            user = s.scalar(select(User).where(or_(User.username_key == args.who.lower(), User.id == args.who)))
-            if user is None:
-                print(f"region {db.region}: no account {args.who!r}")
-                return 1
-            append_audit(
-                s,
-                region=db.region,
-                kind="access.personal_data",
-                actor_id=None,
-                subject=f"user:{pseudonym(region_settings.secret_key, user.id)}",
-                detail={"what": "profile", "reason": args.reason},
-            )
-            print(json.dumps({**user_view(user), "created_at": user.created_at}, indent=2, default=str))
+        shown = do_show_user(db, audit_secret=region_settings.secret_key, who=args.who, reason=args.reason)
+        if shown is None:
+            print(f"region {db.region}: no account {args.who!r}")
+            return 1
+        print(json.dumps(shown, indent=2, default=str))
         return 0
     except AppError as exc:
         print(f"refused ({exc.status} {exc.code}): {exc.message}")
         return 3
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def add_region_commands(groups: CommandGroups, settings_of: Any) -> None:

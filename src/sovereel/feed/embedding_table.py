@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,11 +97,6 @@ class EmbeddingTable:
         self._pending.pop(key, None)
         self._admit(key, now)
         return True
-
-    def observe_many(self, keys: Iterable[Key], now: float) -> None:
-        """Count one sighting of each key."""
-        for key in keys:
-            self.observe(key, now)
 
     def _admit(self, key: Key, now: float) -> int:
         row = self._free.pop() if self._free else self._append_row()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sovereel.events import kinds
+
 
 @dataclass(frozen=True)
 class FeedRequest:
@@ -44,7 +46,7 @@ class VideoInfo:
     moderation: str = "ok"  # "ok" is servable; "removed", "not_for_you" and any other state are not
 
 
-ENGAGEMENT_KINDS: tuple[str, ...] = ("complete", "like", "share", "comment", "follow")
+ENGAGEMENT_KINDS: tuple[str, ...] = kinds.ENGAGEMENT_KINDS
 """Engagement kinds the sources and explanations understand (positive signals)."""
 
 
@@ -156,14 +158,6 @@ class CandidateWorld:
     # The region's whole servable catalogue (a superset of `videos`), the same object for every request over one
     # snapshot: region-wide source work (trending, the traffic pools) is then done once per snapshot, not per viewer.
     region_videos: Mapping[str, VideoInfo] | None = None
-
-
-class Recommender(Protocol):
-    """What the platform calls to fill a For You page."""
-
-    name: str
-
-    def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage: ...
 
 
 TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", "follow")

@@ -25,8 +25,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-METRICS: tuple[str, ...] = ("recall", "ndcg", "hit", "mrr", "precision")
-
 
 def _check(hits: BoolArray, k: int) -> BoolArray:
     if hits.ndim != 2:

@@ -6,19 +6,22 @@
   the serving ANN index is built from, fitted by PureSVD and moved online by one Adagrad step
   per event (BPR for engagements, logistic for skips);
 - co-engagement state: each user's engaged videos (the profile), the videos they swiped away
-  (negative feedback, per hashtag and creator), and item-to-item matrices
-  learnt in batch (EASE over histories and over sessions, cosine, RP3beta,
-  over short bursts of engagement and over what was engaged with next to what, in time order);
+  (negative feedback, per hashtag and creator), and item-to-item matrices learnt in batch
+  (cooccurrence.py: EASE over histories and over sessions, cosine, RP3beta, over short bursts of
+  engagement and over what was engaged with next to what, in time order);
 - item facts: engagement count, how many viewers it was shown to, a per-day engagement histogram
   (trending), first-seen and creation time, duration, creator and hashtags;
-- `RankerNet`: an MLP over the named features of (user, video, now) with one head per task
-  in `TASKS`, trained by cross-fitting (`train.train_from_events`): on what viewers did with the
-  videos they were shown where the log records impressions, listwise over retrieved candidates
+- a `RankerNet` (ranker_net.py) over the named features of (user, video, now) (features.py) with one
+  head per task in `TASKS`, trained by cross-fitting (train.py, with ranker_fit.py): on what viewers did
+  with the videos they were shown where the log records impressions, listwise over retrieved candidates
   where it does not.
 
-`observe(events)` is the online step: a like or a completed watch is in the user's profile and
-vectors before it returns, so the next prediction reflects it. `fit(events)` rebuilds the
-whole model from the event log. `save`/`load` write safetensors plus a JSON manifest (model_io.py).
+This module holds the model's state and its serving and online-learning steps; batch training lives in
+train.py, persistence in model_io.py. What changes the model: `observe(events)`, the online step (a like or a
+completed watch is in the user's profile and vectors before it returns, so the next prediction reflects it);
+`fit`/`refresh`, which rebuild it from the event log; `forget_user`, `expire` and `describe`; and `predict`,
+which adds a video it has not seen to the catalogue. `retrieve`, `features` and `score_lists` only read (features
+fill the catalogue's memo of its hashtag and creator matrices).
 """
 
 from __future__ import annotations
@@ -33,47 +36,25 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 import torch
-from torch import nn
 
+from sovereel.events.kinds import ENGAGEMENT_KINDS, MODEL_KINDS
 from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable, stable_seed
+from sovereel.feed.features import FEATURES, profile_matrix, ranker_features, users_per_batch
 from sovereel.feed.interface import TASKS, VideoInfo
 from sovereel.feed.once import OncePerDay
+from sovereel.feed.ranker_net import LOGIT_CLIP, RankerNet, prior_logits
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
-YEAR_S = 365.25 * 86400.0
 DAY_S = 86400.0
 
-EVENT_KINDS = ("impression", "play", "progress", "complete", "skip", "like", "share", "comment", "follow")
+EVENT_KINDS = MODEL_KINDS
 # Actions that are engagement whatever was watched. A play is not: every video in a feed autoplays. A partial
 # watch (progress, or a skip after watching) is engagement from half the video on; a skip before that is a
 # rejection, which pushes the user's and the video's vectors apart.
-ENGAGED_KINDS: frozenset[str] = frozenset({"complete", "like", "share", "comment", "follow"})
+ENGAGED_KINDS: frozenset[str] = frozenset(ENGAGEMENT_KINDS)
 ENGAGED_WATCH_SHARE = 0.5
-CO_MATRICES: tuple[str, ...] = (
-    *("ease", "session", "cosine", "rp3", "burst", "order_near", "order", "order_far", "gfcf"),
-)
-# Scored with the profile's 0/1 pattern, not its engagement weights.
-BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "order_far", "gfcf"})
-# Matrices whose links to the viewer's history are also aggregated one by one, not only summed: the strongest
-# link, the mean of the three strongest, and how many history videos link to the candidate at all.
-AGG_MATRICES: tuple[str, ...] = ("ease", "burst", "order_near", "order", "order_far")
-CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
-TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
-USER_NEIGHBOURS = 50
-FEATURES: tuple[str, ...] = (
-    *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
-    *("max_cosine", "emb_dot", "emb_cos", "log_engagements", "log_trending", "age_y", "first_seen_age_y"),
-    *("created_gap_y", "user_content_age_y", "hashtag_affinity", "creator_share", "log_duration"),
-    *("duration_unknown", "user_log_activity", "user_mean_log_engagements"),
-    # Negative feedback: how often the viewer swiped away videos with the candidate's hashtags / by its creator,
-    # against how often they engaged with them, and how much they have swiped away at all.
-    *("hashtag_rejection", "creator_rejection", "user_log_rejections"),
-    # What everyone else did when shown the candidate: its engagement rate per viewer shown it, and how many.
-    *("item_engage_rate", "item_log_shown"),
-    *(f"agg_{m}_{stat}" for m in AGG_MATRICES for stat in ("max", "top3", "npos")),
-)
 MAX_REJECTIONS = 1000  # a viewer's most recent swipe-aways kept in the model's state
 
 
@@ -190,103 +171,6 @@ class ModelConfig:
         return ModelConfig(**data)
 
 
-# Standardised ranker inputs are clipped to this many standard deviations: a feature far outside what training
-# saw (a tiny catalogue, a brand-new kind of video) must not saturate every head.
-Z_CLIP = 8.0
-# Logits are clipped to +-LOGIT_CLIP before the sigmoid, so every prediction stays strictly inside (0, 1) in
-# float32 (a ranker trained on impressions of a world it can separate perfectly would otherwise say 0 or 1).
-LOGIT_CLIP = 15.0
-
-
-class RankerNet(nn.Module):
-    """Features -> one logit per task; `ensemble` members with their own seeds, logits averaged."""
-
-    mean: torch.Tensor  # feature standardisation, fitted on the training lists and saved with the weights
-    scale: torch.Tensor
-    # Per-task logit offsets fitted after training so that each head's mean predicted probability over the
-    # training candidates equals that task's observed rate. The listwise loss leaves every head's offset
-    # arbitrary; without this, a rare action's head (follow, share) could outweigh completion in the weighted
-    # sum of predicted actions for no reason but its scale.
-    offset: torch.Tensor
-
-    def __init__(self, n_features: int, hidden: int, dropout: float, ensemble: int, seed: int) -> None:
-        super().__init__()
-        members = []
-        for m in range(ensemble):
-            torch.manual_seed(seed + m)
-            members.append(
-                nn.Sequential(
-                    nn.Linear(n_features, hidden),
-                    nn.ReLU(),
-                    nn.Dropout(dropout),
-                    nn.Linear(hidden, hidden),
-                    nn.ReLU(),
-                    nn.Dropout(dropout),
-                    nn.Linear(hidden, len(TASKS)),
-                )
-            )
-        self.members = nn.ModuleList(members)
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(n_features))
-        self.register_buffer("offset", torch.zeros(len(TASKS)))
-
-    def standardise_on(self, features: FloatArray) -> None:
-        """Fit the input standardisation to training features (..., n_features); constant ones are left as is."""
-        flat = np.nan_to_num(features.reshape(-1, features.shape[-1]).astype(np.float64))
-        std = flat.std(axis=0)
-        self.mean.copy_(torch.from_numpy(flat.mean(axis=0).astype(np.float32)))
-        self.scale.copy_(torch.from_numpy(np.where(std > 1e-3, std, 1.0).astype(np.float32)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = ((x - self.mean) / self.scale).clamp(-Z_CLIP, Z_CLIP)
-        return torch.stack([m(z) for m in self.members]).mean(dim=0) + self.offset
-
-
-# Before its first training a model has no learned ranker; rather than a randomly initialised network it
-# scores with this fixed prior, the same for every task: how much of the video's hashtags and creator the
-# viewer's engagements hold, the cosine of their online vectors, and (weakly) trending and co-engagement.
-PRIOR_WEIGHTS: dict[str, float] = {
-    "hashtag_affinity": 3.0,
-    "creator_share": 2.0,
-    "emb_cos": 1.0,
-    "log_trending": 0.2,
-    "co_ease_z": 0.2,
-    "co_session_z": 0.2,
-}
-PRIOR_BIAS = -1.0
-
-
-def prior_logits(feats: torch.Tensor) -> torch.Tensor:
-    """The untrained model's logits (..., tasks) from ranker features (..., FEATURES)."""
-    w = torch.zeros(len(FEATURES), dtype=feats.dtype)
-    for name, weight in PRIOR_WEIGHTS.items():
-        w[FEATURES.index(name)] = weight
-    logit = feats @ w + PRIOR_BIAS
-    return logit.unsqueeze(-1).expand(*logit.shape, len(TASKS))
-
-
-def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
-    # Per row, how many catalogue items score strictly higher than each candidate. Scores from sparse
-    # profiles are mostly zero, so only the non-zero ones are sorted.
-    out = np.zeros(raw.shape, dtype=np.float32)
-    for r in range(scores.shape[0]):
-        nz = np.sort(scores[r][scores[r] != 0])
-        above = len(nz) - np.searchsorted(nz, raw[r], side="right")
-        zeros = scores.shape[1] - len(nz)
-        out[r] = above + np.where(raw[r] < 0, zeros, 0)
-    return out
-
-
-def _group_mean(groups: sp.csr_matrix, per_group: npt.NDArray[np.floating], cols: IntArray) -> FloatArray:
-    # Per row r and candidate, the mean of per_group[r] over the candidate's groups (items x groups, 0/1); 0 when
-    # it has none (a video without hashtags, or without a known creator).
-    n_groups = np.maximum(np.asarray(groups.sum(axis=1)).ravel(), 1)
-    out = np.zeros(cols.shape, dtype=np.float32)
-    for r in range(cols.shape[0]):
-        out[r] = (groups[cols[r]] @ per_group[r]) / n_groups[cols[r]]
-    return out
-
-
 def digest_events(events: list[Event]) -> str:
     """A SHA-256 over the events in order: the manifest's record of exactly what was learnt from."""
     h = hashlib.sha256()
@@ -366,163 +250,9 @@ class FeedModel:
         for v in videos:
             self.catalogue.describe(v)
 
-    def _history_matrix(
-        self, user_ids: list[str | None], n_cols: int, of: dict[str, dict[int, float]] | None = None
-    ) -> sp.csr_matrix:
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        source = self.history if of is None else of
-        for r, u in enumerate(user_ids):
-            hist = source.get(u, {}) if u is not None else {}
-            rows.extend([r] * len(hist))
-            cols.extend(hist.keys())
-            vals.extend(hist.values())
-        return sp.csr_matrix((vals, (rows, cols)), shape=(len(user_ids), n_cols), dtype=np.float32)
-
-    def _chunk(self) -> int:
-        # Users per batch so that one dense users x items score matrix stays near 16 MB.
-        return max(1, 4_000_000 // max(1, len(self.catalogue.ids)))
-
     def features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
-        step = self._chunk()
-        parts = [
-            self._features(user_ids[a : a + step], cols[a : a + step], now[a : a + step])
-            for a in range(0, len(user_ids), step)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, cols.shape[1], len(FEATURES)), dtype=np.float32)
-
-    def _features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
-        cat, n_users, n_cand = self.catalogue, cols.shape[0], cols.shape[1]
-        out = np.zeros((n_users, n_cand, len(FEATURES)), dtype=np.float32)
-        hist = self._history_matrix(user_ids, len(cat.ids))
-        binary = sp.csr_matrix(hist, copy=True)
-        binary.data[:] = 1.0
-        n_hist = np.asarray(binary.sum(axis=1)).ravel()
-        rows = np.arange(n_users)[:, None]
-        known = cols < self.co_items
-        safe = np.where(known, cols, 0)
-        h_co = hist[:, : self.co_items]
-        f = 0
-        for name in CO_SIGNALS:
-            scores = self._co_scores(name, h_co, user_ids)
-            if scores is None:
-                f += 4
-                continue
-            raw = np.where(known, scores[rows, safe], 0.0)
-            top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
-            # Scale-free versions, against the user's own scores over the whole catalogue (never against
-            # the other candidates, so an item's score does not depend on the batch it is scored in).
-            k = min(TOP_K_STATS, scores.shape[1])
-            best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
-            z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
-            ranks = _ranks_of(scores, raw)
-            out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
-            out[:, :, f + 3] = np.where(known, np.log1p(ranks), np.log1p(scores.shape[1]))
-            f += 4
-        if "cosine" in self.co:
-            cos = self.co["cosine"].tocsr()
-            for r in range(n_users):
-                h = h_co[r].indices
-                if len(h):
-                    out[r, :, f] = np.where(known[r], cos[h][:, safe[r]].max(axis=0).toarray().ravel(), 0.0)
-        f += 1
-        uvec = np.stack([self._user_vec(u) for u in user_ids])
-        ivec, _ = self.items.lookup([cat.ids[c] for c in cols.ravel()])
-        ivec = ivec.reshape(n_users, n_cand, -1)
-        dot = np.einsum("ud,ucd->uc", uvec, ivec)
-        norms = np.linalg.norm(uvec, axis=1)[:, None] * np.linalg.norm(ivec, axis=2) + 1e-6
-        out[:, :, f], out[:, :, f + 1] = dot, dot / norms
-        f += 2
-        lpop = np.log1p(cat.engagements[: len(cat.ids)])
-        out[:, :, f] = lpop[cols]
-        out[:, :, f + 1] = np.log1p(cat.trending(cols, now, self.config.trend_days))
-        first = np.where(np.isnan(cat.first_seen[cols]), now[:, None], cat.first_seen[cols])
-        created = np.where(np.isnan(cat.created_at[cols]), first, cat.created_at[cols])
-        all_created = np.where(np.isnan(cat.created_at), cat.first_seen, cat.created_at)[: len(cat.ids)]
-        all_created = np.where(np.isnan(all_created), 0.0, all_created)
-        mean_created = np.where(n_hist > 0, (binary @ all_created) / np.maximum(n_hist, 1), now)[:, None]
-        out[:, :, f + 2] = np.clip((now[:, None] - created) / YEAR_S, -1, 80)
-        out[:, :, f + 3] = np.clip((now[:, None] - first) / YEAR_S, -1, 80)
-        out[:, :, f + 4] = np.clip(np.abs(created - mean_created) / YEAR_S, 0, 80)
-        out[:, :, f + 5] = np.clip((now[:, None] - mean_created) / YEAR_S, -1, 80)
-        f += 6
-        # Per hashtag and per creator: how many of the viewer's engaged and swiped-away videos have it.
-        tags, creators = cat.tag_matrix(), cat.creator_matrix()
-        rejected = self._history_matrix(user_ids, len(cat.ids), self.rejections)
-        rejected.data[:] = 1.0
-        eng_tags, eng_creators = np.asarray((binary @ tags).todense()), np.asarray((binary @ creators).todense())
-        rej_tags, rej_creators = np.asarray((rejected @ tags).todense()), np.asarray((rejected @ creators).todense())
-        share = 1.0 / np.maximum(n_hist, 1)[:, None]
-        out[:, :, f] = _group_mean(tags, eng_tags * share, cols)  # share of the history with the video's hashtags
-        out[:, :, f + 1] = _group_mean(creators, eng_creators * share, cols)  # ... and by its creator
-        dur = cat.duration[cols]
-        out[:, :, f + 2] = np.where(np.isnan(dur), 0.0, np.log1p(np.nan_to_num(dur)))
-        out[:, :, f + 3] = np.isnan(dur)
-        out[:, :, f + 4] = np.log1p(n_hist)[:, None]
-        out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
-        f += 6
-        # Swipe-away rates with one engagement's worth of doubt: rejected / (rejected + engaged + 1).
-        out[:, :, f] = _group_mean(tags, rej_tags / (rej_tags + eng_tags + 1.0), cols)
-        out[:, :, f + 1] = _group_mean(creators, rej_creators / (rej_creators + eng_creators + 1.0), cols)
-        out[:, :, f + 2] = np.log1p(np.asarray(rejected.sum(axis=1)).ravel())[:, None]
-        out[:, :, f + 3] = cat.engage_rate(cols)
-        out[:, :, f + 4] = np.log1p(cat.viewers(cols))
-        f += 5
-        out[:, :, f : f + 3 * len(AGG_MATRICES)] = self._aggregates(user_ids, cols, known)
-        return out
-
-    def _aggregates(self, user_ids: list[str | None], cols: IntArray, known: npt.NDArray[np.bool_]) -> FloatArray:
-        # users x candidates x (3 per AGG_MATRICES): max, mean of the top 3 and log1p(count of positive) links
-        # from the viewer's history videos to each candidate; zero where a matrix is not fitted.
-        out = np.zeros((*cols.shape, 3 * len(AGG_MATRICES)), dtype=np.float32)
-        mats = [(j, self.co[m]) for j, m in enumerate(AGG_MATRICES) if m in self.co]
-        if not mats:
-            return out
-        for r, u in enumerate(user_ids):
-            h = [c for c in self.history.get(u, {}) if c < self.co_items] if u is not None else []
-            if not h:
-                continue
-            safe = np.where(known[r], cols[r], 0)
-            top = min(3, len(h))
-            for j, mat in mats:
-                sub = mat[h][:, safe].toarray()
-                sub[:, ~known[r]] = 0.0
-                out[r, :, 3 * j] = sub.max(axis=0)
-                out[r, :, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
-                out[r, :, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
-        return out
-
-    def _co_scores(self, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
-        # users x co_items scores of one co-engagement signal for these users' profiles.
-        if self.co_items == 0:
-            return None
-        if name in self.co:
-            if name in BINARY_PROFILE:
-                h_co = sp.csr_matrix(h_co, copy=True)
-                h_co.data[:] = 1.0
-            return np.asarray((h_co @ self.co[name]).todense(), dtype=np.float32)
-        if name != "userknn" or self.neighbour_matrix is None:
-            return None
-        people = self.neighbour_matrix  # users at fit x co_items, binary
-        mine = sp.csr_matrix(h_co, copy=True)
-        mine.data[:] = 1.0
-        overlap = np.asarray((mine @ people.T).todense(), dtype=np.float32)
-        sims = overlap / (np.sqrt(np.asarray(mine.sum(axis=1))) * self.neighbour_norms[None, :] + 1e-6)
-        for r, u in enumerate(user_ids):
-            own = self.neighbour_rows.get(u) if u is not None else None
-            if own is not None:
-                sims[r, own] = 0.0  # a viewer is not their own neighbour
-        k = min(USER_NEIGHBOURS, sims.shape[1])
-        if k < sims.shape[1]:
-            cut = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k][:, None]
-            sims = np.where(sims >= cut, sims, 0.0)
-        return np.asarray((sp.csr_matrix(sims) @ people).todense(), dtype=np.float32)
-
-    def _user_vec(self, user_id: str | None) -> FloatArray:
-        vec = self.users.get(user_id) if user_id is not None else None
-        return vec if vec is not None else np.zeros(self.config.dim, dtype=np.float32)
+        return ranker_features(self, user_ids, cols, now)
 
     def score_lists(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""
@@ -533,7 +263,7 @@ class FeedModel:
 
     def retrieve(self, user_ids: list[str | None], n: int, exclude: list[set[str]] | None = None) -> IntArray:
         """Per user, the n item columns with the highest EASE co-engagement (popularity for cold users)."""
-        step = self._chunk()
+        step = users_per_batch(len(self.catalogue.ids))
         parts = [
             self._retrieve(user_ids[a : a + step], n, exclude[a : a + step] if exclude else None)
             for a in range(0, len(user_ids), step)
@@ -547,7 +277,7 @@ class FeedModel:
         pop = np.log1p(cat.engagements[:n_items]) * 1e-6  # breaks ties (and ranks cold users) by popularity
         scores = np.tile(pop, (len(user_ids), 1))
         if "ease" in self.co:
-            hist = self._history_matrix(user_ids, n_items)[:, : self.co_items]
+            hist = profile_matrix(self.history, user_ids, n_items)[:, : self.co_items]
             scores[:, : self.co_items] += np.asarray((hist @ self.co["ease"]).todense())
         for r, u in enumerate(user_ids):
             seen = list(self.history.get(u, {})) if u is not None else []

@@ -27,8 +27,10 @@ from safetensors.numpy import load_file, save_file
 
 from sovereel.feed.catalogue import Catalogue
 from sovereel.feed.embedding_table import EmbeddingTable
+from sovereel.feed.features import FEATURES
 from sovereel.feed.interface import TASKS
-from sovereel.feed.model import FEATURES, FeedModel, ModelConfig, RankerNet
+from sovereel.feed.model import FeedModel, ModelConfig
+from sovereel.feed.ranker_net import RankerNet
 
 ARRAYS = "model.safetensors"
 IDS = "ids.json"

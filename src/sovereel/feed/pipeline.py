@@ -1,6 +1,6 @@
 """The For You serving pipeline: sources -> merge -> filters -> score -> re-rank -> page, with a Reason per item.
 
-`ForYouRecommender` implements the platform's `Recommender` protocol over any
+`ForYouRecommender.recommend(request, world)` fills a page over any
 `Scorer` (the learned model) and a versioned `Params`. It does no I/O: all it
 knows arrives in the `CandidateWorld`. The same request, world, scorer version
 and parameter version always give the same page and scores, because every
@@ -22,6 +22,7 @@ import numpy as np
 
 from sovereel.feed.explain import ExplainContext, explain
 from sovereel.feed.filters import FilterContext, apply_filters
+from sovereel.feed.indexes import ContentIndex, ItemIndex
 from sovereel.feed.interface import (
     TASKS,
     CandidateWorld,
@@ -35,8 +36,6 @@ from sovereel.feed.interface import (
 from sovereel.feed.params import SOURCES, Params
 from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page
 from sovereel.feed.sources import (
-    ContentIndex,
-    ItemIndex,
     RegionMemo,
     SourceHit,
     co_engagement_candidates,

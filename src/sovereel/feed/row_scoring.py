@@ -7,7 +7,7 @@ last bits of a row's result change with the batch around it. Here every layer mu
 the very same arithmetic. The inputs logged for replay are the ranker's feature rows (`FeedModel.features`):
 they hold everything the viewer's state and the video contributed at serving time.
 
-Pure: no I/O. The serving scorer (learner.LockedScorer) and the overseer's replay both call this module.
+Pure: no I/O. The serving scorer (foryou.scorer.LockedScorer) and the overseer's replay both call this module.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from torch import nn
 
+from sovereel.feed.features import FEATURES
 from sovereel.feed.interface import TASKS, VideoInfo
-from sovereel.feed.model import FEATURES, LOGIT_CLIP, PRIOR_BIAS, PRIOR_WEIGHTS, Z_CLIP, FeedModel, RankerNet
+from sovereel.feed.model import FeedModel
+from sovereel.feed.ranker_net import LOGIT_CLIP, PRIOR_BIAS, PRIOR_WEIGHTS, Z_CLIP, RankerNet
 
 FloatArray = npt.NDArray[np.float32]
 UNTRAINED = "untrained"
@@ -67,7 +69,7 @@ def ranker_logits(ranker: RankerNet, features: FloatArray) -> FloatArray:
 
 
 def prior_logits_rows(features: FloatArray) -> FloatArray:
-    """The untrained model's fixed prior (model.prior_logits), each row computed on its own."""
+    """The untrained model's fixed prior (ranker_net.prior_logits), each row computed on its own."""
     w = np.zeros((len(FEATURES), 1), dtype=np.float32)
     for name, weight in PRIOR_WEIGHTS.items():
         w[FEATURES.index(name), 0] = weight

@@ -1,22 +1,28 @@
-"""Batch training of the For You model: co-engagement matrices, embeddings and the ranker's fit.
+"""Batch training of the For You model from the event log: the orchestration.
 
 What runs on a schedule (or on `sovereel train`) rather than per event:
 
-- item-to-item co-engagement matrices learnt from the event log: EASE (Steck, 2019) over
-  user histories, over sessions and over short bursts, engagement-order neighbours (what was
-  engaged with a few positions before or after), cosine neighbours and RP3beta (Paudel et al.,
-  2017), each pruned to the `k` strongest neighbours per item so serving stays sparse;
-- retrieval embeddings from a seeded randomised SVD of the history matrix (PureSVD);
-- the ranker's fit, on lists made by cross-fitting: a slice of every user's log is held out
-  and the co-engagement state is rebuilt from the rest. Where the log records what was shown
+- the event log folded into engaged (and shown-but-not-engaged) pairs with per-task labels (`fold_events`);
+- the model's state rebuilt from those pairs (`fit_state`): counts, profiles, swipe-aways, the co-engagement
+  matrices (cooccurrence.py) and the retrieval embeddings (PureSVD);
+- the ranker's training lists, made by cross-fitting (`cross_fit_lists`): a slice of every user's log is held
+  out and the co-engagement state is rebuilt from the rest. Where the log records what was shown
   (impressions, skips), the ranker learns from the held-out *impressions*: per task, a binary
   cross-entropy of what the viewer did with each video they were shown, so it predicts
   P(action | shown), skips included, and never learns "what the feed used to show" as taste.
   Where it does not (ratings, as in MovieLens), it learns which of the retrieved candidates
   were the held-out engagements (softmax cross-entropy per task over the candidate list, with
-  the task's labels as the target distribution).
+  the task's labels as the target distribution);
+- the ranker's fit on those lists (ranker_fit.py), and the new version id and manifest.
 
-All functions are pure: arrays in, arrays out.
+Not pure. These change the `FeedModel` they are given, in place: `fold_events` (its watch-time quantile table,
+and the catalogue columns and durations of videos it meets), `fit_state` (counts, profiles, rejections,
+co-engagement matrices, neighbours and both embedding tables), `train_from_events` (all of that plus a new
+ranker, version and manifest) and `refresh_state` (all but the ranker). `cross_fit_lists` fits throwaway copies
+and leaves the model as it was, `impression_lists` only reads the copy it is given, and `holdout_slices`,
+`uses_impression_lists` and `digest_config` are pure. Random draws come from generators seeded by the config's
+`seed`, and torch's global generator is reseeded before the ranker is built and trained, so the same log and
+config give the same model (on the same library versions), as replay and the model's lineage check rely on.
 """
 
 from __future__ import annotations
@@ -25,354 +31,46 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 import torch
-from torch import nn
 from tqdm import tqdm
 
+from sovereel.events import kinds
 from sovereel.feed.catalogue import quantile_table, watch_quantile
-from sovereel.feed.interface import TASKS
-
-if TYPE_CHECKING:
-    from sovereel.feed.interface import VideoInfo
-    from sovereel.feed.model import Event, FeedModel, ModelConfig, RankerNet
+from sovereel.feed.cooccurrence import (
+    DENSE_EASE_MAX_ITEMS,
+    cosine_matrix,
+    ease_matrix,
+    gfcf_matrix,
+    history_matrix,
+    randomized_svd,
+    rp3_matrix,
+    sequence_matrix,
+    session_ids,
+)
+from sovereel.feed.embedding_table import EmbeddingTable
+from sovereel.feed.features import FEATURES
+from sovereel.feed.interface import TASKS, VideoInfo
+from sovereel.feed.model import MAX_REJECTIONS, Event, FeedModel, ModelConfig, digest_events, is_engaged
+from sovereel.feed.ranker_fit import RankerLists, calibrate_heads, fit_ranker, ranker_epochs
+from sovereel.feed.ranker_net import RankerNet
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
-Sparse: TypeAlias = Any  # scipy.sparse.csr_matrix (scipy ships no type hints)
 
 # Events that say a video was on the viewer's screen. A log with at least MIN_SHOWN_NEGATIVES shown-but-not-engaged
 # pairs trains the ranker on impression lists (see the module docstring); a log without them (ratings) cannot.
-SHOWN_KINDS = frozenset({"impression", "play", "progress", "skip", "complete"})
+SHOWN_KINDS = kinds.SHOWN_KINDS
 MIN_SHOWN_NEGATIVES = 200
 COLD_EVERY = 4  # one impression list in this many is also learnt with the viewer's profile left out
 IMPRESSION_LIST = 32  # shown videos per impression list (a user's held-out impressions, in time order)
-DENSE_SVD_MAX_CELLS = 20_000_000  # GF-CF's exact SVD up to this many users x items; a randomised one above
-DENSE_EASE_MAX_ITEMS = 8000  # above this, the exact EASE inverse (items^2 doubles) gives way to cosine neighbours
-
-
-def history_matrix(rows: IntArray, cols: IntArray, weights: npt.ArrayLike, shape: tuple[int, int]) -> Sparse:
-    """A users x items CSR matrix; repeated (user, item) pairs keep their largest weight."""
-    w = np.asarray(weights, dtype=np.float32)
-    if len(rows) == 0:
-        return sp.csr_matrix(shape, dtype=np.float32)
-    key = rows.astype(np.int64) * shape[1] + cols.astype(np.int64)
-    order = np.lexsort((-w, key))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    keep = order[first]
-    return sp.csr_matrix((w[keep], (rows[keep], cols[keep])), shape=shape, dtype=np.float32)
-
-
-def prune_columns(mat: npt.NDArray[np.floating], k: int) -> Sparse:
-    """Keep the k entries of largest magnitude in every column of a dense item x item matrix (as CSR)."""
-    n = mat.shape[0]
-    if k >= n:
-        return sp.csr_matrix(mat.astype(np.float32))
-    # By magnitude: EASE's negative weights carry as much of its accuracy as the positive ones.
-    top = np.argpartition(-np.abs(mat), k - 1, axis=0)[:k]
-    cols = np.broadcast_to(np.arange(mat.shape[1]), top.shape)
-    vals = np.take_along_axis(mat, top, axis=0)
-    keep = vals != 0
-    return sp.csr_matrix((vals[keep].astype(np.float32), (top[keep], cols[keep])), shape=mat.shape)
-
-
-def ease_matrix(x: Sparse, lam: float, k: int) -> Sparse:
-    """EASE item-item weights B = I - P diagMat(1/diag(P)), P = (X'X + lam I)^-1, top-k per item."""
-    n = x.shape[1]
-    if n > DENSE_EASE_MAX_ITEMS:
-        return cosine_matrix(x, k)
-    gram = (x.T @ x).toarray().astype(np.float64)
-    gram[np.diag_indices(n)] += lam
-    p = np.linalg.inv(gram)
-    b = p / (-np.diag(p))
-    np.fill_diagonal(b, 0.0)
-    return prune_columns(b, k)
-
-
-def gfcf_matrix(x: Sparse, k: int, alpha: float, neighbours: int, seed: int) -> Sparse:
-    """GF-CF's item x item filter (Shen et al., 2021) over the 0/1 history: with R~ = Du^-1/2 R Di^-1/2,
-    F = R~'R~ + alpha Di^-1/2 V_k'V_k Di^1/2 (V_k: R~'s top k right singular vectors), pruned like EASE."""
-    r = sp.csr_matrix(x, dtype=np.float64, copy=True)
-    r.data[:] = 1.0
-    du = np.maximum(np.asarray(r.sum(axis=1)).ravel(), 1.0)
-    di = np.maximum(np.asarray(r.sum(axis=0)).ravel(), 1.0)
-    norm = sp.csr_matrix(sp.diags(1.0 / np.sqrt(du)) @ r @ sp.diags(1.0 / np.sqrt(di)))
-    filt = np.asarray((norm.T @ norm).todense())
-    if alpha > 0 and k > 0:
-        if r.shape[0] * r.shape[1] <= DENSE_SVD_MAX_CELLS:
-            v = np.linalg.svd(norm.toarray(), full_matrices=False)[2][:k]
-        else:
-            factors, sing = randomized_svd(norm, k, seed)
-            v = (factors / np.sqrt(np.maximum(sing, 1e-12))).T.astype(np.float64)
-        filt += alpha * (v.T @ v) * (1.0 / np.sqrt(di))[:, None] * np.sqrt(di)[None, :]
-    return prune_columns(filt, neighbours)
-
-
-def _sparse_topk_columns(mat: Sparse, k: int) -> Sparse:
-    # Trim each column of a sparse matrix to its k entries of largest magnitude, column by column,
-    # so the working set never exceeds one column (catalogues of 100k+ items).
-    csc = sp.csc_matrix(mat, dtype=np.float32)
-    csc.sort_indices()
-    counts = np.diff(csc.indptr)
-    if counts.max(initial=0) <= k:
-        return sp.csr_matrix(csc)
-    keep = np.ones(csc.nnz, dtype=bool)
-    for col in np.nonzero(counts > k)[0]:
-        a, b = csc.indptr[col], csc.indptr[col + 1]
-        drop = np.argpartition(-np.abs(csc.data[a:b]), k - 1)[k:]
-        keep[a + drop] = False
-    cols = np.repeat(np.arange(csc.shape[1]), counts)
-    return sp.csr_matrix((csc.data[keep], (csc.indices[keep], cols[keep])), shape=csc.shape)
-
-
-def cosine_matrix(x: Sparse, k: int) -> Sparse:
-    """Cosine similarity between item columns of X, zero diagonal, top-k neighbours per item."""
-    gram = sp.csr_matrix(x.T @ x, dtype=np.float32)
-    norms = np.sqrt(np.asarray(gram.diagonal(), dtype=np.float32)) + 1e-6
-    inv = sp.diags(1.0 / norms)
-    sim = sp.csr_matrix(inv @ gram @ inv)
-    sim.setdiag(0.0)
-    sim.eliminate_zeros()
-    return _sparse_topk_columns(sim, k)
-
-
-def rp3_matrix(x: Sparse, beta: float, k: int) -> Sparse:
-    """RP3beta: two-step random-walk item-item probabilities divided by popularity^beta, top-k per item."""
-    x = sp.csr_matrix(x, dtype=np.float32)
-    user_deg = np.asarray(x.sum(axis=1)).ravel()
-    item_deg = np.asarray(x.sum(axis=0)).ravel()
-    p_ui = sp.diags(1.0 / np.maximum(user_deg, 1.0)) @ x
-    p_iu = sp.diags(1.0 / np.maximum(item_deg, 1.0)) @ x.T
-    walk = sp.csr_matrix(p_iu @ p_ui) @ sp.diags(1.0 / np.maximum(item_deg, 1.0) ** beta)
-    walk = sp.csr_matrix(walk)
-    walk.setdiag(0.0)
-    walk.eliminate_zeros()
-    return _sparse_topk_columns(walk, k)
-
-
-def sequence_matrix(
-    users: IntArray, cols: IntArray, ts: npt.NDArray[np.float64], n_items: int, window: int, k: int
-) -> Sparse:
-    """Items engaged within `window` positions of each other in a viewer's time order (weight 1/distance),
-    summed over viewers, divided by sqrt(popularity_i * popularity_j), top-k per item.
-
-    Unlike a session (a time gap), this sees the order things were watched in: what other viewers took up
-    right before or after a video, whatever their pace."""
-    order = np.lexsort((ts, users))
-    u, c = users[order], cols[order]
-    rows: list[IntArray] = []
-    others: list[IntArray] = []
-    vals: list[FloatArray] = []
-    for d in range(1, max(0, window) + 1):
-        same = u[d:] == u[:-d]
-        a, b = c[:-d][same], c[d:][same]
-        rows += [a, b]
-        others += [b, a]
-        vals.append(np.full(2 * len(a), 1.0 / d, dtype=np.float32))
-    if not rows or sum(len(r) for r in rows) == 0:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    pairs = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(others))), shape=(n_items, n_items)
-    )  # repeated pairs are summed
-    pairs.setdiag(0.0)
-    pairs.eliminate_zeros()
-    inv = sp.diags(1.0 / np.sqrt(np.bincount(cols, minlength=n_items) + 1.0))
-    return _sparse_topk_columns(inv @ pairs @ inv, k)
-
-
-def session_ids(users: IntArray, ts: npt.NDArray[np.float64], gap_s: float) -> IntArray:
-    """Number sessions: a user's events more than `gap_s` apart (in time order) start a new session."""
-    order = np.lexsort((ts, users))
-    u, t = users[order], ts[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (u[1:] != u[:-1]) | (np.diff(t) > gap_s)
-    sid = np.cumsum(new) - 1
-    out = np.empty(len(order), dtype=np.int64)
-    out[order] = sid
-    return out
-
-
-def randomized_svd(x: Sparse, dim: int, seed: int, power_iters: int = 4) -> tuple[FloatArray, FloatArray]:
-    """Seeded randomised truncated SVD (Halko et al.): returns item factors V*sqrt(s) and s."""
-    rng = np.random.default_rng(seed)
-    n_items = x.shape[1]
-    dim = max(1, min(dim, min(x.shape) - 1))
-    omega = rng.standard_normal((n_items, dim + 8)).astype(np.float32)
-    y = np.asarray(x @ omega)
-    for _ in range(power_iters):
-        y, _ = np.linalg.qr(y)
-        y = np.asarray(x @ np.asarray(x.T @ y))
-    q, _ = np.linalg.qr(y)
-    small = np.asarray((x.T @ q).T)
-    _, s, vt = np.linalg.svd(small, full_matrices=False)
-    s, vt = s[:dim], vt[:dim]
-    # Sign-fix each factor so the result does not depend on LAPACK's choice.
-    signs = np.sign(vt[np.arange(dim), np.abs(vt).argmax(axis=1)])
-    vt = vt * signs[:, None]
-    return (vt.T * np.sqrt(s)).astype(np.float32), s.astype(np.float32)
-
-
-@dataclass
-class RankerLists:
-    """Training lists for the ranker: features (lists x candidates x F) and per-task targets (lists x C x T).
-
-    `mask` (lists x C), where given, marks the real entries of impression lists (the rest is padding); such
-    lists are learnt pointwise (binary cross-entropy per shown video and task), the others listwise."""
-
-    features: FloatArray
-    targets: FloatArray
-    mask: npt.NDArray[np.bool_] | None = None
-
-    @staticmethod
-    def concat(parts: Sequence[RankerLists]) -> RankerLists:
-        """Stack several folds' lists (all of one kind)."""
-        masks = [p.mask for p in parts]
-        return RankerLists(
-            features=np.concatenate([p.features for p in parts]).astype(np.float32),
-            targets=np.concatenate([p.targets for p in parts]).astype(np.float32),
-            mask=None if any(m is None for m in masks) else np.concatenate([m for m in masks if m is not None]),
-        )
-
-    def labelled(self) -> npt.NDArray[np.bool_]:
-        """Lists the loss can learn from: any shown video (impression lists) or any positive label."""
-        if self.mask is not None:
-            return np.asarray(self.mask.any(axis=1))
-        return np.asarray(self.targets.sum(axis=(1, 2)) > 0)
-
-
-def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy per (list, task) with the normalised labels as target; lists without labels skipped."""
-    # logits, targets: (lists, candidates, tasks)
-    mass = targets.sum(dim=1)
-    keep = mass > 0
-    if not bool(keep.any()):
-        return logits.sum() * 0.0
-    logp = torch.log_softmax(logits, dim=1)
-    per = -(logp * targets).sum(dim=1) / mass.clamp_min(1e-9)
-    return per[keep].mean()
-
-
-def pointwise_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy per shown video and task (soft targets allowed), averaged over the real entries."""
-    # logits, targets: (lists, candidates, tasks); mask: (lists, candidates)
-    per = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(dim=2)
-    m = mask.to(per.dtype)
-    return (per * m).sum() / m.sum().clamp_min(1.0)
-
-
-class Adam:
-    """Adam with decoupled-free L2 (as torch.optim.Adam); hand-rolled because torch.optim's first use
-    imports torch._dynamo, which costs seconds per process on a small CPU box."""
-
-    def __init__(self, params: list[nn.Parameter], lr: float, weight_decay: float) -> None:
-        self.params = params
-        self.lr, self.wd, self.b1, self.b2, self.eps, self.t = lr, weight_decay, 0.9, 0.999, 1e-8, 0
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-
-    def step(self) -> None:
-        """Apply one update from the parameters' .grad, then clear them."""
-        self.t += 1
-        with torch.no_grad():
-            for p, m, v in zip(self.params, self.m, self.v, strict=True):
-                if p.grad is None:
-                    continue
-                g = p.grad + self.wd * p
-                m.mul_(self.b1).add_(g, alpha=1 - self.b1)
-                v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
-                m_hat = m / (1 - self.b1**self.t)
-                v_hat = v / (1 - self.b2**self.t)
-                p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
-                p.grad = None
-
-
-def fit_ranker(
-    net: nn.Module,
-    lists: RankerLists,
-    *,
-    epochs: int,
-    lr: float,
-    weight_decay: float,
-    batch_lists: int,
-    seed: int,
-    on_epoch: Callable[[int, float], None] | None = None,
-    device: str = "cpu",
-) -> list[float]:
-    """Train `net` (features -> per-task logits) with the listwise loss; returns the mean loss per epoch.
-
-    On another `device` (e.g. "cuda") the lists and the net move there for training and the net comes back
-    to the CPU, where serving runs."""
-    gen = torch.Generator().manual_seed(seed)
-    has = torch.from_numpy(lists.labelled())
-    x = torch.from_numpy(lists.features)[has].to(device)
-    y = torch.from_numpy(lists.targets)[has].to(device)
-    mask = None if lists.mask is None else torch.from_numpy(lists.mask)[has].to(device)
-    net.to(device)
-    opt = Adam([p for p in net.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
-    losses: list[float] = []
-    for epoch in range(epochs):
-        net.train()
-        perm = torch.randperm(len(x), generator=gen).to(device)
-        total, batches = 0.0, 0
-        for start in range(0, len(x), batch_lists):
-            idx = perm[start : start + batch_lists]
-            if mask is None:
-                loss = listwise_loss(net(x[idx]), y[idx])
-            else:
-                loss = pointwise_loss(net(x[idx]), y[idx], mask[idx])
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += float(loss.detach())
-            batches += 1
-        losses.append(total / max(batches, 1))
-        if on_epoch is not None:
-            on_epoch(epoch, losses[-1])
-    net.eval()
-    net.to("cpu")
-    return losses
-
-
-def ranker_epochs(cfg: ModelConfig, lists: RankerLists) -> int:
-    """`cfg.epochs`, or more where the lists are few: at least `cfg.min_steps` optimiser steps in all.
-
-    A young region has a handful of training lists; a few epochs of them would leave the ranker near its
-    random initialisation."""
-    labelled = int(lists.labelled().sum())
-    per_epoch = max(1, -(-labelled // cfg.batch_lists))
-    return max(cfg.epochs, -(-cfg.min_steps // per_epoch))
-
-
-def calibrate_heads(net: RankerNet, lists: RankerLists, max_lists: int = 2000, seed: int = 0) -> FloatArray:
-    """Set `net.offset` so each task's mean predicted probability over the candidates equals its label rate.
-
-    For impression lists that is the rate per shown video (padding left out)."""
-    pick = np.random.default_rng(seed).permutation(len(lists.features))[:max_lists]
-    x = torch.from_numpy(lists.features[pick])
-    real = np.ones(lists.targets[pick].shape[:2], dtype=bool) if lists.mask is None else lists.mask[pick]
-    rates = lists.targets[pick][real].clip(0, 1).mean(axis=0)
-    offset = net.offset
-    offset.zero_()
-    with torch.no_grad():
-        logits = net(x)[torch.from_numpy(real)]
-    for t in range(logits.shape[1]):
-        target = float(np.clip(rates[t], 1e-4, 1 - 1e-4))
-        lo, hi = -30.0, 30.0
-        for _ in range(50):  # bisection: mean sigmoid is increasing in the offset
-            mid = (lo + hi) / 2
-            if float(torch.sigmoid(logits[:, t] + mid).mean()) < target:
-                lo = mid
-            else:
-                hi = mid
-        offset[t] = (lo + hi) / 2
-    return np.asarray(offset.numpy(), dtype=np.float32).copy()
 
 
 def holdout_slices(users: IntArray, n_slices: int, seed: int) -> IntArray:
@@ -410,8 +108,6 @@ class Engagements:
 
 def fold_events(model: FeedModel, events: Sequence[Event]) -> Engagements:
     """Aggregate events into engaged pairs with per-task labels; fits the model's D2Q watch-time table."""
-    from sovereel.feed.model import is_engaged
-
     cfg, cat = model.config, model.catalogue
     weights = dict(cfg.kind_weights)
     plays = [(e.duration_s, e.watched_s) for e in events if e.watched_s > 0 and e.duration_s > 0]
@@ -470,9 +166,6 @@ def fit_state(
 ) -> None:
     """Rebuild counts, profiles, co-engagement matrices and embeddings from the kept pairs (and the viewers'
     swipe-aways from the kept shown-but-not-engaged pairs; all of them where `keep_shown` is None)."""
-    from sovereel.feed.embedding_table import EmbeddingTable
-    from sovereel.feed.model import MAX_REJECTIONS
-
     cfg, cat = model.config, model.catalogue
     users, cols, w, ts = data.users[keep], data.cols[keep], data.weights[keep], data.ts[keep]
     n_items = len(cat.ids)
@@ -543,8 +236,6 @@ def _mean_time(data: Engagements, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np
 def cross_fit_lists(model: FeedModel, data: Engagements, progress: bool = False) -> RankerLists:
     """Ranker training lists: per fold, rebuild state without one slice and label that slice's impressions
     (where the log has them; see `impression_lists`) or the retrieved candidates (where it does not)."""
-    from sovereel.feed.model import FeedModel
-
     cfg = model.config
     parts = []
     n_folds = min(cfg.folds, cfg.slices)
@@ -628,8 +319,6 @@ def train_from_events(
     device: str = "cpu",
 ) -> None:
     """Fit `model` in place from the event log (and the videos' public facts); sets a new version."""
-    from sovereel.feed.model import FEATURES, RankerNet, digest_events
-
     cfg = model.config
     parent = model.base_version
     model.describe(list(videos))
@@ -693,8 +382,6 @@ def train_from_events(
 
 def refresh_state(model: FeedModel, events: Sequence[Event], videos: Sequence[VideoInfo]) -> None:
     """Rebuild everything but the ranker from the event log (a daily retrain); sets a new version."""
-    from sovereel.feed.model import digest_events
-
     parent = model.version
     model.describe(list(videos))
     data = fold_events(model, events)

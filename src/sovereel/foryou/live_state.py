@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from sovereel.events.kinds import ENGAGEMENT_KINDS
 from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats, Skip
 from sovereel.feed.once import OncePerDay
 from sovereel.storage.db import RegionDB
@@ -26,7 +27,7 @@ MAX_RECENT = 100
 MAX_NEIGHBOURS = 50
 SESSION_WINDOW = 20  # co-engagement pairs a positive action with the viewer's last N positive videos
 SNAPSHOT_S = 1.0
-POSITIVE = ("complete", "like", "share", "comment", "follow")
+POSITIVE = ENGAGEMENT_KINDS
 
 
 @dataclass(frozen=True)

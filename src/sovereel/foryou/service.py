@@ -9,13 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sovereel.captions import parse_hashtags
+from sovereel.actions.impressions import do_record_impressions
 from sovereel.errors import Invalid
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest, VideoInfo
 from sovereel.feed.pipeline import InvalidCursor
+from sovereel.foryou.readers import video_info
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
 from sovereel.queries.videos import following_feed, video_views
+from sovereel.runtime.consumers import connect
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import (
     FeedImpression,
@@ -107,22 +109,7 @@ class VideoSnapshot:
 
     @staticmethod
     def _info(r: Any, creator_name: str, creator_suspended: bool) -> VideoInfo:
-        return VideoInfo(
-            id=r.id,
-            creator_id=r.creator_id,
-            created_at=r.created_at,
-            duration_s=r.duration_s or 0.0,
-            hashtags=tuple(parse_hashtags(r.caption)),  # caption order: the first is the topic
-            caption=r.caption,
-            creator_name=creator_name,
-            visibility=r.visibility,
-            like_count=r.like_count,
-            comment_count=r.comment_count,
-            share_count=r.share_count,
-            view_count=r.view_count,
-            # The pipeline's moderation filter drops all but "ok": a suspended account's videos with the rest.
-            moderation="suspended" if creator_suspended else r.moderation_state,
-        )
+        return video_info(r, creator_name=creator_name, creator_suspended=creator_suspended)
 
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
@@ -142,7 +129,7 @@ class FeedService:
     def __init__(self, rt: RegionRuntime) -> None:
         self.rt = rt
         self.snapshot = VideoSnapshot(rt)
-        rt.bus.subscribe("video.", lambda _m: self.snapshot.invalidate())
+        connect(rt.bus, "feed_snapshot", lambda _m: self.snapshot.invalidate())
 
     def _recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
         try:
@@ -228,18 +215,9 @@ class FeedService:
                 item.reason.sources.append("rewatch")
                 item.reason.explanation.append("You have seen everything new here; this one again")
                 items.append(item)
-        with self.rt.db.transaction() as s:
-            s.add_all(
-                FeedImpression(
-                    request_id=chain,
-                    user_id=viewer_id,
-                    video_id=item.video_id,
-                    position=page_no * limit + i,
-                    reason=item.reason.as_dict(),
-                    served_at=now,
-                )
-                for i, item in enumerate(items)
-            )
+        do_record_impressions(
+            self.rt.db, request_id=chain, user_id=viewer_id, first_position=page_no * limit, items=items, served_at=now
+        )
         next_cursor = None
         if items:
             next_cursor = f"{chain}:{page_no + 1}" + (f":{page.next_cursor}" if page.next_cursor else "")

@@ -29,7 +29,7 @@ Entries hold no raw personal data: name users by `pseudonym(secret, user_id)` in
   (an authenticated request: a signed-in user's or an operator's).
 - `residency.refused_summary` {since, until, window_s, counts: {reason: n}, requested_regions: {region: n}}:
   unauthenticated refusals (bad tokens, anonymous look-ups, unsigned peer calls) counted since the last summary;
-  at most one per window (`governance.refusals`), regions only of this deployment; subject `unauthenticated`.
+  at most one per window (`actions.refusals`), regions only of this deployment; subject `unauthenticated`.
 - `rights.<name>` {…}: other user-rights requests (e.g. `rights.personalisation_off`).
 """
 

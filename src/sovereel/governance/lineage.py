@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 import sovereel
 from sovereel.governance import merkle
 from sovereel.governance.manifest import event_leaf_bytes, sha256_json
-from sovereel.governance.registry import check_version, read_manifest, version_dir
+from sovereel.governance.model_registry import ModelRegistry, check_version
 from sovereel.governance.signing import RegionKeys
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Event, Like, Share, User
@@ -135,12 +135,13 @@ class VerifyReport:
 def verify_model(db: RegionDB, region_dir: Path, version: str, keys: RegionKeys) -> VerifyReport:
     """Check a version's signature, weight digests, licence, and that its training events are this region's."""
     report = VerifyReport(version)
-    verdict = check_version(db, region_dir, version, keys)
+    registry = ModelRegistry(region_dir)
+    verdict = check_version(db, registry, version, keys)
     if not verdict.ok:
         report.problems.append(f"{verdict.code}: {verdict.reason}")
         return report
     report.checks.append(f"signature by region {verdict.source_region!r} and weight digests OK")
-    manifest = read_manifest(version_dir(region_dir, version))
+    manifest = registry.manifest(version)
     lineage = manifest.get("lineage")
     if not isinstance(lineage, dict) or not isinstance(lineage.get("events"), dict):
         report.problems.append("the manifest has no lineage block")

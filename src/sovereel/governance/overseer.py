@@ -8,11 +8,9 @@ an auditor need (no captions, usernames or explanation sentences, which can name
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 from sovereel.errors import Invalid, NotFound
 from sovereel.governance import merkle
 from sovereel.governance.audit import log_size, pseudonym, read_records, stored_leaves
+from sovereel.governance.model_registry import ModelRegistry
 from sovereel.storage.models import AuditCheckpoint, FeedImpression, User
 
 OVERSEER = "overseer"
@@ -117,19 +116,11 @@ def get_impression(s: Session, impression_id: int) -> FeedImpression:
 
 
 # -- the model registry ------------------------------------------------------------------------------------
-def _read_manifest(directory: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+SignatureCheck = Callable[[str, dict[str, Any]], str]
+"""How a version's signature is judged: (version, manifest) -> 'verified' or why not."""
 
 
-SignatureCheck = Callable[[Path, dict[str, Any]], str]
-"""How a version's signature is judged: (version folder, manifest) -> 'verified' or why not."""
-
-
-def manifest_signature(directory: Path, manifest: dict[str, Any]) -> str:
+def manifest_signature(version: str, manifest: dict[str, Any]) -> str:
     """Without the region's keys at hand: whether the manifest carries a signature block at all."""
     return "signed (not checked)" if isinstance(manifest.get("signature"), dict) else "unsigned"
 
@@ -170,17 +161,13 @@ def model_card(manifest: dict[str, Any], version: str, *, current: str | None, s
     }
 
 
-def list_models(
-    registry: Path, current: str | None, check: SignatureCheck = manifest_signature
-) -> list[dict[str, Any]]:
+def list_models(registry: ModelRegistry, check: SignatureCheck = manifest_signature) -> list[dict[str, Any]]:
     """Every version in the registry, newest first, as model cards."""
-    cards = []
-    if registry.is_dir():
-        for directory in registry.iterdir():
-            manifest = _read_manifest(directory) if directory.is_dir() else None
-            if manifest is not None:
-                signature = check(directory, manifest)
-                cards.append(model_card(manifest, directory.name, current=current, signature=signature))
+    current = registry.current()
+    cards = [
+        model_card(manifest, version, current=current, signature=check(version, manifest))
+        for version, manifest in registry.manifests()
+    ]
     return sorted(cards, key=lambda c: float(c["trained_at"] or 0.0), reverse=True)
 
 
@@ -189,33 +176,27 @@ def _parent_of(manifest: dict[str, Any] | None) -> str:
     return str((m.get("lineage") or {}).get("parent_version") or m.get("parent_version") or "").split("+", 1)[0]
 
 
-def lineage(registry: Path, version: str, limit: int = 50) -> list[str]:
+def lineage(registry: ModelRegistry, version: str, limit: int = 50) -> list[str]:
     """The chain of parents from `version` back to the first (or to one not in the registry)."""
     chain = [version]
     while len(chain) < limit:
-        parent = _parent_of(_read_manifest(registry / chain[-1]))
+        parent = _parent_of(registry.manifest_or_none(chain[-1]))
         if not parent or parent in chain:
             break
         chain.append(parent)
-        if not (registry / parent).is_dir():
+        if not registry.has_version(parent):
             break
     return chain
 
 
-def get_model(
-    registry: Path, version: str, current: str | None, check: SignatureCheck = manifest_signature
-) -> dict[str, Any]:
+def get_model(registry: ModelRegistry, version: str, check: SignatureCheck = manifest_signature) -> dict[str, Any]:
     """One version's model card with its lineage; NotFound when it is not in the registry."""
-    if not version or "/" in version or "\\" in version or version.startswith("."):
-        raise NotFound(f"no model version {version!r}")
-    directory = registry / version
-    manifest = _read_manifest(directory)
+    registry.version_dir(version)  # NotFound for a name that would leave the registry
+    manifest = registry.manifest_or_none(version)
     if manifest is None:
         raise NotFound(f"no model version {version!r} in this region's registry")
-    card = model_card(manifest, version, current=current, signature=check(directory, manifest))
-    card["lineage"] = [
-        {"version": v, "in_registry": (registry / v / "manifest.json").is_file()} for v in lineage(registry, version)
-    ]
+    card = model_card(manifest, version, current=registry.current(), signature=check(version, manifest))
+    card["lineage"] = [{"version": v, "in_registry": registry.has_version(v)} for v in lineage(registry, version)]
     return card
 
 
@@ -265,8 +246,9 @@ def scrub_people(s: Session, values: list[Any], names: Pseudonyms) -> list[Any]:
     return [fix(v) for v in values] if found else values
 
 
-def latest_checkpoint(s: Session) -> dict[str, Any] | None:
-    """The newest signed tree head, or None before the first checkpoint."""
+def _view_checkpoint(s: Session) -> dict[str, Any] | None:
+    # The newest signed tree head in the short form the audit view shows (None before the first checkpoint).
+    # The exchange form, which a verifier checks, is `queries.audit.latest_checkpoint`.
     row = s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)).first()
     if row is None:
         return None
@@ -277,7 +259,7 @@ def audit_view(s: Session, names: Pseudonyms, *, start: int = 0, limit: int = 50
     """Entries from `start` with each one's inclusion proof against the newest checkpoint (or the whole log)."""
     if not 1 <= limit <= MAX_PAGE or start < 0:
         raise Invalid(f"need start >= 0 and 1 <= limit <= {MAX_PAGE}", code="bad_range")
-    checkpoint = latest_checkpoint(s)
+    checkpoint = _view_checkpoint(s)
     size = log_size(s)
     tree_size = int(checkpoint["size"]) if checkpoint else size
     leaves = stored_leaves(s, tree_size)

@@ -11,8 +11,9 @@ region's creators appear here), a creator stub, or an account id of another regi
 home region's tag, `sovereel.ids.region_tag`). Only a refusal of an authenticated request (a signed-in user,
 an operator) is written to the audit log as `residency.refused`, one entry each; an unauthenticated one (a
 token this region cannot check, an anonymous look-up) is counted and summarised at most once per window
-(`governance.refusals`), so no anonymous request grows the log. A token naming a region that is not part
-of the deployment is simply an invalid token (401), written nowhere.
+(`actions.refusals`), so no anonymous request grows the log. A token naming a region that is not part
+of the deployment is simply an invalid token (401), written nowhere. The refusals that are audited, and
+`check_username` which decides them, are in `actions.residency` (the audit log is written only by actions).
 """
 
 from __future__ import annotations
@@ -22,16 +23,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, select
-
 from sovereel.errors import Forbidden, Invalid
-from sovereel.governance.audit import append_audit
-from sovereel.governance.refusals import record_unauthenticated
 from sovereel.governance.signing import region_keys, trust_key, trusted_dir, trusted_key
 from sovereel.ids import id_tag, region_tag
 from sovereel.settings import REGION_RE, Settings
-from sovereel.storage.db import RegionDB
-from sovereel.storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -169,38 +164,11 @@ def foreign_handle(username: str) -> tuple[str, str] | None:
     return (name, region.lower()) if at else None
 
 
-def refuse(region: str, db: RegionDB, *, what: str, requested_region: str, reason: str) -> ForeignRegion:
-    """Record a residency refusal in the audit log (its own transaction) and return the 403 to raise."""
-    log.warning("residency: refused %s for region %s (%s)", what, requested_region, reason)
-    with db.transaction() as s:
-        append_audit(
-            s,
-            region=region,
-            kind="residency.refused",
-            actor_id=None,
-            subject=f"region:{requested_region}"[:200],
-            detail={"what": what, "home_region": region, "requested_region": requested_region, "reason": reason},
-        )
-    return _foreign(region, requested_region)
-
-
-def _foreign(region: str, requested_region: str) -> ForeignRegion:
+def foreign_region(region: str, requested_region: str) -> ForeignRegion:
+    """The 403 for a request that names `requested_region`'s data at a server of `region`."""
     return ForeignRegion(
         f"that belongs to region {requested_region!r}; this server holds region {region!r}'s data only"
     )
-
-
-def check_token(settings: Settings, db: RegionDB, token: str) -> None:
-    """Refuse (403, counted) a session token naming another region of the deployment.
-
-    Not audited one by one: this region cannot tell another region's real token from a forged one, so the
-    request is unauthenticated. A token naming no region of the deployment is left to fail as invalid (401).
-    """
-    region = token_region(token)
-    if region is None or region == settings.region or region not in settings.regions:
-        return
-    record_unauthenticated(db, "foreign_token", region=region, known_regions=settings.regions)
-    raise _foreign(settings.region, region)
 
 
 def account_region(settings: Settings, value: str) -> str | None:
@@ -209,27 +177,3 @@ def account_region(settings: Settings, value: str) -> str | None:
     if tag is None or tag == region_tag(settings.region):
         return None
     return next((n for n in sorted(settings.regions) if n != settings.region and region_tag(n) == tag), None)
-
-
-def check_username(settings: Settings, db: RegionDB, username: str, *, signed_in: bool = False) -> None:
-    """Refuse (403) a request naming another region's user: a `name@region` handle, the handle or id of a
-    creator stub, or an id that is no account here and carries another region's tag. Audited one by one when
-    the request is authenticated (`signed_in`: a user of this region, an operator); otherwise counted only."""
-    handle = foreign_handle(username)
-    region = handle[1] if handle else None
-    if region is not None and region not in settings.regions:
-        region = None  # not a region of this deployment: an unknown user (404), not a refusal to audit
-    what, reason = "user", "user of another region"
-    if region is None:
-        with db.session() as s:
-            row = s.execute(
-                select(User.origin_region).where(or_(User.username_key == username.lower(), User.id == username))
-            ).first()
-        region = row[0] if row is not None else account_region(settings, username)
-        if row is None and region:
-            what, reason = "user id", "account id of another region"
-    if region and region != settings.region:
-        if not signed_in:
-            record_unauthenticated(db, "foreign_user", region=region, known_regions=settings.regions)
-            raise _foreign(settings.region, region)
-        raise refuse(settings.region, db, what=what, requested_region=region, reason=reason)

@@ -6,27 +6,28 @@ item, the ranker's feature row — everything the viewer's state and the video c
 Replay loads the ranker of version `base` from the region's model registry (online learning never changes
 the ranker, only the state the features are computed from), runs it on the logged feature row with the same
 row-invariant arithmetic serving used (`feed.row_scoring`), and weighs the predictions with the parameter set
-of the logged version (archived under `<region dir>/params/<version>.json`). A non-personalised item's score is
-region popularity over the page's top popularity: replay recomputes that ratio from its logged inputs.
+of the logged version (kept in the registry's parameter archive, `ModelRegistry.archive_params`). A
+non-personalised item's score is region popularity over the page's top popularity: replay recomputes that ratio
+from its logged inputs.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sovereel.errors import AppError, NotFound
+from sovereel.errors import AppError
+from sovereel.feed.features import FEATURES
 from sovereel.feed.interface import TASKS
-from sovereel.feed.model import FEATURES, FeedModel, RankerNet
-from sovereel.feed.params import Params, canonical_json, params_from_dict
+from sovereel.feed.params import Params, params_from_dict
 from sovereel.feed.pipeline import score_terms
+from sovereel.feed.ranker_net import RankerNet
 from sovereel.feed.row_scoring import UNTRAINED, base_version, predictions_from_features
+from sovereel.governance.model_registry import ModelRegistry
 
 MAX_CACHED_MODELS = 4
 
@@ -38,32 +39,14 @@ class ReplayUnavailable(AppError):
     code = "replay_unavailable"
 
 
-def params_dir(region_dir: Path) -> Path:
-    """Where every parameter set that ever served is kept, by version."""
-    return region_dir / "params"
-
-
-def archive_params(region_dir: Path, params: Params) -> Path:
-    """Keep a serving parameter set by its version (idempotent), so impressions ranked with it stay replayable."""
-    target = params_dir(region_dir) / f"{params.version}.json"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(canonical_json(params.to_dict()), encoding="utf-8")
-        tmp.replace(target)
-    return target
-
-
-def load_archived_params(region_dir: Path, version: str, live: Params | None = None) -> Params:
+def load_archived_params(registry: ModelRegistry, version: str, live: Params | None = None) -> Params:
     """The parameter set of `version`: the live one if it matches, else the archived copy (checked by hash)."""
     if live is not None and live.version == version:
         return live
-    if not version.isalnum():
-        raise NotFound(f"no parameter set {version!r}")
-    path = params_dir(region_dir) / f"{version}.json"
-    if not path.is_file():
+    stored = registry.archived_params(version)  # NotFound for a name that is not a parameter version
+    if stored is None:
         raise ReplayUnavailable(f"parameter set {version} is not in the archive")
-    params = params_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    params = params_from_dict(stored)
     if params.version != version:
         raise ReplayUnavailable(f"the archived parameter set {version} does not hash to its version")
     return params
@@ -72,7 +55,7 @@ def load_archived_params(region_dir: Path, version: str, live: Params | None = N
 class RankerCache:
     """Rankers of registry versions, loaded on first use (a few kept: replays cluster on recent versions)."""
 
-    def __init__(self, registry: Path, check: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, registry: ModelRegistry, check: Callable[[str], str | None] | None = None) -> None:
         self.registry = registry
         self.check = check  # version -> None when it may be used, else why not (signature, file digests)
         self._lock = threading.Lock()
@@ -82,9 +65,8 @@ class RankerCache:
         """The ranker of a registry version; None for the untrained prior."""
         if version == UNTRAINED:
             return None
-        directory = self.registry / version
         # Checked on every use, cached or not: a replay is only as good as the registry that still holds the version.
-        if not version.replace("-", "").replace("_", "").isalnum() or not (directory / "manifest.json").is_file():
+        if not version.replace("-", "").replace("_", "").isalnum() or not self.registry.has_version(version):
             raise ReplayUnavailable(f"model version {version} is not in the region's registry")
         with self._lock:
             if version in self._rankers:
@@ -93,7 +75,7 @@ class RankerCache:
         if problem is not None:
             raise ReplayUnavailable(f"model version {version} fails its check: {problem}")
         try:
-            ranker = FeedModel.load(directory).ranker
+            ranker = self.registry.load(version).ranker
         except ValueError as exc:  # e.g. a version trained on other ranker inputs than this code computes
             raise ReplayUnavailable(f"model version {version} cannot be replayed by this code: {exc}") from exc
         with self._lock:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sovereel.events.kinds import POSITIVE_HISTORY_KINDS
+from sovereel.governance.model_registry import ModelRegistry
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import (
     AuthSession,
@@ -38,7 +39,6 @@ from sovereel.storage.models import (
 )
 
 EXPORT_SCHEMA_VERSION = 1
-POSITIVE_KINDS = ("complete", "like", "share", "comment", "loop")
 PROFILE_HIDDEN = frozenset({"password_hash", "username_key", "avatar_key", "origin_region"})
 
 HOW_FOR_YOU_WORKS = [
@@ -77,21 +77,17 @@ def erasure_hash(region: str, user_id: str) -> str:
     return hashlib.sha256(f"erasure:{region}:{user_id}".encode()).hexdigest()
 
 
-def models_trained_on(registry: Path, region: str, events_from: float | None, events_to: float | None) -> list[str]:
+def models_trained_on(region_dir: Path, region: str, events_from: float | None, events_to: float | None) -> list[str]:
     """Model versions whose manifest's training data range overlaps [events_from, events_to]."""
-    if events_from is None or events_to is None or not registry.is_dir():
+    if events_from is None or events_to is None:
         return []
     out = []
-    for manifest_path in sorted(registry.glob("*/manifest.json")):
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, ValueError):
-            continue
+    for version, manifest in ModelRegistry(region_dir).manifests():
         lo, hi = manifest.get("data_from"), manifest.get("data_to")
         if manifest.get("region", region) != region or lo is None or hi is None:
             continue
         if float(lo) <= events_to and float(hi) >= events_from:
-            out.append(manifest_path.parent.name)
+            out.append(version)
     return out
 
 
@@ -237,7 +233,7 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
 
 def engaged_triples(s: Session, data: dict[str, Any]) -> list[tuple[str, list[str], str]]:
     """(kind, hashtags, creator handle) for the user's positive actions, for `describe_interests`."""
-    actions = [(e["kind"], e["video_id"]) for e in data["events"] if e["kind"] in POSITIVE_KINDS]
+    actions = [(e["kind"], e["video_id"]) for e in data["events"] if e["kind"] in POSITIVE_HISTORY_KINDS]
     actions += [("like", r["video_id"]) for r in data["likes"]]
     actions += [("comment", r["video_id"]) for r in data["comments"]]
     actions += [("share", r["video_id"]) for r in data["shares"]]

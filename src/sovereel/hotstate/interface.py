@@ -30,24 +30,12 @@ class HotState(Protocol):
         """Count one hit in the fixed window that `key` names; returns (hits so far, seconds until it resets)."""
         ...
 
-    def expires_in(self, key: str) -> float | None:
-        """Seconds until `key` expires; None when it is missing or never expires."""
-        ...
-
     def add_members(self, key: str, members: Iterable[str], ttl_s: float | None = None) -> None:
         """Add members to the set under `key` (its expiry restarts when `ttl_s` is given)."""
         ...
 
-    def members(self, key: str) -> set[str]:
-        """Every member of the set under `key`."""
-        ...
-
     def has_member(self, key: str, member: str) -> bool:
         """Whether `member` is in the set under `key`."""
-        ...
-
-    def ping(self) -> bool:
-        """Whether the backend answers (for readiness checks)."""
         ...
 
     def close(self) -> None: ...

@@ -69,12 +69,6 @@ class MemoryHotState:
             self._values[key] = str(count)
             return count, max(0.0, self._expires[key] - now)
 
-    def expires_in(self, key: str) -> float | None:
-        with self._lock:
-            now = self._clock()
-            at = self._expires.get(key) if self._live(key, now) else None
-            return None if at is None else max(0.0, at - now)
-
     def add_members(self, key: str, members: Iterable[str], ttl_s: float | None = None) -> None:
         with self._lock:
             now = self._clock()
@@ -86,16 +80,9 @@ class MemoryHotState:
                 self._expires[key] = now + ttl_s
             self._wrote(now)
 
-    def members(self, key: str) -> set[str]:
-        with self._lock:
-            return set(self._sets.get(key, ())) if self._live(key, self._clock()) else set()
-
     def has_member(self, key: str, member: str) -> bool:
         with self._lock:
             return self._live(key, self._clock()) and member in self._sets.get(key, ())
-
-    def ping(self) -> bool:
-        return True
 
     def close(self) -> None:
         with self._lock:

@@ -48,10 +48,6 @@ class RedisHotState:
         count, ttl_ms = self._hit(keys=[self._k(key)], args=[max(1, int(window_s * 1000))])
         return int(count), max(0.0, int(ttl_ms) / 1000.0)
 
-    def expires_in(self, key: str) -> float | None:
-        ms = int(self._redis.pttl(self._k(key)))
-        return None if ms < 0 else ms / 1000.0
-
     def add_members(self, key: str, members: Iterable[str], ttl_s: float | None = None) -> None:
         items = list(members)
         pipe = self._redis.pipeline()
@@ -61,17 +57,8 @@ class RedisHotState:
             pipe.pexpire(self._k(key), max(1, int(ttl_s * 1000)))
         pipe.execute()
 
-    def members(self, key: str) -> set[str]:
-        return {str(m) for m in self._redis.smembers(self._k(key))}
-
     def has_member(self, key: str, member: str) -> bool:
         return bool(self._redis.sismember(self._k(key), member))
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._redis.ping())
-        except redis.RedisError:
-            return False
 
     def close(self) -> None:
         self._redis.close()

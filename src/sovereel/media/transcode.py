@@ -155,7 +155,8 @@ def transcode(
         renditions: dict[str, RenditionFile] = {}
         # ffprobe runs are mostly process start-up: check the renditions side by side.
         with ThreadPoolExecutor(max_workers=len(temps)) as pool:
-            checks = dict(zip(temps, pool.map(lambda p: _verify(p, probe.duration_s), temps.values()), strict=True))
+            checked_all = pool.map(lambda p: verify_rendition(p, probe.duration_s), temps.values())
+            checks = dict(zip(temps, checked_all, strict=True))
         for name, temp in temps.items():
             checked = checks[name]
             expected = rendition_size(probe.width, probe.height, RENDITIONS[name])
@@ -184,12 +185,8 @@ def transcode(
     return TranscodeResult(renditions=renditions, poster=poster_final, duration_s=probe.duration_s)
 
 
-def verify_rendition(path: Path, *, source_duration_s: float | None = None) -> None:
+def verify_rendition(path: Path, source_duration_s: float | None = None) -> ProbeResult:
     """Raise TranscodeError unless `path` is a faststart H.264/AAC MP4 lasting about `source_duration_s`."""
-    _verify(path, source_duration_s)
-
-
-def _verify(path: Path, source_duration_s: float | None) -> ProbeResult:
     try:
         # The duration limit applies to uploads, not to our own outputs.
         checked = probe_file(path, max_duration_s=math.inf)

@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
-from sovereel.errors import NotFound
+from sovereel.errors import Forbidden, NotFound
 from sovereel.queries.safety import (
     block_relations_sql,
+    blocked_between,
     private_users_sql,
     protected_teens_sql,
     suspended_users_sql,
@@ -83,11 +84,6 @@ def may_see_account(r: Relation) -> bool:
 def may_see_content(r: Relation) -> bool:
     """The viewer may see the account's videos (each still subject to `video_refusal`)."""
     return account_access(r) in SHOWS_CONTENT and (r.is_self or not r.owner_suspended)
-
-
-def may_see_comments_by(r: Relation) -> bool:
-    """The viewer may see the account's comments: a visible account that is not suspended (its own always)."""
-    return r.is_self or (may_see_account(r) and not r.owner_suspended)
 
 
 def video_refusal(r: Relation, video: Video) -> str | None:
@@ -214,3 +210,45 @@ def follow_needs_approval(owner: User, today: date | None = None) -> bool:
     """A follow of this account is a request its holder approves: private accounts and 13-15-year-olds' (a
     follow is what lets someone see them, so a stranger may not grant it to themselves)."""
     return owner.is_private or is_protected_teen(owner.birth_date, today or today_utc())
+
+
+def ensure_not_blocked(s: Session, user_id: str, other_id: str, doing: str) -> None:
+    """Refuse (403) an interaction between two users when either blocked the other."""
+    if user_id == other_id or not blocked_between(s, user_id, other_id):
+        return
+    if s.get(Block, (user_id, other_id)) is not None:
+        raise Forbidden(f"you blocked this account: unblock it before you {doing}", code="blocked")
+    raise Forbidden(f"you cannot {doing}: this account is not available to you", code="blocked")
+
+
+MODERATOR_ROLES = frozenset({"moderator", "admin"})
+
+
+def is_moderator(user: User) -> bool:
+    """Whether the account holds a moderating role."""
+    return user.role in MODERATOR_ROLES
+
+
+def require_moderator(user: User) -> None:
+    """403 unless the user is a moderator."""
+    if not is_moderator(user):
+        raise Forbidden("only moderators can do this", code="not_moderator")
+
+
+def ensure_active(user: User) -> None:
+    """403 for a suspended account (it may still sign in, read its notices and appeal)."""
+    if user.suspended_at is not None:
+        raise Forbidden("your account is suspended; see your notices to appeal", code="account_suspended")
+
+
+def unseen_videos(s: Session, video_ids: set[str], user_id: str) -> list[str]:
+    """The ids the viewer may not see, whether no such video exists or it is hidden from them (sorted).
+
+    Both are one answer, so an event batch cannot tell a hidden video from a made-up id."""
+    refused = []
+    for vid in sorted(video_ids):
+        try:
+            viewable_video(s, vid, user_id)
+        except NotFound:  # any reason (not found, private, blocked, held, age-restricted): the same refusal
+            refused.append(vid)
+    return refused

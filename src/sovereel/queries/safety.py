@@ -10,6 +10,7 @@ from sqlalchemy import exists, or_, select, union
 from sqlalchemy.orm import Session
 
 from sovereel.feed.interface import VideoInfo
+from sovereel.safety.fingerprint import Fingerprint
 from sovereel.safety.rules import (
     ADULT_AGE,
     SHOWN_TO_SUBJECT,
@@ -18,7 +19,16 @@ from sovereel.safety.rules import (
     is_adult,
     is_protected_teen,
 )
-from sovereel.storage.models import Block, CommentFilter, Follow, FollowRequest, SafetyLogEntry, User, Video
+from sovereel.storage.models import (
+    Block,
+    CommentFilter,
+    Follow,
+    FollowRequest,
+    SafetyLogEntry,
+    User,
+    Video,
+    VideoFingerprint,
+)
 
 
 def today_utc() -> date:
@@ -195,3 +205,13 @@ def feed_gate(s: Session, viewer_id: str | None, today: date | None = None) -> F
         age_restricted=frozenset(s.scalars(select(Video.id).where(Video.age_restricted.is_(True)))),
         followers_only_creators=frozenset(s.scalars(private_or_teen)),
     )
+
+
+def blocked_fingerprints(s: Session, exclude: str) -> dict[str, list[int]]:
+    """Reference hashes of every removed video (except `exclude`)."""
+    rows = s.execute(
+        select(VideoFingerprint.video_id, VideoFingerprint.hashes).where(
+            VideoFingerprint.blocked.is_(True), VideoFingerprint.video_id != exclude
+        )
+    )
+    return {vid: Fingerprint.from_json(hashes).reference for vid, hashes in rows}

@@ -5,7 +5,9 @@ A failure on our side (ffmpeg killed or timed out, no disk, the store away) is r
 backoff; a failure of the file itself (damaged, unsupported) fails at once, since every attempt would
 fail the same way. The uploader sees a plain sentence; ffmpeg's own words go to the log and the job row. A job is
 held by a lease (`job_lock_s`) that a heartbeat renews while it runs: a job whose worker died is taken over
-once its lease lapses, a long transcode by a live worker never is.
+once its lease lapses, a long transcode by a live worker never is. Every write to the job and video rows goes
+through `actions.media_jobs`; this module holds the I/O (blobs, ffmpeg, work folders) and the threads. Each failed
+attempt counts in `sovereel_media_job_failures_total` (label `final`: whether the video is failed for good).
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select, update
-
-from sovereel.actions.screening import fingerprint_file, screen_upload
+from sovereel.actions.media_jobs import (
+    Transcoded,
+    do_claim_job,
+    do_fail_attempt,
+    do_finish_job,
+    do_publish_transcoded,
+    do_renew_lease,
+    do_requeue_for_room,
+)
+from sovereel.actions.screening import fingerprint_file
 from sovereel.events.bus.interface import Message
-from sovereel.events.outbox import emit
 from sovereel.media.probe import ProbeError, probe_file
 from sovereel.media.sniff import sniff_file
 from sovereel.media.transcode import TRY_LATER, TranscodeError, transcode
+from sovereel.runtime.consumers import connect
 from sovereel.storage.blobs.interface import BlobError, BlobStoreFull
 from sovereel.storage.models import MediaJob, Video
+from sovereel.telemetry import JOB_FAILURES
 
 if TYPE_CHECKING:
     from sovereel.runtime.region import RegionRuntime
@@ -41,42 +51,7 @@ log = logging.getLogger(__name__)
 def claim_job(rt: RegionRuntime, worker_id: str, now: float | None = None) -> str | None:
     """Lock the next due job for this worker; returns its video id, or None when nothing is due."""
     now = time.time() if now is None else now
-    with rt.db.session() as s:
-        due = list(
-            s.scalars(
-                select(MediaJob.video_id)
-                .where(
-                    or_(
-                        and_(MediaJob.state == "queued", MediaJob.next_attempt_at <= now),
-                        and_(MediaJob.state == "running", MediaJob.locked_until < now),
-                    )
-                )
-                .order_by(MediaJob.next_attempt_at)
-                .limit(5)
-            )
-        )
-    for video_id in due:
-        with rt.db.transaction() as s:
-            res = s.execute(
-                update(MediaJob)
-                .where(
-                    MediaJob.video_id == video_id,
-                    or_(
-                        and_(MediaJob.state == "queued", MediaJob.next_attempt_at <= now),
-                        and_(MediaJob.state == "running", MediaJob.locked_until < now),
-                    ),
-                )
-                .values(
-                    state="running",
-                    locked_by=worker_id,
-                    locked_until=now + rt.settings.job_lock_s,
-                    attempts=MediaJob.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            if res.rowcount == 1:  # type: ignore[attr-defined]
-                return video_id
-    return None
+    return do_claim_job(rt.db, worker_id, rt.settings.job_lock_s, now)
 
 
 @contextmanager
@@ -88,12 +63,7 @@ def hold_lease(rt: RegionRuntime, video_id: str, worker_id: str) -> Iterator[Non
     def renew() -> None:
         while not stop.wait(lock_s / 3):
             try:
-                with rt.db.transaction() as s:
-                    s.execute(
-                        update(MediaJob)
-                        .where(MediaJob.video_id == video_id, MediaJob.locked_by == worker_id)
-                        .values(locked_until=time.time() + lock_s)
-                    )
+                do_renew_lease(rt.db, video_id, worker_id, lock_s)
             except Exception:  # the database is briefly away: the next beat tries again
                 log.warning("could not renew the lease on video %s", video_id, exc_info=True)
 
@@ -121,7 +91,7 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
     if video is None or job is None:
         return "gone"
     if video.status == "ready":
-        _finish_job(rt, video_id, "done", None)
+        do_finish_job(rt.db, video_id, "done", None)
         return "done"
     workdir = settings.region_dir / "work" / f"{video_id}-{worker_id}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -156,28 +126,19 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             }
         poster_key = f"videos/{video_id}/poster.jpg"
         rt.blobs.put_file(poster_key, result.poster, move=True)
-        now = time.time()
-        with rt.db.transaction() as s:
-            row = s.get(Video, video_id)
-            if row is None:  # deleted while transcoding: leave no media behind
-                rt.blobs.delete_prefix(f"videos/{video_id}")
-                return "gone"
-            original_key = row.original_key
-            row.renditions = renditions
-            row.poster_key = poster_key
-            row.duration_s = result.duration_s
-            row.width, row.height = probe.width, probe.height
-            row.status, row.failure_reason, row.ready_at, row.original_key = "ready", None, now, None
-            screen_upload(s, settings, row, fingerprint)  # may hold it for review, or refuse a removed video's copy
-            s.execute(
-                update(MediaJob)
-                .where(MediaJob.video_id == video_id)
-                .values(state="done", locked_by=None, locked_until=None, last_error=None, updated_at=now)
-            )
-            if row.status == "ready":
-                emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
-            else:
-                emit(s, "video.failed", {"video_id": video_id, "reason": row.failure_reason})
+        media = Transcoded(
+            renditions=renditions,
+            poster_key=poster_key,
+            duration_s=result.duration_s,
+            width=probe.width,
+            height=probe.height,
+            fingerprint=fingerprint,
+        )
+        # Records it, screens it (it may be held for review, or a removed video's copy refused) and emits its event.
+        original_key = do_publish_transcoded(rt.db, settings, video_id, media)
+        if original_key is None:  # deleted while transcoding: leave no media behind
+            rt.blobs.delete_prefix(f"videos/{video_id}")
+            return "gone"
         if original_key:  # renditions are verified and committed: the original may go
             rt.blobs.delete(original_key)
         for stale in workdir.parent.glob(f"{video_id}-*"):  # left by a worker that died on this job
@@ -203,60 +164,19 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _finish_job(rt: RegionRuntime, video_id: str, state: str, error: str | None) -> None:
-    with rt.db.transaction() as s:
-        s.execute(
-            update(MediaJob)
-            .where(MediaJob.video_id == video_id)
-            .values(state=state, locked_by=None, locked_until=None, last_error=error, updated_at=time.time())
-        )
-
-
 def _wait_for_room(rt: RegionRuntime, video_id: str, reason: str) -> str:
     """The media store is full: not the video's fault, so the attempt is given back and the job waits."""
-    now = time.time()
-    with rt.db.transaction() as s:
-        s.execute(
-            update(MediaJob)
-            .where(MediaJob.video_id == video_id)
-            .values(
-                state="queued",
-                attempts=MediaJob.attempts - 1,
-                next_attempt_at=now + max(rt.settings.job_backoff_s, 5.0),
-                last_error=f"no room in the media store; waiting to retry ({reason[:300]})",
-                locked_by=None,
-                locked_until=None,
-                updated_at=now,
-            )
-        )
+    do_requeue_for_room(rt.db, video_id, reason, rt.settings.job_backoff_s)
     log.warning("video %s: media store full, job re-queued: %s", video_id, reason)
     return "queued"
 
 
 def _fail_attempt(rt: RegionRuntime, video_id: str, reason: str, detail: str, *, transient: bool) -> str:
     """Record a failed attempt: `reason` may reach the uploader, `detail` only the job row and the log."""
-    settings = rt.settings
-    now = time.time()
-    with rt.db.transaction() as s:
-        job = s.get(MediaJob, video_id)
-        video = s.get(Video, video_id)
-        if job is None or video is None:
-            return "gone"
-        job.last_error, job.locked_by, job.locked_until, job.updated_at = detail[:2000], None, None, now
-        if not transient or job.attempts >= settings.job_max_attempts:
-            job.state = "failed"
-            video.status = "failed"
-            video.failure_reason = (
-                reason[:500]
-                if not transient
-                else f"Processing failed after {job.attempts} attempts on our side; you can retry it later."
-            )
-            emit(s, "video.failed", {"video_id": video_id, "reason": video.failure_reason})
-            state = "failed"
-        else:
-            job.state = "queued"
-            job.next_attempt_at = now + settings.job_backoff_s * (2 ** (job.attempts - 1))
-            state = "queued"
+    state = do_fail_attempt(rt.db, rt.settings, video_id, reason, detail, transient=transient)
+    if state == "gone":
+        return state
+    JOB_FAILURES.labels(final="true" if state == "failed" else "false").inc()
     log.warning(
         "video %s transcode attempt failed (%s, %s): %s",
         video_id,
@@ -279,7 +199,7 @@ class MediaWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        rt.bus.subscribe("video.uploaded", self._on_uploaded)
+        connect(rt.bus, "media_worker", self._on_uploaded)
 
     def _on_uploaded(self, _msg: Message) -> None:
         self._wake.set()
@@ -303,7 +223,11 @@ class MediaWorker:
             try:
                 video_id = claim_job(self.rt, worker_id)
                 if video_id is not None:
-                    run_job(self.rt, video_id, worker_id)
+                    try:
+                        run_job(self.rt, video_id, worker_id)
+                    except Exception:  # an attempt that broke off: its lease lapses and the job is retried
+                        JOB_FAILURES.labels(final="false").inc()
+                        raise
                     continue
             except Exception:
                 log.exception("media worker pass failed")

@@ -3,9 +3,9 @@
 - `run_relay`: the only process that reads the outbox and publishes to the bus, so API processes only write
   outbox rows in their transactions. Several relays may run (a spare for failover): JetStream drops the
   copies a second relay publishes, by message id.
-- `run_trainer`: trains a full For You version on schedule when enough new events came, and publishes it by
-  moving the registry's CURRENT pointer; every serving process polls the pointer (`Learner.watch_registry`)
-  and swaps the new version in without a restart.
+- `run_trainer`: trains a full For You version on schedule when enough new events came (the one rule,
+  `foryou.training.train_if_due`), and publishes it by moving the registry's CURRENT pointer; every serving
+  process polls the pointer (`Learner.watch_registry`) and swaps the new version in without a restart.
 """
 
 from __future__ import annotations
@@ -16,22 +16,12 @@ import time
 
 from sovereel.events.bus.interface import open_bus
 from sovereel.events.relay import OutboxRelay
-from sovereel.foryou.learner import current_version, event_log_size, train_version, trained_log_size
+from sovereel.foryou.training import train_if_due
+from sovereel.governance.model_registry import ModelRegistry
 from sovereel.settings import Settings
-from sovereel.storage.db import RegionDB, open_engine
-from sovereel.storage.migrate import upgrade
-from sovereel.telemetry import TRAININGS
+from sovereel.storage.db import open_region_db
 
 log = logging.getLogger(__name__)
-
-
-def open_region_db(settings: Settings, *, migrate: bool = True) -> RegionDB:
-    """The region's metadata store, without the learner and workers an API process holds."""
-    settings.region_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.effective_database_url)
-    if migrate:
-        upgrade(engine)
-    return RegionDB(settings.region, engine)
 
 
 def run_relay(settings: Settings, stop: threading.Event, interval_s: float = 0.1) -> None:
@@ -49,32 +39,15 @@ def run_relay(settings: Settings, stop: threading.Event, interval_s: float = 0.1
     db.dispose()
 
 
-def train_if_due(db: RegionDB, settings: Settings, trained_at_size: int, min_new_events: int) -> int:
-    """Train a version when `min_new_events` arrived since the last one (or none is published); returns the size."""
-    size = event_log_size(db)
-    has_version = current_version(settings.region_dir) is not None
-    if size == 0 or (has_version and size - trained_at_size < min_new_events):
-        return trained_at_size
-    try:
-        version, manifest = train_version(db, settings.region_dir)
-    except Exception:
-        TRAININGS.labels(outcome="failed").inc()
-        log.exception("training failed; the serving version stays")
-        return trained_at_size
-    TRAININGS.labels(outcome="published").inc()
-    log.info("published model %s (%s events)", version, manifest.get("training_events"))
-    return trained_log_size(settings.region_dir) or size
-
-
 def run_trainer(settings: Settings, stop: threading.Event, every_s: float, min_new_events: int = 100) -> None:
     """Train on schedule until `stop` is set (the first check runs at once)."""
     db = open_region_db(settings)
-    trained_at = trained_log_size(settings.region_dir)  # resumes from what the published version learnt from
+    trained_at = ModelRegistry(settings.region_dir).trained_log_size()  # resumes from what the published one learnt
     log.info("trainer for region %s: every %.0fs when %d+ new events came", settings.region, every_s, min_new_events)
     next_at = time.monotonic()
     while not stop.is_set():
         if time.monotonic() >= next_at:
-            trained_at = train_if_due(db, settings, trained_at, min_new_events)
+            trained_at = train_if_due(db, settings.region_dir, trained_at, min_new_events)
             next_at = time.monotonic() + every_s
         stop.wait(min(1.0, max(0.0, next_at - time.monotonic())))
     db.dispose()

@@ -13,11 +13,10 @@ from sovereel.events.relay import OutboxRelay
 from sovereel.foryou.learner import Learner
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
+from sovereel.runtime.consumers import connect
 from sovereel.settings import Settings
 from sovereel.storage.blobs.interface import BlobStore, open_blob_store
-from sovereel.storage.db import RegionDB, open_engine
-from sovereel.storage.migrate import upgrade
-from sovereel.telemetry import timed_consumer
+from sovereel.storage.db import RegionDB, open_region_db
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,8 @@ class RegionRuntime:
 
     def _start_exchange(self) -> None:
         """Pull other regions' public videos on a schedule (only when the deployment has several regions)."""
-        from sovereel.governance.exchange import ExchangePuller
         from sovereel.governance.regions import peer_urls
+        from sovereel.runtime.exchange_puller import ExchangePuller
 
         peers = peer_urls(self.settings)
         if peers and self.settings.exchange_every_s > 0:
@@ -79,16 +78,11 @@ class RegionRuntime:
 
 def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | None = None) -> RegionRuntime:
     """Open one region's stores (migrating the schema unless told not to)."""
-    settings.region_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.effective_database_url, schema=db_schema)
-    if migrate:
-        upgrade(engine)
-    db = RegionDB(settings.region, engine)
+    db = open_region_db(settings, migrate=migrate, schema=db_schema)
     bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
     learner = Learner(db, settings.region_dir, region_keys(settings))
     learner.bootstrap()
-    for topic in ("watch.", "social.", "feed.", "video.ready", "video.moderated"):
-        bus.subscribe(topic, timed_consumer("learner", learner.on_message))
+    connect(bus, "learner", learner.on_message)
     return RegionRuntime(
         settings=settings,
         db=db,

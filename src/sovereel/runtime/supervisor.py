@@ -169,7 +169,7 @@ def run_up(
         for problem in problems:
             print(f"sovereel up: {problem}", file=sys.stderr)
         return 2
-    from sovereel.runtime.processes import open_region_db
+    from sovereel.storage.db import open_region_db
 
     open_region_db(settings).dispose()  # migrate once, before several processes start at the same moment
     env = dict(os.environ)

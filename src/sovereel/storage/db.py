@@ -1,14 +1,17 @@
-"""Opening a region's metadata store: one engine, one session factory, per region."""
+"""Opening a region's metadata store: one engine, one session factory, per region (`open_region_db`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sovereel.settings import Settings
 
 
 def normalise_url(url: str) -> str:
@@ -71,3 +74,14 @@ class RegionDB:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_region_db(settings: Settings, *, migrate: bool = True, schema: str | None = None) -> RegionDB:
+    """The region's metadata store, migrated to the newest schema unless told not to: the one way to open it."""
+    from sovereel.storage.migrate import upgrade  # Alembic is loaded only by the processes that open a store
+
+    settings.region_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.effective_database_url, schema=schema)
+    if migrate:
+        upgrade(engine)
+    return RegionDB(settings.region, engine)

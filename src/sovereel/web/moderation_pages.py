@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
-from sovereel.actions.moderation import is_moderator
 from sovereel.actions.reports import REASONS
 from sovereel.api.deps import OptionalUser
+from sovereel.queries.access import is_moderator
 from sovereel.web.render import PageRenderer
 
 
 def build_router(render: PageRenderer) -> APIRouter:
     """Routes for the trust-and-safety pages."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
     @router.get("/moderation")
     async def moderation_page(request: Request, viewer: OptionalUser) -> Response:
@@ -38,12 +38,3 @@ def build_router(render: PageRenderer) -> APIRouter:
         return render(request, "notices.html", title="Notices", viewer=viewer, nav="notices", reasons=REASONS)
 
     return router
-
-
-def install(app: object) -> None:
-    """Add the trust-and-safety pages to the app."""
-    from fastapi import FastAPI
-
-    if not isinstance(app, FastAPI):
-        raise TypeError("install() takes the FastAPI app")
-    app.include_router(build_router(PageRenderer()))

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +25,7 @@ from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
 from sovereel.governance.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
-from sovereel.web import app_shell
+from sovereel.web import account_pages, app_shell, moderation_pages, oversight_pages, safety_pages
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
 FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
@@ -43,7 +43,7 @@ def _video_title(video: dict[str, Any]) -> str:
 
 
 def build_router(render: PageRenderer) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
     def not_found(request: Request, viewer: User | None, message: str) -> Response:
         return render(request, "404.html", title="Not found", viewer=viewer, message=message, status_code=404)
@@ -171,8 +171,13 @@ def _is_page_path(path: str) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    """Add the page routes, serve /static, and answer unknown page paths with the HTML 404 page."""
+    """Add every page module's routes (one renderer), serve /static, and answer unknown page paths with the 404 page.
+
+    The one way pages are mounted: each page module (`web/*_pages.py` and this one) has a `build_router(render)`.
+    """
     render = PageRenderer()
+    for module in (safety_pages, account_pages, oversight_pages, moderation_pages):
+        app.include_router(module.build_router(render))
     app.include_router(build_router(render))
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
     app_shell.install(app)  # /sw.js, /manifest.webmanifest, /offline: the installable app

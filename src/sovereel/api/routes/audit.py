@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from sovereel.actions.audit import do_public_checkpoint
 from sovereel.api.deps import CurrentUser, RuntimeDep
+from sovereel.api.schemas.audit import AuditEntries, Checkpoint, ConsistencyProof, InclusionProof
+from sovereel.api.schemas.common import errors
 from sovereel.errors import Conflict, Forbidden, Invalid
 from sovereel.governance.audit import log_size, read_records
 from sovereel.governance.audit_tree import TreeTampered, VerifiedTree, read_tree
@@ -29,7 +31,12 @@ def _checkpoint(rt: RegionRuntime) -> dict[str, Any]:
     return do_public_checkpoint(rt.db, rt.learner.gate.keys)
 
 
-@router.get("/checkpoint", summary="A signed tree head of the audit log as it is now (public)")
+@router.get(
+    "/checkpoint",
+    summary="A signed tree head of the audit log as it is now (public)",
+    response_model=Checkpoint,
+    responses=errors(409),
+)
 async def checkpoint(rt: RuntimeDep) -> dict[str, Any]:
     return await run_in_threadpool(_checkpoint, rt)
 
@@ -41,7 +48,12 @@ def _entries(rt: RegionRuntime, start: int, limit: int, kind: str | None) -> dic
     return {"size": size, "entries": [r.to_json() for r in records]}
 
 
-@router.get("/entries", summary="Audit entries in index order (overseer and admin roles)")
+@router.get(
+    "/entries",
+    summary="Audit entries in index order (overseer and admin roles)",
+    response_model=AuditEntries,
+    responses=errors(),
+)
 async def entries(
     user: CurrentUser,
     rt: RuntimeDep,
@@ -84,7 +96,12 @@ def _inclusion(rt: RegionRuntime, index: int, size: int | None) -> dict[str, Any
     return _from_tree(rt, read)
 
 
-@router.get("/proof/inclusion", summary="The audit path of entry `index` in the tree of the first `size` entries")
+@router.get(
+    "/proof/inclusion",
+    summary="The audit path of entry `index` in the tree of the first `size` entries",
+    response_model=InclusionProof,
+    responses=errors(409),
+)
 async def inclusion(
     rt: RuntimeDep, index: Annotated[int, Query(ge=0)], size: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:
@@ -107,7 +124,12 @@ def _consistency(rt: RegionRuntime, first: int, second: int | None) -> dict[str,
     return _from_tree(rt, read)
 
 
-@router.get("/proof/consistency", summary="Proof that the first `first` entries are a prefix of the first `second`")
+@router.get(
+    "/proof/consistency",
+    summary="Proof that the first `first` entries are a prefix of the first `second`",
+    response_model=ConsistencyProof,
+    responses=errors(409),
+)
 async def consistency(
     rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:

@@ -7,14 +7,16 @@ import subprocess
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from sovereel.actions.accounts import do_login, do_logout, do_signup, do_update_profile
 from sovereel.api.deps import SESSION_COOKIE, CurrentUser, RuntimeDep, request_token
+from sovereel.api.schemas.auth import MePublic, SessionPublic
+from sovereel.api.schemas.common import errors
 from sovereel.errors import Invalid, TooLarge, UnsupportedMedia
 from sovereel.media.ffmpeg_args import avatar_args
 from sovereel.media.sniff import sniff_image
@@ -23,6 +25,11 @@ from sovereel.storage.models import User
 
 router = APIRouter(prefix="/api", tags=["auth"])
 MAX_AVATAR_BYTES = 5 * 1024 * 1024
+AVATAR_TYPES = "image/jpeg, image/png, image/webp"  # sniffed from the bytes, whatever the part's type says
+AvatarFile = Annotated[
+    UploadFile,
+    File(description=f"A JPEG, PNG or WebP image of at most {MAX_AVATAR_BYTES} bytes; stored as a 256×256 JPEG"),
+]
 
 
 class Credentials(BaseModel):
@@ -50,7 +57,13 @@ def _set_cookie(response: Response, token: str, days: int, secure: bool) -> None
     )
 
 
-@router.post("/auth/signup", status_code=201, summary="Create an account and sign in")
+@router.post(
+    "/auth/signup",
+    status_code=201,
+    summary="Create an account and sign in",
+    response_model=SessionPublic,
+    responses=errors(409, body=True),
+)
 async def signup(body: SignupIn, rt: RuntimeDep, response: Response) -> dict[str, Any]:
     if body.birth_date is None:
         raise Invalid(
@@ -66,7 +79,12 @@ async def signup(body: SignupIn, rt: RuntimeDep, response: Response) -> dict[str
     return {"user": me_view(user), "token": token}
 
 
-@router.post("/auth/login", summary="Sign in; returns a bearer token and sets the session cookie")
+@router.post(
+    "/auth/login",
+    summary="Sign in; returns a bearer token and sets the session cookie",
+    response_model=SessionPublic,
+    responses=errors(body=True),
+)
 async def login(body: Credentials, rt: RuntimeDep, response: Response) -> dict[str, Any]:
     user, token = await run_in_threadpool(
         do_login, rt.db, rt.settings.secret_key, body.username, body.password, rt.settings.session_days
@@ -75,7 +93,7 @@ async def login(body: Credentials, rt: RuntimeDep, response: Response) -> dict[s
     return {"user": me_view(user), "token": token}
 
 
-@router.post("/auth/logout", status_code=204, summary="End this session")
+@router.post("/auth/logout", status_code=204, summary="End this session", responses=errors())
 async def logout(request: Request, rt: RuntimeDep) -> Response:
     token = request_token(request)
     if token:
@@ -85,12 +103,12 @@ async def logout(request: Request, rt: RuntimeDep) -> Response:
     return response
 
 
-@router.get("/me", summary="The signed-in user")
+@router.get("/me", summary="The signed-in user", response_model=MePublic, responses=errors())
 async def me(user: CurrentUser) -> dict[str, Any]:
     return me_view(user)
 
 
-@router.patch("/me", summary="Edit display name and bio")
+@router.patch("/me", summary="Edit display name and bio", response_model=MePublic, responses=errors(body=True))
 async def update_me(body: ProfileUpdate, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     updated = await run_in_threadpool(
         lambda: do_update_profile(rt.db, user.id, display_name=body.display_name, bio=body.bio)
@@ -106,8 +124,16 @@ def _square_avatar(src: Path, dest: Path, kind: str) -> None:
         raise Invalid("the avatar image could not be read", code="image_unreadable")
 
 
-@router.post("/me/avatar", summary="Upload an avatar image (JPEG, PNG or WebP, up to 5 MB)")
-async def upload_avatar(file: UploadFile, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "/me/avatar",
+    summary="Upload an avatar image (JPEG, PNG or WebP, up to 5 MB)",
+    response_model=MePublic,
+    responses=errors(507, body=True),
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"encoding": {"file": {"contentType": AVATAR_TYPES}}}}}
+    },
+)
+async def upload_avatar(file: AvatarFile, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     data = await file.read(MAX_AVATAR_BYTES + 1)
     if len(data) > MAX_AVATAR_BYTES:
         raise TooLarge("an avatar is at most 5 MB")

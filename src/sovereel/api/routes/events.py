@@ -2,57 +2,32 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.api.deps import CurrentUser, RuntimeDep
+from sovereel.api.schemas.common import errors, inline_schema
+from sovereel.api.schemas.events import EventBatch, EventsAccepted
 from sovereel.errors import TooLarge
 
 router = APIRouter(prefix="/api", tags=["events"])
 MAX_BODY = 1024 * 1024
-FUTURE_SLACK_S = 300.0
-MAX_AGE_S = 7 * 86400.0
 # The page sends at most 100 events a batch, so at most 100 videos; a batch naming more is not a viewer's.
 MAX_BATCH_VIDEOS = 100
-
-
-class EventIn(BaseModel):
-    """One watch event. `ts` is the client's clock in epoch milliseconds."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+\z")  # Rust regex: \z is the end
-    kind: Literal["impression", "play", "progress", "complete", "loop", "skip"]
-    video_id: str = Field(min_length=1, max_length=32)
-    ts: int | float
-    watched_s: float | int | None = Field(None, ge=0, le=36000)
-    position_s: float | int | None = Field(None, ge=0, le=36000)
-    request_id: str | None = Field(None, max_length=32)
-
-    @field_validator("ts")
-    @classmethod
-    def _plausible_time(cls, v: float) -> float:
-        now = time.time()
-        seconds = v / 1000.0
-        if seconds > now + FUTURE_SLACK_S:
-            raise ValueError("timestamp is in the future")
-        if seconds < now - MAX_AGE_S:
-            raise ValueError("timestamp is more than 7 days old")
-        return v
-
-
-class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    events: list[EventIn]
 
 
 @router.post(
     "/events",
     summary="Report a batch of watch events (stored once per client_id; a view counts once per viewer and day)",
+    response_model=EventsAccepted,
+    responses=errors(body=True),
+    # Read by hand (size first, then strict parsing), so the body is documented here rather than by a parameter.
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(EventBatch)}}}
+    },
 )
 async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     length = request.headers.get("content-length", "")

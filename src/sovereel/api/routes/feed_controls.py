@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from sovereel.actions.feed_controls import do_not_interested, do_refresh_for_you, do_update_feed_settings
 from sovereel.api.deps import CurrentUser, RuntimeDep
+from sovereel.api.schemas.common import errors
+from sovereel.api.schemas.feed_controls import FeedSettings, WhyThisVideo
 from sovereel.errors import NotFound
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import FeedImpression, FeedPreferences, NotInterested, User
@@ -46,12 +48,17 @@ def settings_json(rt: RegionRuntime, user_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/me/feed-settings", summary="Your For You controls")
+@router.get("/me/feed-settings", summary="Your For You controls", response_model=FeedSettings, responses=errors())
 async def get_feed_settings(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.put("/me/feed-settings", summary="Switch personalisation on/off, set keyword filters")
+@router.put(
+    "/me/feed-settings",
+    summary="Switch personalisation on/off, set keyword filters",
+    response_model=FeedSettings,
+    responses=errors(body=True),
+)
 async def put_feed_settings(body: FeedSettingsIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_update_feed_settings(
@@ -62,14 +69,24 @@ async def put_feed_settings(body: FeedSettingsIn, user: CurrentUser, rt: Runtime
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.post("/feed/not-interested", summary="Not interested in a video, creator or hashtag")
+@router.post(
+    "/feed/not-interested",
+    summary="Not interested in a video, creator or hashtag",
+    response_model=FeedSettings,
+    responses=errors(404, body=True),
+)
 async def not_interested(body: NotInterestedIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(lambda: do_not_interested(rt.db, user_id=user.id, kind=body.kind, value=body.value))
     rt.wake()
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.delete("/feed/not-interested", summary="Undo a not-interested mark")
+@router.delete(
+    "/feed/not-interested",
+    summary="Undo a not-interested mark",
+    response_model=FeedSettings,
+    responses=errors(404, body=True),
+)
 async def undo_not_interested(body: NotInterestedIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_not_interested(rt.db, user_id=user.id, kind=body.kind, value=body.value, undo=True)
@@ -78,7 +95,12 @@ async def undo_not_interested(body: NotInterestedIn, user: CurrentUser, rt: Runt
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.post("/feed/refresh", summary="Refresh For You: forget the learned profile, keep follows and filters")
+@router.post(
+    "/feed/refresh",
+    summary="Refresh For You: forget the learned profile, keep follows and filters",
+    response_model=FeedSettings,
+    responses=errors(),
+)
 async def refresh(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(lambda: do_refresh_for_you(rt.db, user_id=user.id))
     rt.wake()
@@ -110,6 +132,11 @@ def why_json(rt: RegionRuntime, video_id: str, user_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/videos/{video_id}/why", summary="Why this video? (for your own most recent For You impression of it)")
+@router.get(
+    "/videos/{video_id}/why",
+    summary="Why this video? (for your own most recent For You impression of it)",
+    response_model=WhyThisVideo,
+    responses=errors(404),
+)
 async def why(video_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return await run_in_threadpool(why_json, rt, video_id, user.id)

@@ -17,26 +17,27 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from sovereel.actions.exchange import do_offer_videos
+from sovereel.actions.refusals import record_unauthenticated
 from sovereel.actions.rights import do_delete_account, do_request_export, run_export
-from sovereel.api.deps import SESSION_COOKIE, CurrentUser, OptionalUser, RuntimeDep
+from sovereel.api.deps import SESSION_COOKIE, CurrentUser, RuntimeDep
 from sovereel.api.media_range import blob_response
+from sovereel.api.schemas.common import binary_responses, errors
+from sovereel.api.schemas.rights import AccountErased, ExchangeFeed, ExchangeOffered, ExportList, ExportPublic
 from sovereel.errors import AppError, Forbidden, NotFound
-from sovereel.governance.exchange import offered_videos, still_offered
 from sovereel.governance.http_signatures import NONCE_TTL_S, PeerNotAuthenticated, verify_request
-from sovereel.governance.refusals import record_unauthenticated
 from sovereel.governance.rights import link_is_signed, sign_link
 from sovereel.governance.signing import trusted_dir, trusted_key
+from sovereel.queries.exchange import still_offered
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import DataExport
-from sovereel.web.render import PageRenderer
 
 router = APIRouter(tags=["user rights"])
-_renderer: list[PageRenderer] = []
 
 
 class Gone(AppError):
@@ -96,7 +97,13 @@ def start_export(rt: RegionRuntime, export_id: str) -> None:
     threading.Thread(target=build, name=f"export-{export_id}", daemon=True).start()
 
 
-@router.post("/api/me/exports", status_code=202, summary="Start building a download of all your data")
+@router.post(
+    "/api/me/exports",
+    status_code=202,
+    summary="Start building a download of all your data",
+    response_model=ExportPublic,
+    responses=errors(409),
+)
 async def request_export(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     job = await run_in_threadpool(do_request_export, rt.db, user.id)
     if job.state == "queued":
@@ -104,7 +111,12 @@ async def request_export(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return export_json(rt, job)
 
 
-@router.get("/api/me/exports", summary="Your data exports, newest first")
+@router.get(
+    "/api/me/exports",
+    summary="Your data exports, newest first",
+    response_model=ExportList,
+    responses=errors(),
+)
 async def list_exports(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     def rows() -> list[dict[str, Any]]:
         with rt.db.session() as s:
@@ -116,13 +128,23 @@ async def list_exports(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return {"exports": await run_in_threadpool(rows)}
 
 
-@router.get("/api/me/exports/{export_id}", summary="An export's progress, and its download link when ready")
+@router.get(
+    "/api/me/exports/{export_id}",
+    summary="An export's progress, and its download link when ready",
+    response_model=ExportPublic,
+    responses=errors(404),
+)
 async def get_export(export_id: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     job = await run_in_threadpool(owned_export, rt, export_id, user.id)
     return export_json(rt, job)
 
 
-@router.get("/api/exports/{export_id}/download", summary="Download an export (owner only, signed link)")
+@router.get(
+    "/api/exports/{export_id}/download",
+    summary="Download an export (owner only, signed link)",
+    response_class=Response,
+    responses=binary_responses("application/zip", description="The export, a zip file", statuses=(404, 410)),
+)
 async def download_export(
     export_id: str,
     request: Request,
@@ -143,7 +165,12 @@ async def download_export(
     return response
 
 
-@router.delete("/api/me", summary="Delete your account and all your data (enter your password again)")
+@router.delete(
+    "/api/me",
+    summary="Delete your account and all your data (enter your password again)",
+    response_model=AccountErased,
+    responses=errors(body=True),
+)
 async def delete_me(body: DeleteAccountIn, user: CurrentUser, rt: RuntimeDep) -> Response:
     erasure = await run_in_threadpool(do_delete_account, rt, user.id, body.password)
     response = JSONResponse({"erased": True, "erasure_id": erasure.id})
@@ -177,44 +204,33 @@ def signed_peer(request: Request, rt: RuntimeDep) -> str:
 PeerRegion = Annotated[str, Depends(signed_peer)]
 
 
-@router.get("/api/exchange/videos", summary="This region's public videos for other regions (content exchange)")
+@router.get(
+    "/api/exchange/videos",
+    summary="This region's public videos for other regions (content exchange)",
+    response_model=ExchangeFeed,
+    responses=errors(),
+)
 async def exchange_feed(
     rt: RuntimeDep, peer: PeerRegion, since: float = Query(0.0, ge=0), limit: int = Query(50, ge=1, le=200)
 ) -> dict[str, Any]:
-    return await run_in_threadpool(lambda: offered_videos(rt.db, since=since, limit=limit, peer=peer))
+    return await run_in_threadpool(lambda: do_offer_videos(rt.db, since=since, limit=limit, peer=peer))
 
 
-@router.get("/api/exchange/offered", summary="Which of these videos this region still offers (content exchange)")
+@router.get(
+    "/api/exchange/offered",
+    summary="Which of these videos this region still offers (content exchange)",
+    response_model=ExchangeOffered,
+    responses=errors(),
+)
 async def exchange_offered(rt: RuntimeDep, _peer: PeerRegion, ids: str = Query(..., max_length=6000)) -> dict[str, Any]:
     wanted = [i for i in ids.split(",") if i.isascii() and i.isalnum() and len(i) <= 32][:200]
     return {"region": rt.region, "offered": await run_in_threadpool(still_offered, rt.db, wanted)}
 
 
-@router.get("/account/data", include_in_schema=False)
-async def account_data_page(request: Request, viewer: OptionalUser, rt: RuntimeDep) -> Response:
-    if viewer is None:
-        return RedirectResponse("/login?next=/account/data", status_code=303)
-    if not _renderer:
-        _renderer.append(PageRenderer())
-
-    def latest() -> dict[str, Any] | None:
-        with rt.db.session() as s:
-            job = s.scalar(
-                select(DataExport)
-                .where(DataExport.user_id == viewer.id)
-                .order_by(DataExport.created_at.desc())
-                .limit(1)
-            )
-            return export_json(rt, job) if job else None
-
-    export = await run_in_threadpool(latest)
-    return _renderer[0](
-        request,
-        "rights.html",
-        title="Your data",
-        viewer=viewer,
-        nav="profile",
-        export=export,
-        region=rt.region,
-        link_minutes=rt.settings.export_link_s // 60,
-    )
+def latest_export_json(rt: RegionRuntime, user_id: str) -> dict[str, Any] | None:
+    """The user's newest data export as the API shows it, or None when they never asked for one."""
+    with rt.db.session() as s:
+        job = s.scalar(
+            select(DataExport).where(DataExport.user_id == user_id).order_by(DataExport.created_at.desc()).limit(1)
+        )
+        return export_json(rt, job) if job else None

@@ -15,6 +15,16 @@ from sovereel.actions.safety_settings import (
     do_update_safety_settings,
 )
 from sovereel.api.deps import CurrentUser, RuntimeDep
+from sovereel.api.schemas.common import errors
+from sovereel.api.schemas.safety import (
+    BlockList,
+    BlockState,
+    FollowRequestAnswer,
+    FollowRequests,
+    SafetyLog,
+    SafetySettings,
+    VideoCommentPolicy,
+)
 from sovereel.errors import Unauthorized
 from sovereel.queries.safety import list_blocks, safety_log_for, safety_settings
 from sovereel.runtime.region import RegionRuntime
@@ -47,7 +57,12 @@ def settings_json(rt: RegionRuntime, user_id: str) -> dict[str, Any]:
         return safety_settings(s, user)
 
 
-@router.post("/users/{username}/block", summary="Block a user: you stop seeing each other; follows end both ways")
+@router.post(
+    "/users/{username}/block",
+    summary="Block a user: you stop seeing each other; follows end both ways",
+    response_model=BlockState,
+    responses=errors(404, 409),
+)
 async def block(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_block(rt.db, user_id=user.id, username=username, audit_secret=rt.settings.secret_key)
@@ -56,7 +71,12 @@ async def block(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, A
     return {"blocked": True}
 
 
-@router.delete("/users/{username}/block", summary="Unblock a user (follows do not come back)")
+@router.delete(
+    "/users/{username}/block",
+    summary="Unblock a user (follows do not come back)",
+    response_model=BlockState,
+    responses=errors(404),
+)
 async def unblock(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_unblock(rt.db, user_id=user.id, username=username, audit_secret=rt.settings.secret_key)
@@ -65,7 +85,12 @@ async def unblock(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str,
     return {"blocked": False}
 
 
-@router.get("/me/blocks", summary="The accounts you blocked, newest first")
+@router.get(
+    "/me/blocks",
+    summary="The accounts you blocked, newest first",
+    response_model=BlockList,
+    responses=errors(),
+)
 async def my_blocks(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     def read() -> list[dict[str, Any]]:
         with rt.db.session() as s:
@@ -74,12 +99,22 @@ async def my_blocks(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return {"blocks": await run_in_threadpool(read)}
 
 
-@router.get("/me/safety", summary="Your privacy and safety settings, blocks and follow requests")
+@router.get(
+    "/me/safety",
+    summary="Your privacy and safety settings, blocks and follow requests",
+    response_model=SafetySettings,
+    responses=errors(),
+)
 async def get_safety(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.put("/me/safety", summary="Change privacy, who may comment, and comment keyword filters")
+@router.put(
+    "/me/safety",
+    summary="Change privacy, who may comment, and comment keyword filters",
+    response_model=SafetySettings,
+    responses=errors(body=True),
+)
 async def put_safety(body: SafetySettingsIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_update_safety_settings(
@@ -94,7 +129,12 @@ async def put_safety(body: SafetySettingsIn, user: CurrentUser, rt: RuntimeDep) 
     return await run_in_threadpool(settings_json, rt, user.id)
 
 
-@router.put("/videos/{video_id}/comment-policy", summary="Who may comment on one of your videos")
+@router.put(
+    "/videos/{video_id}/comment-policy",
+    summary="Who may comment on one of your videos",
+    response_model=VideoCommentPolicy,
+    responses=errors(404, body=True),
+)
 async def put_video_comment_policy(
     video_id: str, body: VideoCommentPolicyIn, user: CurrentUser, rt: RuntimeDep
 ) -> dict[str, Any]:
@@ -106,13 +146,23 @@ async def put_video_comment_policy(
     return {"video_id": video.id, "comment_policy": video.comment_policy}
 
 
-@router.get("/me/follow-requests", summary="Requests to follow your private account")
+@router.get(
+    "/me/follow-requests",
+    summary="Requests to follow your private account",
+    response_model=FollowRequests,
+    responses=errors(),
+)
 async def follow_requests(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     settings = await run_in_threadpool(settings_json, rt, user.id)
     return {"follow_requests": settings["follow_requests"]}
 
 
-@router.post("/me/follow-requests/{username}", summary="Approve a follow request")
+@router.post(
+    "/me/follow-requests/{username}",
+    summary="Approve a follow request",
+    response_model=FollowRequestAnswer,
+    responses=errors(404),
+)
 async def approve_follow_request(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_answer_follow_request(
@@ -123,7 +173,12 @@ async def approve_follow_request(username: str, user: CurrentUser, rt: RuntimeDe
     return {"approved": True}
 
 
-@router.delete("/me/follow-requests/{username}", summary="Decline a follow request")
+@router.delete(
+    "/me/follow-requests/{username}",
+    summary="Decline a follow request",
+    response_model=FollowRequestAnswer,
+    responses=errors(404),
+)
 async def decline_follow_request(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(
         lambda: do_answer_follow_request(
@@ -133,7 +188,12 @@ async def decline_follow_request(username: str, user: CurrentUser, rt: RuntimeDe
     return {"approved": False}
 
 
-@router.get("/me/safety-log", summary="Safety actions you took, and those taken on your account or comments")
+@router.get(
+    "/me/safety-log",
+    summary="Safety actions you took, and those taken on your account or comments",
+    response_model=SafetyLog,
+    responses=errors(),
+)
 async def my_safety_log(user: CurrentUser, rt: RuntimeDep, limit: int = Query(50, ge=1, le=200)) -> dict[str, Any]:
     def read() -> list[dict[str, Any]]:
         with rt.db.session() as s:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from sovereel.actions.residency import check_username
 from sovereel.actions.social import do_follow, do_unfollow
 from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
+from sovereel.api.schemas.common import binary_responses, errors
+from sovereel.api.schemas.users import (
+    HASHTAG_DOC_PATTERN,
+    FollowState,
+    HashtagPage,
+    Profile,
+    SearchResults,
+    UnfollowState,
+)
 from sovereel.captions import hashtag_key
 from sovereel.errors import NotFound
-from sovereel.governance.regions import check_username
 from sovereel.queries.access import SHOWS_ACCOUNT, visible_user
 from sovereel.queries.safety import follow_requested
 from sovereel.queries.search import search_hashtags, search_users, search_video_ids
@@ -22,6 +31,14 @@ from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Follow, Hashtag, User, Video
 
 router = APIRouter(prefix="/api", tags=["users"])
+# Documented, not checked here: `hashtag_key` decides, and a name that cannot be a hashtag is a 404 like an unused one.
+HashtagName = Annotated[
+    str,
+    Path(
+        description="A hashtag, with or without its #: up to 100 letters, digits or underscores, not only digits",
+        json_schema_extra={"minLength": 1, "maxLength": 101, "pattern": HASHTAG_DOC_PATTERN},
+    ),
+]
 
 
 def profile_json(
@@ -52,7 +69,12 @@ def profile_json(
         }
 
 
-@router.get("/users/{username}", summary="A profile with the user's videos")
+@router.get(
+    "/users/{username}",
+    summary="A profile with the user's videos",
+    response_model=Profile,
+    responses=errors(404),
+)
 async def get_user(
     username: str,
     rt: RuntimeDep,
@@ -63,7 +85,12 @@ async def get_user(
     return await run_in_threadpool(profile_json, rt, username, viewer.id if viewer else None, cursor, limit)
 
 
-@router.get("/users/{username}/avatar", summary="The user's avatar image")
+@router.get(
+    "/users/{username}/avatar",
+    summary="The user's avatar image",
+    response_class=Response,
+    responses=binary_responses("image/jpeg", description="The avatar, a 256×256 JPEG"),
+)
 async def avatar(username: str, request: Request, rt: RuntimeDep, viewer: OptionalUser) -> Response:
     def key() -> str:
         with rt.db.session() as s:
@@ -79,7 +106,13 @@ async def avatar(username: str, request: Request, rt: RuntimeDep, viewer: Option
     return blob_response(request, rt.blobs, await run_in_threadpool(key), "image/jpeg")
 
 
-@router.post("/users/{username}/follow", summary="Follow a user")
+@router.post(
+    "/users/{username}/follow",
+    summary="Follow a user",
+    response_model=FollowState,
+    response_model_exclude_unset=True,  # `requested` only when the follow became a request
+    responses=errors(404, 409),
+)
 async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(lambda: check_username(rt.settings, rt.db, username, signed_in=True))
 
@@ -99,7 +132,12 @@ async def follow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, 
     return {"following": True}
 
 
-@router.delete("/users/{username}/follow", summary="Unfollow a user")
+@router.delete(
+    "/users/{username}/follow",
+    summary="Unfollow a user",
+    response_model=UnfollowState,
+    responses=errors(404),
+)
 async def unfollow(username: str, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     await run_in_threadpool(lambda: check_username(rt.settings, rt.db, username, signed_in=True))
     await run_in_threadpool(lambda: do_unfollow(rt.db, user_id=user.id, username=username))
@@ -120,9 +158,18 @@ def hashtag_json(rt: RegionRuntime, tag: str, viewer_id: str | None, cursor: str
         return {"tag": tag, "videos": video_views(s, videos, viewer_id), "next_cursor": nxt}
 
 
-@router.get("/hashtags/{tag}", summary="Videos with a hashtag, newest first")
+@router.get(
+    "/hashtags/{tag}",
+    summary="Videos with a hashtag, newest first",
+    response_model=HashtagPage,
+    responses=errors(404),
+)
 async def hashtag(
-    tag: str, rt: RuntimeDep, viewer: OptionalUser, cursor: str | None = None, limit: int = Query(24, ge=1, le=100)
+    tag: HashtagName,
+    rt: RuntimeDep,
+    viewer: OptionalUser,
+    cursor: str | None = None,
+    limit: int = Query(24, ge=1, le=100),
 ) -> dict[str, Any]:
     return await run_in_threadpool(hashtag_json, rt, tag, viewer.id if viewer else None, cursor, limit)
 
@@ -139,7 +186,7 @@ def search_json(rt: RegionRuntime, q: str, viewer_id: str | None, limit: int) ->
         }
 
 
-@router.get("/search", summary="Search users, captions and hashtags")
+@router.get("/search", summary="Search users, captions and hashtags", response_model=SearchResults, responses=errors())
 async def search(
     rt: RuntimeDep, viewer: OptionalUser, q: str = Query(..., max_length=200), limit: int = Query(20, ge=1, le=50)
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from sovereel.actions.models import do_refuse_model
-from sovereel.governance.registry import ModelRefused, check_version
+from sovereel.governance.model_registry import ModelRefused, ModelRegistry, check_version
 from sovereel.governance.signing import RegionKeys, keys_for_dir
 from sovereel.storage.db import RegionDB
 
@@ -25,6 +25,7 @@ class ModelGate:
     def __init__(self, db: RegionDB, region_dir: Path, keys: RegionKeys | None = None, recheck_s: float = 60.0) -> None:
         self.db = db
         self.region_dir = region_dir
+        self.registry = ModelRegistry(region_dir)
         self.keys = keys or keys_for_dir(db.region, region_dir)
         self.recheck_s = recheck_s
         self._refused: dict[str, float] = {}  # version -> when it was last refused (monotonic)
@@ -32,7 +33,7 @@ class ModelGate:
 
     def admit(self, version: str) -> None:
         """Return when `version` may be served; raise ModelRefused (after logging it) otherwise."""
-        verdict = check_version(self.db, self.region_dir, version, self.keys)
+        verdict = check_version(self.db, self.registry, version, self.keys)
         if verdict.ok:
             with self._lock:
                 self._refused.pop(version, None)

@@ -1,0 +1,291 @@
+"""Every topic on the event bus: its payload, who emits it and who consumes it, in one place.
+
+An event is written by `events.outbox.emit` in the transaction of the change it describes; the relay publishes
+it once that commits (`events.relay`), and each consumer subscribes by topic prefix (`runtime.consumers`).
+`emit` refuses a topic missing here, or a payload whose fields differ from its declared ones;
+tests/backends/test_topics.py checks that every `emit(` in src names a topic declared here, from the modules
+declared here, with the declared fields, and that the consumers named here are the ones subscribed.
+
+| topic | payload | emitted by (sovereel.…) | consumed by |
+|---|---|---|---|
+| video.uploaded | VideoUploaded | actions.videos | media_worker (wakes), feed_snapshot |
+| video.ready | VideoReady | actions.media_jobs, actions.exchange | learner (describes it), feed_snapshot |
+| video.failed | VideoFailed | actions.media_jobs | feed_snapshot |
+| video.deleted | VideoDeleted | actions.videos, actions.exchange | feed_snapshot |
+| video.moderated | VideoModerated | actions.moderation | learner (re-indexes), feed_snapshot |
+| watch.events | WatchEvents | actions.watch | learner (online learning, live state) |
+| social.like, social.unlike | Like, Unlike | actions.social | learner |
+| social.comment, social.share | Comment, Share | actions.social | learner |
+| social.follow | Follow | actions.social, actions.safety_settings | learner (ignores) |
+| social.unfollow | Follow | actions.social, actions.blocks | learner (ignores) |
+| social.follow_request | FollowRequest | actions.social | learner (ignores) |
+| safety.block, safety.unblock | Block, Unblock | actions.blocks | none |
+| moderation.reported, moderation.held | ModerationReported, ModerationHeld | actions.reports | none |
+| moderation.action, moderation.appealed | ModerationAction, ModerationAppealed | actions.moderation | none |
+| feed.not_interested | NotInterested | actions.feed_controls | learner (ignores) |
+| feed.personalisation | Personalisation | actions.feed_controls | learner (ignores) |
+| feed.profile_reset | ProfileReset | actions.feed_controls | learner (forgets the viewer) |
+
+"none": nothing in sovereel subscribes today; the events stay on the region's stream for other consumers.
+"ignores": the learner is subscribed by prefix and drops the message (it reads follows and filters from the
+database when a page is asked for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_type_hints
+
+# pydantic validates TypedDicts (tests/backends/test_topics.py) only from typing_extensions before Python 3.12.
+from typing_extensions import TypedDict
+
+
+class VideoUploaded(TypedDict):
+    """A new upload awaits transcoding."""
+
+    video_id: str
+    creator_id: str
+
+
+class VideoReady(TypedDict):
+    """Renditions verified (or a peer region's video copied in): the video can be served."""
+
+    video_id: str
+    creator_id: str
+
+
+class VideoFailed(TypedDict):
+    """Transcoding gave up, or the upload screen refused the video; `reason` is what the uploader sees."""
+
+    video_id: str
+    reason: str | None
+
+
+class VideoDeleted(TypedDict):
+    """The video and its media are gone (deleted by its creator, or withdrawn by its home region)."""
+
+    video_id: str
+
+
+class VideoModerated(TypedDict):
+    """A moderation decision changed what a video may be shown in.
+
+    `state`: the video's moderation state (ok, removed, not_for_you, …). For an account's suspension or its
+    lifting, one event covers all its videos: `video_id` None, `state` creator_suspended / creator_restored."""
+
+    video_id: str | None
+    state: str
+    creator_id: str
+
+
+class WatchEventRecord(TypedDict):
+    """One stored watch event. `kind`: one of `events.kinds.WATCH_KINDS`; `ts`: the client's clock, seconds."""
+
+    seq: int  # its event-log sequence number
+    video_id: str
+    kind: str
+    watched_s: float | None
+    ts: float
+
+
+class WatchEvents(TypedDict):
+    """The watch events of one accepted batch that were new (a retried batch's duplicates are not repeated)."""
+
+    user_id: str
+    events: list[WatchEventRecord]
+
+
+class Like(TypedDict):
+    """A like; `creator_id` is the liked video's creator."""
+
+    user_id: str
+    video_id: str
+    creator_id: str
+
+
+class Unlike(TypedDict):
+    """A like taken back."""
+
+    user_id: str
+    video_id: str
+
+
+class Follow(TypedDict):
+    """`user_id` now follows (`social.follow`) or no longer follows (`social.unfollow`) `followee_id`.
+
+    A follow also comes from approving a follow request; an unfollow also from a block, for each direction."""
+
+    user_id: str
+    followee_id: str
+
+
+class FollowRequest(TypedDict):
+    """A follow of an account that needs approval (private, or a young teen's) awaits its holder's answer."""
+
+    user_id: str
+    target_id: str
+
+
+class Comment(TypedDict):
+    """A new comment (or reply) on a video."""
+
+    user_id: str
+    video_id: str
+    comment_id: str
+
+
+class Share(TypedDict):
+    """A counted share (once per viewer, video and day); `user_id` None for a signed-out viewer."""
+
+    user_id: str | None
+    video_id: str
+
+
+class Block(TypedDict):
+    """`user_id` blocked `blocked_id`; `source`: where (user, report, …), at most 32 characters."""
+
+    user_id: str
+    blocked_id: str
+    source: str
+
+
+class Unblock(TypedDict):
+    """A block lifted (follows do not come back)."""
+
+    user_id: str
+    blocked_id: str
+
+
+class ModerationReported(TypedDict):
+    """A report filed; `target_kind` video | comment | account (an account's id, not its name)."""
+
+    report_id: str
+    target_kind: str
+    target_id: str
+
+
+class ModerationHeld(TypedDict):
+    """The system held an upload for review; `reason` is one of `actions.reports.SYSTEM_REASONS`."""
+
+    video_id: str
+    reason: str
+
+
+class ModerationAction(TypedDict):
+    """A moderator's decision (`action`: remove, dismiss, suspend, …) on a video, comment or account."""
+
+    action_id: str
+    action: str
+    target_kind: str
+    target_id: str
+
+
+class ModerationAppealed(TypedDict):
+    """An appeal against the decision `action_id`."""
+
+    appeal_id: str
+    action_id: str
+
+
+class NotInterested(TypedDict):
+    """A viewer marked a video, creator or hashtag (`kind`) not interesting; `value` its id or tag."""
+
+    user_id: str
+    kind: str
+    value: str
+
+
+class Personalisation(TypedDict):
+    """A viewer switched For You personalisation on or off."""
+
+    user_id: str
+    personalised: bool
+
+
+class ProfileReset(TypedDict):
+    """A viewer reset their For You profile at `at` (epoch seconds): what was learnt before is forgotten."""
+
+    user_id: str
+    at: float
+
+
+TopicName = Literal[
+    "video.uploaded",
+    "video.ready",
+    "video.failed",
+    "video.deleted",
+    "video.moderated",
+    "watch.events",
+    "social.like",
+    "social.unlike",
+    "social.follow",
+    "social.unfollow",
+    "social.follow_request",
+    "social.comment",
+    "social.share",
+    "safety.block",
+    "safety.unblock",
+    "moderation.reported",
+    "moderation.held",
+    "moderation.action",
+    "moderation.appealed",
+    "feed.not_interested",
+    "feed.personalisation",
+    "feed.profile_reset",
+]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One bus topic: its payload's type, the modules that emit it and the consumers subscribed to it.
+
+    `consumed_by` names consumers of `runtime.consumers.SUBSCRIPTIONS`; empty when nothing here subscribes."""
+
+    name: TopicName
+    payload: type
+    emitted_by: tuple[str, ...]
+    consumed_by: tuple[str, ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The payload's field names (every one is required)."""
+        return frozenset(get_type_hints(self.payload))
+
+
+_SNAPSHOT = "feed_snapshot"
+_LEARNER = "learner"
+_ACTIONS = "sovereel.actions."
+
+TOPICS: dict[str, Topic] = {
+    t.name: t
+    for t in (
+        Topic("video.uploaded", VideoUploaded, (_ACTIONS + "videos",), ("media_worker", _SNAPSHOT)),
+        Topic(
+            "video.ready",
+            VideoReady,
+            (_ACTIONS + "media_jobs", _ACTIONS + "exchange"),
+            (_LEARNER, _SNAPSHOT),
+        ),
+        Topic("video.failed", VideoFailed, (_ACTIONS + "media_jobs",), (_SNAPSHOT,)),
+        Topic("video.deleted", VideoDeleted, (_ACTIONS + "videos", _ACTIONS + "exchange"), (_SNAPSHOT,)),
+        Topic("video.moderated", VideoModerated, (_ACTIONS + "moderation",), (_LEARNER, _SNAPSHOT)),
+        Topic("watch.events", WatchEvents, (_ACTIONS + "watch",), (_LEARNER,)),
+        Topic("social.like", Like, (_ACTIONS + "social",), (_LEARNER,)),
+        Topic("social.unlike", Unlike, (_ACTIONS + "social",), (_LEARNER,)),
+        Topic("social.follow", Follow, (_ACTIONS + "social", _ACTIONS + "safety_settings"), (_LEARNER,)),
+        Topic("social.unfollow", Follow, (_ACTIONS + "social", _ACTIONS + "blocks"), (_LEARNER,)),
+        Topic("social.follow_request", FollowRequest, (_ACTIONS + "social",), (_LEARNER,)),
+        Topic("social.comment", Comment, (_ACTIONS + "social",), (_LEARNER,)),
+        Topic("social.share", Share, (_ACTIONS + "social",), (_LEARNER,)),
+        Topic("safety.block", Block, (_ACTIONS + "blocks",), ()),
+        Topic("safety.unblock", Unblock, (_ACTIONS + "blocks",), ()),
+        Topic("moderation.reported", ModerationReported, (_ACTIONS + "reports",), ()),
+        Topic("moderation.held", ModerationHeld, (_ACTIONS + "reports",), ()),
+        Topic("moderation.action", ModerationAction, (_ACTIONS + "moderation",), ()),
+        Topic("moderation.appealed", ModerationAppealed, (_ACTIONS + "moderation",), ()),
+        Topic("feed.not_interested", NotInterested, (_ACTIONS + "feed_controls",), (_LEARNER,)),
+        Topic("feed.personalisation", Personalisation, (_ACTIONS + "feed_controls",), (_LEARNER,)),
+        Topic("feed.profile_reset", ProfileReset, (_ACTIONS + "feed_controls",), (_LEARNER,)),
+    )
+}
+"""Every topic the code emits, by name."""

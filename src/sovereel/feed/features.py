@@ -1,0 +1,239 @@
+"""The ranker's inputs: the named features of (viewer, candidate video, now), computed from a `FeedModel`'s state.
+
+`FEATURES` names every column, in order; `ranker_features` fills them for a batch of viewers and their candidate
+item columns. The co-engagement signals (`CO_SIGNALS`) each give a raw score and scale-free versions of it
+(against the viewer's own scores over the whole catalogue, never the other candidates, so a video's features do
+not depend on the batch it is scored in); then come embedding, popularity, age, hashtag/creator affinity and
+rejection, and per-matrix aggregates of the links from the viewer's history.
+
+Pure in effect: every function here reads the model's state and returns new arrays. None changes the model; the
+only write is the catalogue's memo of its hashtag and creator matrices (`Catalogue.tag_matrix`, `creator_matrix`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from sovereel.feed.model import FeedModel
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+YEAR_S = 365.25 * 86400.0
+
+CO_MATRICES: tuple[str, ...] = (
+    *("ease", "session", "cosine", "rp3", "burst", "order_near", "order", "order_far", "gfcf"),
+)
+# Scored with the profile's 0/1 pattern, not its engagement weights.
+BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "order_far", "gfcf"})
+# Matrices whose links to the viewer's history are also aggregated one by one, not only summed: the strongest
+# link, the mean of the three strongest, and how many history videos link to the candidate at all.
+AGG_MATRICES: tuple[str, ...] = ("ease", "burst", "order_near", "order", "order_far")
+CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
+TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
+USER_NEIGHBOURS = 50
+FEATURES: tuple[str, ...] = (
+    *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
+    *("max_cosine", "emb_dot", "emb_cos", "log_engagements", "log_trending", "age_y", "first_seen_age_y"),
+    *("created_gap_y", "user_content_age_y", "hashtag_affinity", "creator_share", "log_duration"),
+    *("duration_unknown", "user_log_activity", "user_mean_log_engagements"),
+    # Negative feedback: how often the viewer swiped away videos with the candidate's hashtags / by its creator,
+    # against how often they engaged with them, and how much they have swiped away at all.
+    *("hashtag_rejection", "creator_rejection", "user_log_rejections"),
+    # What everyone else did when shown the candidate: its engagement rate per viewer shown it, and how many.
+    *("item_engage_rate", "item_log_shown"),
+    *(f"agg_{m}_{stat}" for m in AGG_MATRICES for stat in ("max", "top3", "npos")),
+)
+
+
+def users_per_batch(n_items: int) -> int:
+    """Users per batch so that one dense users x items score matrix stays near 16 MB."""
+    return max(1, 4_000_000 // max(1, n_items))
+
+
+def profile_matrix(profiles: dict[str, dict[int, float]], user_ids: list[str | None], n_cols: int) -> sp.csr_matrix:
+    """Users x items CSR of the given users' profiles ({item column: value}); a row of zeros for None or unknown."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, u in enumerate(user_ids):
+        hist = profiles.get(u, {}) if u is not None else {}
+        rows.extend([r] * len(hist))
+        cols.extend(hist.keys())
+        vals.extend(hist.values())
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(user_ids), n_cols), dtype=np.float32)
+
+
+def ranker_features(
+    model: FeedModel, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]
+) -> FloatArray:
+    """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
+    step = users_per_batch(len(model.catalogue.ids))
+    parts = [
+        _features(model, user_ids[a : a + step], cols[a : a + step], now[a : a + step])
+        for a in range(0, len(user_ids), step)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, cols.shape[1], len(FEATURES)), dtype=np.float32)
+
+
+def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
+    cat, n_users, n_cand = model.catalogue, cols.shape[0], cols.shape[1]
+    out = np.zeros((n_users, n_cand, len(FEATURES)), dtype=np.float32)
+    hist = profile_matrix(model.history, user_ids, len(cat.ids))
+    binary = sp.csr_matrix(hist, copy=True)
+    binary.data[:] = 1.0
+    n_hist = np.asarray(binary.sum(axis=1)).ravel()
+    rows = np.arange(n_users)[:, None]
+    known = cols < model.co_items
+    safe = np.where(known, cols, 0)
+    h_co = hist[:, : model.co_items]
+    f = 0
+    for name in CO_SIGNALS:
+        scores = _co_scores(model, name, h_co, user_ids)
+        if scores is None:
+            f += 4
+            continue
+        raw = np.where(known, scores[rows, safe], 0.0)
+        top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
+        # Scale-free versions, against the user's own scores over the whole catalogue (never against
+        # the other candidates, so an item's score does not depend on the batch it is scored in).
+        k = min(TOP_K_STATS, scores.shape[1])
+        best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
+        z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
+        ranks = _ranks_of(scores, raw)
+        out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
+        out[:, :, f + 3] = np.where(known, np.log1p(ranks), np.log1p(scores.shape[1]))
+        f += 4
+    if "cosine" in model.co:
+        cos = model.co["cosine"].tocsr()
+        for r in range(n_users):
+            h = h_co[r].indices
+            if len(h):
+                out[r, :, f] = np.where(known[r], cos[h][:, safe[r]].max(axis=0).toarray().ravel(), 0.0)
+    f += 1
+    uvec = np.stack([_user_vec(model, u) for u in user_ids])
+    ivec, _ = model.items.lookup([cat.ids[c] for c in cols.ravel()])
+    ivec = ivec.reshape(n_users, n_cand, -1)
+    dot = np.einsum("ud,ucd->uc", uvec, ivec)
+    norms = np.linalg.norm(uvec, axis=1)[:, None] * np.linalg.norm(ivec, axis=2) + 1e-6
+    out[:, :, f], out[:, :, f + 1] = dot, dot / norms
+    f += 2
+    lpop = np.log1p(cat.engagements[: len(cat.ids)])
+    out[:, :, f] = lpop[cols]
+    out[:, :, f + 1] = np.log1p(cat.trending(cols, now, model.config.trend_days))
+    first = np.where(np.isnan(cat.first_seen[cols]), now[:, None], cat.first_seen[cols])
+    created = np.where(np.isnan(cat.created_at[cols]), first, cat.created_at[cols])
+    all_created = np.where(np.isnan(cat.created_at), cat.first_seen, cat.created_at)[: len(cat.ids)]
+    all_created = np.where(np.isnan(all_created), 0.0, all_created)
+    mean_created = np.where(n_hist > 0, (binary @ all_created) / np.maximum(n_hist, 1), now)[:, None]
+    out[:, :, f + 2] = np.clip((now[:, None] - created) / YEAR_S, -1, 80)
+    out[:, :, f + 3] = np.clip((now[:, None] - first) / YEAR_S, -1, 80)
+    out[:, :, f + 4] = np.clip(np.abs(created - mean_created) / YEAR_S, 0, 80)
+    out[:, :, f + 5] = np.clip((now[:, None] - mean_created) / YEAR_S, -1, 80)
+    f += 6
+    # Per hashtag and per creator: how many of the viewer's engaged and swiped-away videos have it.
+    tags, creators = cat.tag_matrix(), cat.creator_matrix()
+    rejected = profile_matrix(model.rejections, user_ids, len(cat.ids))
+    rejected.data[:] = 1.0
+    eng_tags, eng_creators = np.asarray((binary @ tags).todense()), np.asarray((binary @ creators).todense())
+    rej_tags, rej_creators = np.asarray((rejected @ tags).todense()), np.asarray((rejected @ creators).todense())
+    share = 1.0 / np.maximum(n_hist, 1)[:, None]
+    out[:, :, f] = _group_mean(tags, eng_tags * share, cols)  # share of the history with the video's hashtags
+    out[:, :, f + 1] = _group_mean(creators, eng_creators * share, cols)  # ... and by its creator
+    dur = cat.duration[cols]
+    out[:, :, f + 2] = np.where(np.isnan(dur), 0.0, np.log1p(np.nan_to_num(dur)))
+    out[:, :, f + 3] = np.isnan(dur)
+    out[:, :, f + 4] = np.log1p(n_hist)[:, None]
+    out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
+    f += 6
+    # Swipe-away rates with one engagement's worth of doubt: rejected / (rejected + engaged + 1).
+    out[:, :, f] = _group_mean(tags, rej_tags / (rej_tags + eng_tags + 1.0), cols)
+    out[:, :, f + 1] = _group_mean(creators, rej_creators / (rej_creators + eng_creators + 1.0), cols)
+    out[:, :, f + 2] = np.log1p(np.asarray(rejected.sum(axis=1)).ravel())[:, None]
+    out[:, :, f + 3] = cat.engage_rate(cols)
+    out[:, :, f + 4] = np.log1p(cat.viewers(cols))
+    f += 5
+    out[:, :, f : f + 3 * len(AGG_MATRICES)] = _aggregates(model, user_ids, cols, known)
+    return out
+
+
+def _aggregates(
+    model: FeedModel, user_ids: list[str | None], cols: IntArray, known: npt.NDArray[np.bool_]
+) -> FloatArray:
+    # users x candidates x (3 per AGG_MATRICES): max, mean of the top 3 and log1p(count of positive) links
+    # from the viewer's history videos to each candidate; zero where a matrix is not fitted.
+    out = np.zeros((*cols.shape, 3 * len(AGG_MATRICES)), dtype=np.float32)
+    mats = [(j, model.co[m]) for j, m in enumerate(AGG_MATRICES) if m in model.co]
+    if not mats:
+        return out
+    for r, u in enumerate(user_ids):
+        h = [c for c in model.history.get(u, {}) if c < model.co_items] if u is not None else []
+        if not h:
+            continue
+        safe = np.where(known[r], cols[r], 0)
+        top = min(3, len(h))
+        for j, mat in mats:
+            sub = mat[h][:, safe].toarray()
+            sub[:, ~known[r]] = 0.0
+            out[r, :, 3 * j] = sub.max(axis=0)
+            out[r, :, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
+            out[r, :, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
+    return out
+
+
+def _co_scores(model: FeedModel, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
+    # users x co_items scores of one co-engagement signal for these users' profiles.
+    if model.co_items == 0:
+        return None
+    if name in model.co:
+        if name in BINARY_PROFILE:
+            h_co = sp.csr_matrix(h_co, copy=True)
+            h_co.data[:] = 1.0
+        return np.asarray((h_co @ model.co[name]).todense(), dtype=np.float32)
+    if name != "userknn" or model.neighbour_matrix is None:
+        return None
+    people = model.neighbour_matrix  # users at fit x co_items, binary
+    mine = sp.csr_matrix(h_co, copy=True)
+    mine.data[:] = 1.0
+    overlap = np.asarray((mine @ people.T).todense(), dtype=np.float32)
+    sims = overlap / (np.sqrt(np.asarray(mine.sum(axis=1))) * model.neighbour_norms[None, :] + 1e-6)
+    for r, u in enumerate(user_ids):
+        own = model.neighbour_rows.get(u) if u is not None else None
+        if own is not None:
+            sims[r, own] = 0.0  # a viewer is not their own neighbour
+    k = min(USER_NEIGHBOURS, sims.shape[1])
+    if k < sims.shape[1]:
+        cut = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k][:, None]
+        sims = np.where(sims >= cut, sims, 0.0)
+    return np.asarray((sp.csr_matrix(sims) @ people).todense(), dtype=np.float32)
+
+
+def _user_vec(model: FeedModel, user_id: str | None) -> FloatArray:
+    vec = model.users.get(user_id) if user_id is not None else None
+    return vec if vec is not None else np.zeros(model.config.dim, dtype=np.float32)
+
+
+def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
+    # Per row, how many catalogue items score strictly higher than each candidate. Scores from sparse
+    # profiles are mostly zero, so only the non-zero ones are sorted.
+    out = np.zeros(raw.shape, dtype=np.float32)
+    for r in range(scores.shape[0]):
+        nz = np.sort(scores[r][scores[r] != 0])
+        above = len(nz) - np.searchsorted(nz, raw[r], side="right")
+        zeros = scores.shape[1] - len(nz)
+        out[r] = above + np.where(raw[r] < 0, zeros, 0)
+    return out
+
+
+def _group_mean(groups: sp.csr_matrix, per_group: npt.NDArray[np.floating], cols: IntArray) -> FloatArray:
+    # Per row r and candidate, the mean of per_group[r] over the candidate's groups (items x groups, 0/1); 0 when
+    # it has none (a video without hashtags, or without a known creator).
+    n_groups = np.maximum(np.asarray(groups.sum(axis=1)).ravel(), 1)
+    out = np.zeros(cols.shape, dtype=np.float32)
+    for r in range(cols.shape[0]):
+        out[r] = (groups[cols[r]] @ per_group[r]) / n_groups[cols[r]]
+    return out

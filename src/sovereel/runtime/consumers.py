@@ -1,0 +1,42 @@
+"""Which consumer of a region runtime hears which bus topics: every subscription is made here.
+
+The consumers come to life at different moments (the learner with the runtime, the feed snapshot with the
+app, a media worker when one is started), so each is connected where it is built, by `connect`, from the one
+table below. `events.topics` names the consumers of each topic; tests/backends/test_topics.py checks that it
+agrees with this table.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sovereel.events.bus.interface import Bus, Handler
+from sovereel.telemetry import timed_consumer
+
+Consumer = Literal["learner", "feed_snapshot", "media_worker"]
+
+SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
+    # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
+    "learner": ("watch.", "social.", "feed.", "video.ready", "video.moderated"),
+    # Any change to a video (new, ready, failed, deleted, moderated) makes the cached feed snapshot stale.
+    "feed_snapshot": ("video.",),
+    # A new upload wakes the transcode threads at once; they poll as well, so a lost wake-up only delays.
+    "media_worker": ("video.uploaded",),
+}
+"""Topic prefixes each consumer subscribes to (a prefix matches every topic starting with it)."""
+
+TIMED: frozenset[Consumer] = frozenset({"learner"})
+"""Consumers whose delivery lag and count are exported as metrics (`telemetry.timed_consumer`)."""
+
+
+def connect(bus: Bus, consumer: Consumer, handler: Handler) -> None:
+    """Subscribe `handler` to every topic prefix `consumer` listens to."""
+    if consumer in TIMED:
+        handler = timed_consumer(consumer, handler)
+    for prefix in SUBSCRIPTIONS[consumer]:
+        bus.subscribe(prefix, handler)
+
+
+def subscribers(topic: str) -> frozenset[Consumer]:
+    """The consumers that receive `topic`."""
+    return frozenset(c for c, prefixes in SUBSCRIPTIONS.items() if topic.startswith(prefixes))
