@@ -11,24 +11,13 @@ Kinds (detail fields):
 
 from __future__ import annotations
 
-import importlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sovereel.governance.audit import append_audit, pseudonym
 from sovereel.storage.models import SafetyLogEntry
-
-
-def _audit_functions() -> tuple[Callable[..., Any], Callable[[str, str], str]] | None:
-    """`append_audit` and `pseudonym` from `sovereel.governance.audit`, when that module is part of this build."""
-    try:
-        module = importlib.import_module("sovereel.governance.audit")
-    except ImportError:
-        return None
-    append, pseudonym = getattr(module, "append_audit", None), getattr(module, "pseudonym", None)
-    return (append, pseudonym) if callable(append) and callable(pseudonym) else None
 
 
 def log_safety(
@@ -46,15 +35,13 @@ def log_safety(
         region=region, kind=kind, actor_id=actor_id, subject_id=subject_id, detail=detail, created_at=time.time()
     )
     s.add(entry)
-    audit = _audit_functions() if audit_secret is not None else None
-    if audit is not None and audit_secret is not None:
-        append, pseudonym = audit
+    if audit_secret is not None:
 
         def who(uid: str | None) -> str:
             return f"user:{pseudonym(audit_secret, uid)}" if uid else ""
 
         public = {k: v for k, v in detail.items() if k != "excerpt"}  # no comment text in an append-only log
         s.flush()  # the audit append is the action's last write: it holds the log's head row to commit
-        append(s, region=region, kind=f"account.{kind}", actor_id=None, subject=who(subject_id),
+        append_audit(s, region=region, kind=f"account.{kind}", actor_id=None, subject=who(subject_id),
                detail={"by": who(actor_id), **public})  # fmt: skip
     return entry
