@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sovereel.actions.impressions import do_record_impressions
+from sovereel.actions.impressions import page_impressions
 from sovereel.errors import Invalid
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest, VideoInfo
 from sovereel.feed.pipeline import InvalidCursor
@@ -138,6 +138,8 @@ class FeedService:
             raise Invalid("malformed cursor", code="bad_cursor") from exc
 
     def _viewer_context(self, viewer_id: str, chain: str) -> dict[str, Any]:
+        # The scroll's earlier pages may still be queued for writing: look there before the table, not after.
+        queued = frozenset(r.video_id for r in self.rt.impressions.pending() if r.request_id == chain)
         with self.rt.db.session() as s:
             prefs = s.get(FeedPreferences, viewer_id)
             marks = list(
@@ -148,7 +150,8 @@ class FeedService:
                 "watched": frozenset(s.scalars(select(Watch.video_id).where(Watch.user_id == viewer_id))),
                 "served": frozenset(
                     s.scalars(select(FeedImpression.video_id).where(FeedImpression.request_id == chain))
-                ),
+                )
+                | queued,
                 "personalised": prefs.personalised if prefs else True,
                 "keywords": tuple(prefs.keyword_filters) if prefs else (),
                 "not_interested": {
@@ -215,8 +218,11 @@ class FeedService:
                 item.reason.sources.append("rewatch")
                 item.reason.explanation.append("You have seen everything new here; this one again")
                 items.append(item)
-        do_record_impressions(
-            self.rt.db, request_id=chain, user_id=viewer_id, first_position=page_no * limit, items=items, served_at=now
+        # Queued, not written: the cursor names the chain (made in memory), so nothing below waits for the store.
+        self.rt.impressions.submit(
+            page_impressions(
+                request_id=chain, user_id=viewer_id, first_position=page_no * limit, items=items, served_at=now
+            )
         )
         next_cursor = None
         if items:

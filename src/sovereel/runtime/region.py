@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sovereel.events.bus.interface import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
+from sovereel.foryou.impression_writer import ImpressionWriter
 from sovereel.foryou.learner import Learner
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
@@ -31,6 +32,10 @@ class RegionRuntime:
     learner: Learner
     background: list[object] = field(default_factory=list)
     hot: HotState = field(default_factory=lambda: open_hot_state("memory://"))
+    impressions: ImpressionWriter = field(init=False)  # For You pages queue what they served here
+
+    def __post_init__(self) -> None:
+        self.impressions = ImpressionWriter(self.db)
 
     @property
     def region(self) -> str:
@@ -41,9 +46,10 @@ class RegionRuntime:
         self.relay.notify()
 
     def start_background(self) -> None:
-        """Start the outbox relay and (embedded layout) the media worker threads."""
+        """Start the outbox relay, the impression writer and (embedded layout) the media worker threads."""
         from sovereel.runtime.media_worker import MediaWorker
 
+        self.impressions.start()
         if self.settings.run_relay:
             self.relay.start()
         self.learner.watch_registry(train_every_s=self.settings.train_every_s)
@@ -70,6 +76,7 @@ class RegionRuntime:
             if stop:
                 stop()
         self.relay.stop()
+        self.impressions.stop()  # writes what is still queued
         self.learner.stop()
         self.bus.close()
         self.hot.close()

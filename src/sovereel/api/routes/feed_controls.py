@@ -108,6 +108,7 @@ async def refresh(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
 
 
 def why_json(rt: RegionRuntime, video_id: str, user_id: str) -> dict[str, Any]:
+    rt.impressions.flush()  # the page that served it may have returned before its impressions were written
     with rt.db.session() as s:
         imp = s.scalar(
             select(FeedImpression)

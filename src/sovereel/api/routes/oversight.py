@@ -85,6 +85,7 @@ def ranker_cache(request: Request, rt: RegionRuntime) -> RankerCache:
 # -- plain reads shared by the API and the pages --------------------------------------------------------------
 def impressions_json(rt: RegionRuntime, limit: int, before: int | None) -> dict[str, Any]:
     """The impressions list (users pseudonymised)."""
+    rt.impressions.flush()  # pages served a moment ago are listed too
     with rt.db.session() as s:
         return list_impressions(s, _names(rt), limit=limit, before=before)
 
@@ -92,6 +93,7 @@ def impressions_json(rt: RegionRuntime, limit: int, before: int | None) -> dict[
 def replay_json(rt: RegionRuntime, rankers: RankerCache, impression_id: int) -> dict[str, Any]:
     """One impression (redacted) and its replay, term by term."""
     names = _names(rt)
+    rt.impressions.flush()  # every read of the table waits for the queued rows first (free when none wait)
     with rt.db.session() as s:
         row = get_impression(s, impression_id)
         summary = impression_summary(row, names)
