@@ -13,6 +13,7 @@ from sovereel.actions.accounts import do_signup
 from sovereel.actions.impressions import ImpressionRow, do_record_impressions
 from sovereel.foryou import impression_writer
 from sovereel.runtime.region import RegionRuntime
+from sovereel.storage.db import RegionDB
 from sovereel.storage.models import FeedImpression
 from tests.governance.test_oversight import build_world
 
@@ -25,10 +26,10 @@ class GatedWrites:
         self.open.set()
         self.batches: list[int] = []
 
-    def __call__(self, db: object, rows: Sequence[ImpressionRow]) -> int:
+    def __call__(self, db: RegionDB, rows: Sequence[ImpressionRow]) -> int:
         assert self.open.wait(30), "the test never reopened the gate"
         self.batches.append(len(rows))
-        return do_record_impressions(db, rows)  # type: ignore[arg-type]
+        return do_record_impressions(db, rows)
 
 
 @pytest.fixture

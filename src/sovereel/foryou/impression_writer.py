@@ -11,6 +11,10 @@ is served. Readers of impressions either call `flush()` first ("Why this video?"
 replay, the data export: cheap when nothing waits) or look in `pending()` (the next page's "already served in
 this scroll", which must not wait for a write).
 
+Each serving process has its own queue: another process sees a row once it is written (about `max_wait_s`
+later), so a scroll's next page served there meanwhile relies on the recommender's cursor, which carries the
+ids of the scroll's last SERVED_MEMORY items itself, to avoid repeats.
+
 Durability: `stop()` (the runtime's close) writes everything queued. A crash loses what was still queued, at
 most about one batch (`max_wait_s` of pages). Impressions are not the event log: exposure counts in the live
 state, the learner's shown counts and the once-per-day gate come from the `impression` watch events the page
