@@ -8,8 +8,8 @@ oldest waiting row was queued, through `actions.impressions.do_record_impression
 Replay stays exact because nothing a response refers to comes from the write: the page's cursor and
 `request_id` name the scroll's chain (a `new_id` made in memory), and the reason record is frozen when the page
 is served. Readers of impressions either call `flush()` first ("Why this video?", the overseer's list and
-replay, the data export: cheap when nothing waits) or look in `pending()` (the next page's "already served in
-this scroll", which must not wait for a write).
+replay: cheap when nothing waits) or look in `pending()` (the next page's "already served in this scroll",
+which must not wait for a write). The data export is a queued job that reads long after the rows were written.
 
 Each serving process has its own queue: another process sees a row once it is written (about `max_wait_s`
 later), so a scroll's next page served there meanwhile relies on the recommender's cursor, which carries the
