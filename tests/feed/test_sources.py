@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from sovereel.feed.indexes import ContentIndex, ItemIndex
 from sovereel.feed.interface import CandidateWorld, Engagement, EngagementBucket, ExposureStats, VideoInfo
 from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams, IndexParams, TrendingParams
 from sovereel.feed.sources import (
+    RegionMemo,
     SourceHit,
     co_engagement_candidates,
     content_candidates,
@@ -209,6 +211,59 @@ def test_exploration_spreads_many_new_videos_across_requests_by_seed() -> None:
     assert first == _ids(exploration_candidates(world, POOLS, NOW, k=5, seed=1))
     others = {tuple(_ids(exploration_candidates(world, POOLS, NOW, k=5, seed=s))) for s in range(2, 8)}
     assert len(others | {tuple(first)}) > 3
+
+
+def _shared(world: CandidateWorld, eligible: set[str]) -> CandidateWorld:
+    """The world as a platform passes it: the whole catalogue shared, the viewer's eligible set a subset."""
+    by_creator: dict[str, list[VideoInfo]] = {}
+    for v in world.videos.values():
+        by_creator.setdefault(v.creator_id, []).append(v)
+    return CandidateWorld(
+        videos={vid: v for vid, v in world.videos.items() if vid in eligible},
+        following=world.following,
+        exposure=world.exposure,
+        region_engagement=world.region_engagement,
+        region_videos=world.videos,
+        region_by_creator=by_creator,
+    )
+
+
+def test_with_a_shared_catalogue_exploration_walks_a_bounded_window_of_the_most_owed() -> None:
+    fresh = [video(f"n{i:03}", f"c{i}", age_s=60.0) for i in range(400)]
+    shown = {f"n{i:03}": ExposureStats(impressions=60 + i) for i in range(20)}  # less owed than the never-shown
+    everything = _world(*fresh, video("too_old", "old", age_s=30 * DAY), exposure=shown)
+    blocked = {"n005", "n300", "n301"}
+    world = _shared(everything, {v.id for v in fresh} - blocked)
+    memo = RegionMemo()
+    hits = exploration_candidates(world, POOLS, NOW, k=10, seed=3, memo=memo)
+    assert len(hits) == 10 and not blocked & set(_ids(hits))
+    assert all(h.score == 1.0 for h in hits)  # never-shown videos first, as without the memo
+    assert hits == exploration_candidates(world, POOLS, NOW, k=10, seed=3, memo=memo)
+    assert {tuple(_ids(exploration_candidates(world, POOLS, NOW, k=10, seed=s, memo=memo))) for s in range(6)} != {
+        tuple(_ids(hits))
+    }
+    # Fewer owed videos than the window: exactly the page the whole-catalogue walk gives.
+    small = _shared(_world(*fresh[:15], exposure=shown), {v.id for v in fresh[:15]} - blocked)
+    assert exploration_candidates(small, POOLS, NOW, k=10, seed=3, memo=RegionMemo()) == exploration_candidates(
+        replace(small, region_videos=None), POOLS, NOW, k=10, seed=3
+    )
+
+
+def test_with_a_shared_catalogue_following_and_trending_match_the_eligible_set_walk() -> None:
+    everything = _world(
+        video("a_new", "alice", age_s=0.1 * DAY, like_count=3),
+        video("a_mid", "alice", age_s=1 * DAY),
+        video("b_new", "bob", age_s=0.5 * DAY, share_count=2),
+        video("b_blocked", "bob", age_s=0.2 * DAY, like_count=90),
+        video("stranger", "carol", age_s=0.01 * DAY, like_count=7),
+        following=frozenset({"alice", "bob"}),
+    )
+    world = _shared(everything, {"a_new", "a_mid", "b_new", "stranger"})
+    plain = replace(world, region_videos=None, region_by_creator=None)
+    assert following_candidates(world, FOLLOW, NOW, k=10) == following_candidates(plain, FOLLOW, NOW, k=10)
+    assert trending_candidates(world, TREND, NOW, k=10, memo=RegionMemo()) == trending_candidates(
+        plain, TREND, NOW, k=10
+    )
 
 
 # --- history: co-engagement and content ------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_scoring_is_deterministic_for_a_version_and_inputs(
     assert world_["personalised"] is True
     from sovereel.feed.interface import CandidateWorld
 
-    videos = {vid: e.info for vid, e in service.snapshot.get().videos.items()}
+    videos = dict(service.snapshot.get().videos)
     request = FeedRequest(user_id=uid, region=sqlite_rt.region, limit=8, now=1_900_000_000.0)
     cw = CandidateWorld(videos=videos)
     one = sqlite_rt.learner.recommender.recommend(request, cw)

@@ -8,7 +8,7 @@ an auditor replays. Recommenders do no I/O of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -134,7 +134,9 @@ class FeedPage:
 class CandidateWorld:
     """The snapshot a recommender ranks over: eligible videos and the viewer's context."""
 
-    videos: dict[str, VideoInfo]
+    # The videos this viewer may be served. A platform may pass a view over its shared catalogue that checks
+    # eligibility per look-up: with `region_videos` set the pipeline only looks candidates up, never iterates it.
+    videos: Mapping[str, VideoInfo]
     seen: frozenset[str] = frozenset()  # watched: behavioural history, not consulted by the non-personalised feed
     following: frozenset[str] = frozenset()
     # Served earlier in this scroll session (a platform-side alternative to passing the cursor on); every mode
@@ -158,6 +160,9 @@ class CandidateWorld:
     # The region's whole servable catalogue (a superset of `videos`), the same object for every request over one
     # snapshot: region-wide source work (trending, the traffic pools) is then done once per snapshot, not per viewer.
     region_videos: Mapping[str, VideoInfo] | None = None
+    # Every servable video of each creator (public or not), shared like `region_videos`: the following source
+    # looks up the followed creators' videos instead of walking the eligible set.
+    region_by_creator: Mapping[str, Sequence[VideoInfo]] | None = None
 
 
 TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", "follow")

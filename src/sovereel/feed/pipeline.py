@@ -44,9 +44,9 @@ from sovereel.feed.sources import (
     exploration_candidates,
     following_candidates,
     history_seeds,
+    region_trending_scores,
     tiebreak,
     trending_candidates,
-    trending_scores,
 )
 from sovereel.feed.text_embed import EmbedTexts
 
@@ -203,7 +203,12 @@ ItemScore = tuple[float, dict[str, float], dict[str, Any]]
 
 
 def _score(
-    scorer: Scorer, params: Params, request: FeedRequest, world: CandidateWorld, videos: list[VideoInfo]
+    scorer: Scorer,
+    params: Params,
+    request: FeedRequest,
+    world: CandidateWorld,
+    videos: list[VideoInfo],
+    memo: RegionMemo,
 ) -> dict[str, ItemScore]:
     """Score the filtered candidates: the model's weighted sum, or region popularity when not personalised."""
     per_item: dict[str, ItemScore] = {}
@@ -224,7 +229,7 @@ def _score(
             per_item[video.id] = (score, terms, extra)
         return per_item
     # Content-neutral: region popularity only, no model and nothing about the viewer.
-    popularity = trending_scores(world, params.trending, request.now)
+    popularity = region_trending_scores(world, params.trending, request.now, videos, memo)
     top = max((popularity.get(v.id, 0.0) for v in videos), default=0.0)
     for video in videos:
         raw = popularity.get(video.id, 0.0)
@@ -288,7 +293,7 @@ class ForYouRecommender:
         kept, _dropped = apply_filters(sorted(merged), world.videos, ctx)
         videos = [world.videos[vid] for vid in kept]
 
-        per_item = _score(scorer, params, request, world, videos)
+        per_item = _score(scorer, params, request, world, videos, self._region_memo)
 
         tired = (
             fatigued_topics(world.recent_skips, world.recent_engagements, _lookup(world), params.rerank.skip_fatigue)

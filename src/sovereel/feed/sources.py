@@ -4,7 +4,10 @@ Each source is a pure function of the world snapshot (and, for retrieval, an
 index built from it: indexes.py) that returns up to a quota of `SourceHit`s: a video id, the
 source tag and a source-local score. Sources only propose; filters, the ranking
 model and the re-ranker decide what is shown. A `RegionMemo`, where one is passed,
-only caches region-wide results between the requests that share a snapshot.
+only caches region-wide results between the requests that share a snapshot: the
+trending order and the exploration pool are built once per snapshot of the region's
+catalogue and aggregates, and a request then walks only their first few hundred
+entries, so its cost does not grow with the catalogue.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -72,9 +76,16 @@ def following_candidates(world: CandidateWorld, params: FollowingParams, now: fl
     if not world.following or k <= 0:
         return []
     by_creator: dict[str, list[VideoInfo]] = defaultdict(list)
-    for video in world.videos.values():
-        if video.creator_id in world.following and now - video.created_at <= params.max_age_s:
-            by_creator[video.creator_id].append(video)
+    if world.region_by_creator is not None:
+        # The followed creators' videos only, each checked against the eligible set: the same set, found by index.
+        for creator in world.following:
+            for video in world.region_by_creator.get(creator, ()):
+                if now - video.created_at <= params.max_age_s and video.id in world.videos:
+                    by_creator[creator].append(world.videos[video.id])
+    else:
+        for video in world.videos.values():
+            if video.creator_id in world.following and now - video.created_at <= params.max_age_s:
+                by_creator[video.creator_id].append(video)
     scores: dict[str, float] = {}
     for videos in by_creator.values():
         for video in sorted(videos, key=lambda v: (-v.created_at, v.id))[: params.per_creator]:
@@ -110,50 +121,112 @@ def trending_candidates(
     """The region's most engaged-with videos right now (among the viewer's eligible videos)."""
     if memo is None or world.region_videos is None:
         return _top(trending_scores(world, params, now), k, "trending")
-    ranked = memo.get("trending", world, now, lambda: _ranked(trending_scores(_regional(world), params, now)))
+    index = _trending_index(world, params, now, memo)
     hits: list[SourceHit] = []
-    for vid, score in ranked:
+    for vid in index.order:
         if vid in world.videos:
-            hits.append(SourceHit(vid, "trending", score, ""))
+            hits.append(SourceHit(vid, "trending", index.score(vid, now), ""))
             if len(hits) >= k:
                 break
-    return hits
+    return sorted(hits, key=lambda h: (-h.score, h.video_id))
+
+
+class _TrendingIndex(NamedTuple):
+    """The region's trending order, built once per catalogue and bucket snapshot, and each video's score terms.
+
+    Decay scales every score alike, so the order holds while time passes; a request recomputes the scores of
+    only the videos it takes, term by term as `trending_scores` sums them (the same floats)."""
+
+    order: list[str]  # ids with a positive score, best first
+    terms: Mapping[str, tuple[tuple[float, float], ...]]  # id -> (weight x count, at) per bucket, in bucket order
+    half_life_s: float
+
+    def score(self, video_id: str, now: float) -> float:
+        total = 0.0
+        for weighted, at in self.terms.get(video_id, ()):
+            total += weighted * decay(now - at, self.half_life_s)
+        return total
+
+
+def _trending_index(world: CandidateWorld, params: TrendingParams, now: float, memo: RegionMemo) -> _TrendingIndex:
+    region = world.region_videos or {}
+    buckets = world.region_engagement
+
+    def build() -> _TrendingIndex:
+        terms: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        if buckets:
+            for bucket in buckets:
+                weight = params.kind_weights.get(bucket.kind, 0.0)
+                if weight > 0 and bucket.count > 0 and bucket.video_id in region:
+                    terms[bucket.video_id].append((weight * bucket.count, bucket.at))
+        else:
+            # Lifetime counters decayed by the video's age, as `trending_scores` falls back to.
+            w = params.kind_weights
+            for video in region.values():
+                total = (
+                    w.get("like", 0.0) * video.like_count
+                    + w.get("share", 0.0) * video.share_count
+                    + w.get("comment", 0.0) * video.comment_count
+                )
+                if total > 0:
+                    terms[video.id].append((total, video.created_at))
+        index = _TrendingIndex([], {vid: tuple(t) for vid, t in terms.items()}, params.half_life_s)
+        scores = {vid: index.score(vid, now) for vid in index.terms}
+        index.order.extend(vid for vid, _ in _ranked(scores))
+        return index
+
+    built: _TrendingIndex = memo.get("trending", (region, buckets, params), build)
+    return built
 
 
 def _ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _regional(world: CandidateWorld) -> CandidateWorld:
-    # The same aggregates over the whole region's catalogue.
-    return CandidateWorld(
-        videos=dict(world.region_videos or world.videos),
-        region_engagement=world.region_engagement,
-        exposure=world.exposure,
-    )
+def region_trending_scores(
+    world: CandidateWorld, params: TrendingParams, now: float, videos: Iterable[VideoInfo], memo: RegionMemo
+) -> dict[str, float]:
+    """`trending_scores` of these videos (ones with a score only), from the region-wide index when the world
+    shares its catalogue: a video's score is the same over any eligible set that holds it."""
+    if world.region_videos is None:
+        return trending_scores(world, params, now)
+    index = _trending_index(world, params, now, memo)
+    out = {v.id: index.score(v.id, now) for v in videos if v.id in index.terms}
+    others = {v.id: v for v in videos if v.id not in world.region_videos}  # followed creators' followers-only
+    if others:
+        out.update(trending_scores(replace(world, videos=others), params, now))
+    return out
 
 
 class RegionMemo:
-    """Region-wide source results shared by the requests over one snapshot of the region's aggregates.
+    """Region-wide source results shared by the requests over one snapshot of the region's catalogue and aggregates.
 
-    Keyed by the identity of the snapshot objects the platform hands every request (catalogue, engagement
-    buckets, exposure) and by the second: a new snapshot, or a second later, computes afresh.
+    Each result is held under its own key, the snapshot objects (catalogue, engagement buckets, exposure) it was
+    computed from, compared by identity: a new snapshot computes afresh, and until then every request reuses it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int, int, int, int] | None = None
-        self._values: dict[str, Any] = {}
+        # Objects in a key are held with it, so an id() in the key cannot be reused by another object meanwhile.
+        self._values: dict[str, tuple[tuple[Any, ...], Any]] = {}
 
-    def get(self, name: str, world: CandidateWorld, now: float, compute: Callable[[], Any]) -> Any:
-        """The memoised value of `compute` for this snapshot and second."""
-        key = (id(world.region_videos), id(world.region_engagement), id(world.exposure), int(now))
+    def get(self, name: str, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The memoised value of `compute` for `key`."""
         with self._lock:
-            if key != self._key:
-                self._key, self._values = key, {}
-            if name not in self._values:
-                self._values[name] = compute()
-            return self._values[name]
+            held = self._values.get(name)
+            if held is not None and _same_key(held[0], key):
+                return held[1]
+        value = compute()  # outside the lock: a slow build does not hold up the other memoised results
+        with self._lock:
+            self._values[name] = (key, value)
+        return value
+
+
+def _same_key(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    # Snapshots compare by identity (comparing two catalogues' contents would cost what the memo saves).
+    if len(a) != len(b):
+        return False
+    return all(x is y or (isinstance(x, (int, float, str)) and x == y) for x, y in zip(a, b, strict=True))
 
 
 class PoolState(NamedTuple):
@@ -210,11 +283,66 @@ def exploration_candidates(
     if memo is None or world.region_videos is None:
         owed = owed_impressions(world.videos.values(), world.exposure, params, now)
     else:
-        regional, exposure = world.region_videos, world.exposure
-        every = memo.get("exploration", world, now, lambda: owed_impressions(regional.values(), exposure, params, now))
-        owed = [o for o in every if o[1] in world.videos]
+        owed = pooled_owed(world, params, now, EXPLORATION_WINDOW * k, memo)
     ranked = heapq.nsmallest(k, owed, key=lambda o: (-o[0], tiebreak(seed, o[1])))
     return [SourceHit(vid, "exploration", share, f"pool {level}") for share, vid, level in ranked]
+
+
+EXPLORATION_WINDOW = 2  # the per-request shuffle picks among this many times the quota of the region's most owed
+POOL_REBUILD_S = 3600.0  # the region's fresh list is rebuilt hourly, so videos aged out of it do not pile up
+
+
+class _FreshPool(NamedTuple):
+    """The region's pool candidates in order of (owed share descending, id key): built once, walked per request."""
+
+    untouched: list[tuple[int, str]]  # (id key, id) of videos fresh at the build, for those never shown
+    touched: list[tuple[float, int, str, int]]  # (-share, id key, id, level) of shown videos still being pushed
+    exposed: Mapping[str, ExposureStats]
+
+
+def _fresh_pool(world: CandidateWorld, params: ExplorationParams, now: float, memo: RegionMemo) -> _FreshPool:
+    region = world.region_videos or {}
+    # Every request in this hour has a later cutoff than the build's, so the list holds all it may need.
+    hour = now - now % POOL_REBUILD_S
+    cutoff = hour - params.max_age_s
+
+    def untouched() -> list[tuple[int, str]]:
+        return sorted((_id_key(v.id), v.id) for v in region.values() if v.created_at >= cutoff)
+
+    def touched() -> list[tuple[float, int, str, int]]:
+        out = []
+        for vid, stats in world.exposure.items():
+            video = region.get(vid)
+            if video is None or video.created_at < cutoff:
+                continue
+            state = pool_state(stats, params)
+            if state.status == "active":
+                out.append((-state.remaining / params.pool_sizes[state.level], _id_key(vid), vid, state.level))
+        out.sort()
+        return out
+
+    fresh = memo.get("pool_fresh", (region, params, hour), untouched)
+    shown = memo.get("pool_shown", (region, world.exposure, params, hour), touched)
+    return _FreshPool(fresh, shown, world.exposure)
+
+
+def pooled_owed(
+    world: CandidateWorld, params: ExplorationParams, now: float, window: int, memo: RegionMemo
+) -> list[tuple[float, str, int]]:
+    """The first `window` of the region's owed videos eligible for this viewer, most owed first (ties in id-key
+    order), as `owed_impressions` gives them: a bounded walk of lists built once per snapshot, not per request."""
+    pool = _fresh_pool(world, params, now, memo)
+    oldest = now - params.max_age_s
+    never_shown = ((-1.0, key, vid, 0) for key, vid in pool.untouched if vid not in pool.exposed)
+    owed: list[tuple[float, str, int]] = []
+    for negative_share, _key, vid, level in heapq.merge(pool.touched, never_shown):
+        video = world.videos.get(vid)
+        if video is None or video.created_at < oldest:
+            continue
+        owed.append((-negative_share, vid, level))
+        if len(owed) >= window:
+            break
+    return owed
 
 
 def history_seeds(world: CandidateWorld, params: HistoryParams, now: float) -> list[tuple[str, float]]:

@@ -60,6 +60,11 @@ class RegionFeedState:
         self._liked: set[tuple[str, str]] = set()  # likes counted in `_engagements`, which an unlike may take back
         self._co: dict[str, dict[str, float]] = defaultdict(dict)
         self._region_cache: tuple[float, tuple[EngagementBucket, ...]] = (0.0, ())
+        # Trending buckets changed since the tuple was built, when it was built (monotonic) and its oldest bucket:
+        # the tuple is the identity region-wide trending work is memoised on, so it is replaced only when needed.
+        self._region_dirty = False
+        self._region_built = 0.0
+        self._region_oldest = float("inf")
         # Copies handed to requests, rebuilt after a change at most every SNAPSHOT_S: O(videos) per copy.
         self._exposure_cache: tuple[float, int, dict[str, ExposureStats]] = (0.0, -1, {})
         self._co_cache: tuple[float, int, dict[str, dict[str, float]]] = (0.0, -1, {})
@@ -71,7 +76,7 @@ class RegionFeedState:
         with self._lock:
             for sig in signals:
                 self._apply_one(sig)
-            self._region_cache = (0.0, self._region_cache[1])
+            self._region_dirty = True
 
     def _apply_one(self, sig: Signal) -> None:
         self.applied += 1
@@ -158,16 +163,22 @@ class RegionFeedState:
             return fresh
 
     def region_engagement(self, now: float, max_age_s: float = 5.0) -> tuple[EngagementBucket, ...]:
-        """Trending buckets of the last week; the materialised tuple is reused for up to `max_age_s`."""
+        """Trending buckets of the last week: the same tuple while nothing changed and none aged out; after a
+        change, rebuilt at most every `snapshot_s` (and reused for up to `max_age_s` in any case)."""
         with self._lock:
             built_at, cached = self._region_cache
-            if now - built_at < max_age_s and built_at:
-                return cached
             horizon = now - KEEP_BUCKETS_S
+            settled = not self._region_dirty or time.monotonic() - self._region_built < self._snapshot_s
+            if built_at and now - built_at < max_age_s and settled:
+                return cached
+            if built_at and not self._region_dirty and self._region_oldest >= horizon:
+                return cached  # nothing new and nothing to drop: the same tuple, so shared work stays valid
             for key in [k for k in self._buckets if k[2] < horizon]:
                 del self._buckets[key]
             buckets = tuple(EngagementBucket(v, kind, at, n) for (v, kind, at), n in self._buckets.items())
             self._region_cache = (now, buckets)
+            self._region_dirty, self._region_built = False, time.monotonic()
+            self._region_oldest = min((b.at for b in buckets), default=float("inf"))
             return buckets
 
 

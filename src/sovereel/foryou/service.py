@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 
 from sovereel.actions.impressions import page_impressions
 from sovereel.errors import Invalid
-from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest, VideoInfo
+from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest
 from sovereel.feed.pipeline import InvalidCursor
-from sovereel.foryou.readers import video_info
+from sovereel.foryou.snapshot import EligibleVideos, VideoSnapshot
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
 from sovereel.queries.videos import following_feed, video_views
@@ -24,92 +23,9 @@ from sovereel.storage.models import (
     FeedPreferences,
     Follow,
     NotInterested,
-    User,
     Video,
     Watch,
 )
-
-SNAPSHOT_TTL_S = 5.0  # and at once when a video is published, moderated or deleted (bus "video." events)
-
-
-@dataclass(frozen=True)
-class Eligible:
-    info: VideoInfo
-    visibility: str
-
-
-@dataclass(frozen=True)
-class RegionCatalogue:
-    """One snapshot of the region's servable videos, indexed for building each viewer's eligible set cheaply."""
-
-    videos: dict[str, Eligible]
-    public: dict[str, VideoInfo]  # also every request's `region_videos`: one object per snapshot
-    by_creator: dict[str, list[VideoInfo]]  # every video of each creator, public or not
-
-    def eligible_for(self, viewer_id: str, following: frozenset[str]) -> dict[str, VideoInfo]:
-        """Public videos and followed creators' followers-only ones, never the viewer's own."""
-        eligible = dict(self.public)
-        for video in self.by_creator.get(viewer_id, ()):
-            eligible.pop(video.id, None)
-        for creator in following:
-            for video in self.by_creator.get(creator, ()):
-                if creator != viewer_id:
-                    eligible[video.id] = video
-        return eligible
-
-
-class VideoSnapshot:
-    """The ready videos of the region, refreshed at most every SNAPSHOT_TTL_S (counts may lag that much)."""
-
-    def __init__(self, rt: RegionRuntime) -> None:
-        self.rt = rt
-        self._lock = threading.Lock()
-        self._at = 0.0
-        self._catalogue = RegionCatalogue({}, {}, {})
-        self._built: dict[str, tuple[tuple[Any, ...], VideoInfo]] = {}  # id -> (row + creator name, info)
-
-    def invalidate(self) -> None:
-        self._at = 0.0
-
-    def get(self) -> RegionCatalogue:
-        with self._lock:
-            if time.monotonic() - self._at > SNAPSHOT_TTL_S:
-                self._catalogue = self._load()
-                self._at = time.monotonic()
-            return self._catalogue
-
-    def _load(self) -> RegionCatalogue:
-        # Plain rows, not ORM objects: this runs every few seconds over the whole catalogue.
-        v = Video.__table__.c
-        query = select(
-            v.id, v.creator_id, v.created_at, v.duration_s, v.caption, v.visibility,
-            v.like_count, v.comment_count, v.share_count, v.view_count, v.moderation_state,
-        ).where(v.status == "ready", v.visibility != "private")  # fmt: skip
-        with self.rt.db.session() as s:
-            rows = s.execute(query).all()
-            people = s.execute(select(User.id, User.username, User.suspended_at))
-            creators: dict[str, tuple[str, bool]] = {uid: (name, at is not None) for uid, name, at in people}
-        videos: dict[str, Eligible] = {}
-        public: dict[str, VideoInfo] = {}
-        by_creator: dict[str, list[VideoInfo]] = {}
-        built: dict[str, tuple[tuple[Any, ...], VideoInfo]] = {}
-        for r in rows:
-            name, suspended = creators.get(r.creator_id, ("", False))
-            key = (*r, name, suspended)
-            known = self._built.get(r.id)
-            # Unchanged since the last load (the common case): no new parse, the same object.
-            info = known[1] if known is not None and known[0] == key else self._info(r, name, suspended)
-            built[r.id] = (key, info)
-            videos[r.id] = Eligible(info, r.visibility)
-            if r.visibility == "public":
-                public[r.id] = info
-            by_creator.setdefault(r.creator_id, []).append(info)
-        self._built = built
-        return RegionCatalogue(videos, public, by_creator)
-
-    @staticmethod
-    def _info(r: Any, creator_name: str, creator_suspended: bool) -> VideoInfo:
-        return video_info(r, creator_name=creator_name, creator_suspended=creator_suspended)
 
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
@@ -128,8 +44,8 @@ class FeedService:
 
     def __init__(self, rt: RegionRuntime) -> None:
         self.rt = rt
-        self.snapshot = VideoSnapshot(rt)
-        connect(rt.bus, "feed_snapshot", lambda _m: self.snapshot.invalidate())
+        self.snapshot = VideoSnapshot(rt.db)
+        connect(rt.bus, "feed_snapshot", self.snapshot.on_message)
 
     def _recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
         try:
@@ -174,9 +90,10 @@ class FeedService:
             exposure=state.exposure(),
             co_engagement=state.co_engagement(),
             region_videos=catalogue.public,
+            region_by_creator=catalogue.by_creator,
         )
         if viewer_id is None:
-            world = replace(base, videos=self._gate(None).filter(catalogue.public, frozenset()))
+            world = replace(base, videos=EligibleVideos(catalogue, None, frozenset(), self._gate(None)))
             request = FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now)
             page = self._recommend(request, world)
             return self._render(page.items, None, page.next_cursor, None)
@@ -186,7 +103,7 @@ class FeedService:
         gate = self._gate(viewer_id)  # blocks, age-restricted videos, private and 13-15 accounts
         world = replace(
             base,
-            videos=gate.filter(catalogue.eligible_for(viewer_id, following), following),
+            videos=EligibleVideos(catalogue, viewer_id, following, gate),
             hidden_creators=gate.blocked,
             seen=ctx["watched"],
             served=ctx["served"],

@@ -18,7 +18,7 @@ Consumer = Literal["learner", "feed_snapshot", "media_worker"]
 SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
     "learner": ("watch.", "social.", "feed.", "video.ready", "video.moderated"),
-    # Any change to a video (new, ready, failed, deleted, moderated) makes the cached feed snapshot stale.
+    # Any change to a video (ready, deleted, moderated, a creator suspended) re-reads it into the feed snapshot.
     "feed_snapshot": ("video.",),
     # A new upload wakes the transcode threads at once; they poll as well, so a lost wake-up only delays.
     "media_worker": ("video.uploaded",),
