@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sovereel.events.outbox import emit
 from sovereel.feed.interface import VideoInfo
 from sovereel.foryou.service import FeedService
-from sovereel.foryou.snapshot import EligibleVideos, RegionCatalogue
+from sovereel.foryou.snapshot import EligibleVideos, RegionCatalogue, VideoSnapshot
 from sovereel.queries.safety import FeedGate
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User, Video
@@ -100,3 +100,22 @@ def test_the_snapshot_follows_video_events_without_reloading_the_catalogue(sqlit
     assert {v.moderation for v in suspended.videos.values()} == {"suspended"}
     assert suspended.videos[renamed].caption == "renamed"
     assert service.for_you(None, 10, None)["items"] == []
+
+
+def test_the_safety_net_reload_runs_aside_and_picks_up_changes_no_event_announced(sqlite_rt: RegionRuntime) -> None:
+    with sqlite_rt.db.transaction() as s:
+        s.add(
+            User(id="c2", region=sqlite_rt.region, username="c2", username_key="c2", password_hash="x", created_at=1.0)
+        )
+    topics = seed_ready_videos(
+        sqlite_rt, {f"{t}{i}": "c2" for t in ("cooking", "travel", "pets", "dance") for i in (0, 1)}
+    )
+    snapshot = VideoSnapshot(sqlite_rt.db, full_reload_s=0.0)
+    first = snapshot.get()
+    gone = sorted(topics)[0]
+    with sqlite_rt.db.transaction() as s:
+        s.execute(update(Video).where(Video.id == gone).values(status="failed"))  # as an account's erasure would
+    deadline = time.monotonic() + 10
+    while gone in snapshot.get().videos and time.monotonic() < deadline:
+        time.sleep(0.05)  # the reload runs in a thread: requests meanwhile get the version they had
+    assert gone in first.videos and gone not in snapshot.get().videos

@@ -1,6 +1,6 @@
 """The region's servable videos as the For You pipeline sees them: one shared, immutable catalogue per version.
 
-`VideoSnapshot` loads every ready video once, at start (and as a safety net at a long interval), and then keeps
+`VideoSnapshot` loads every ready video once, at start (and aside, as a safety net, at a long interval), then keeps
 the catalogue current from the bus: each `video.*` event re-reads only the rows it names and publishes a new
 `RegionCatalogue` (copy on write), so a request never waits for, or pays for, a reload of the whole catalogue.
 A viewer's eligible videos are an `EligibleVideos` view over the shared catalogue: the audience, block and age
@@ -24,8 +24,9 @@ from sovereel.queries.safety import FeedGate
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import User, Video
 
-# A full reload only repairs what a lost bus message would leave stale (counts shown in reasons lag with it);
-# events keep the catalogue current between reloads.
+# Events keep the catalogue current; the reload, in a background thread, repairs what no `video.*` event
+# announces: an erased account's videos (they go by cascade), creators' renames and the lifetime counts the
+# cold-start trending fallback reads (which lag up to this long), and a message lost by a non-durable consumer.
 FULL_RELOAD_S = 600.0
 
 
@@ -104,17 +105,27 @@ class VideoSnapshot:
         self._full_reload_s = full_reload_s
         self._lock = threading.Lock()
         self._at = 0.0
+        self._reloading = threading.Event()
         self._catalogue = RegionCatalogue({}, {}, {})
 
     def get(self) -> RegionCatalogue:
         """The current catalogue (one object per version: region-wide work is memoised on its identity)."""
-        if time.monotonic() - self._at <= self._full_reload_s:
-            return self._catalogue  # a plain read: versions are replaced whole, never changed in place
-        with self._lock:
-            if time.monotonic() - self._at > self._full_reload_s:
-                self._catalogue = _catalogue(self._rows(None, None))
-                self._at = time.monotonic()
-            return self._catalogue
+        if self._at == 0.0:
+            self._reload()  # the first request waits for the first load; later reloads happen aside
+        elif time.monotonic() - self._at > self._full_reload_s and not self._reloading.is_set():
+            self._reloading.set()
+            threading.Thread(target=self._reload, name="feed-snapshot-reload", daemon=True).start()
+        return self._catalogue  # a plain read: versions are replaced whole, never changed in place
+
+    def _reload(self) -> None:
+        # Under the lock, so an event that arrives meanwhile is applied on top of the reloaded catalogue.
+        try:
+            with self._lock:
+                if self._at == 0.0 or time.monotonic() - self._at > self._full_reload_s:
+                    self._catalogue = _catalogue(self._rows(None, None))
+                    self._at = time.monotonic()
+        finally:
+            self._reloading.clear()
 
     def on_message(self, msg: Message) -> None:
         """Apply one `video.*` event: re-read the video (or, for an account's suspension, its creator's videos)."""
