@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from sovereel.events.outbox import emit
@@ -14,6 +15,7 @@ from sovereel.foryou.snapshot import EligibleVideos, RegionCatalogue, VideoSnaps
 from sovereel.queries.safety import FeedGate
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import User, Video
+from tests.support.api import signup
 from tests.support.foryou import deliver, seed_ready_videos
 
 
@@ -119,3 +121,22 @@ def test_the_safety_net_reload_runs_aside_and_picks_up_changes_no_event_announce
     while gone in snapshot.get().videos and time.monotonic() < deadline:
         time.sleep(0.05)  # the reload runs in a thread: requests meanwhile get the version they had
     assert gone in first.videos and gone not in snapshot.get().videos
+
+
+def test_an_erased_creators_videos_leave_the_snapshot_at_once(
+    sqlite_client: TestClient, sqlite_rt: RegionRuntime
+) -> None:
+    """Erasure deletes the videos by cascade; the snapshot must drop them on the events, not at its next reload."""
+    ben = signup(sqlite_client, "ben")
+    ben_id = sqlite_client.get("/api/me", headers=ben).json()["id"]
+    topics = seed_ready_videos(
+        sqlite_rt, {f"{t}{i}": ben_id for t in ("cooking", "travel", "pets", "dance") for i in (0, 1)}
+    )
+    service = FeedService(sqlite_rt)
+    assert set(service.snapshot.get().public) == set(topics)
+    gone = sqlite_client.request("DELETE", "/api/me", headers=ben, json={"password": "correct horse battery"})
+    assert gone.status_code == 200, gone.text
+    deliver(sqlite_rt)
+    after = service.snapshot.get()
+    assert not set(topics) & set(after.videos), "an erased account's videos are still servable"
+    assert service.for_you(None, 10, None)["items"] == []

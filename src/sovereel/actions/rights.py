@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Text, cast, delete, func, select, update
 
 from sovereel.errors import Conflict, NotFound, Unauthorized
+from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
 from sovereel.governance.residency import user_columns
 from sovereel.governance.rights import (
@@ -209,6 +210,8 @@ def do_delete_account(rt: Any, user_id: str, password: str) -> Erasure:
         s.execute(delete(OutboxMessage).where(cast(OutboxMessage.payload, Text).like(f"%{user_id}%")))
         _unlink_references(s, user_id, erasure_hash(rt.region, user_id))
         s.execute(delete(User).where(User.id == user_id))  # personal rows cascade with the account
+        for vid in video_ids:  # the videos cascaded too: serving snapshots drop them on this, as on a deletion
+            emit(s, "video.deleted", {"video_id": vid})
         erasure = Erasure(
             id=new_id(now),
             subject_hash=erasure_hash(rt.region, user_id),

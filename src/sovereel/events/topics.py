@@ -11,7 +11,7 @@ declared here, with the declared fields, and that the consumers named here are t
 | video.uploaded | VideoUploaded | actions.videos | media_worker (wakes), feed_snapshot |
 | video.ready | VideoReady | actions.media_jobs, actions.exchange | learner (describes it), feed_snapshot |
 | video.failed | VideoFailed | actions.media_jobs | feed_snapshot |
-| video.deleted | VideoDeleted | actions.videos, actions.exchange | feed_snapshot |
+| video.deleted | VideoDeleted | actions.videos, actions.exchange, actions.rights | feed_snapshot |
 | video.moderated | VideoModerated | actions.moderation | learner (re-indexes), feed_snapshot |
 | watch.events | WatchEvents | actions.watch | learner (online learning, live state) |
 | social.like, social.unlike | Like, Unlike | actions.social | learner |
@@ -267,7 +267,12 @@ TOPICS: dict[str, Topic] = {
             (_LEARNER, _SNAPSHOT),
         ),
         Topic("video.failed", VideoFailed, (_ACTIONS + "media_jobs",), (_SNAPSHOT,)),
-        Topic("video.deleted", VideoDeleted, (_ACTIONS + "videos", _ACTIONS + "exchange"), (_SNAPSHOT,)),
+        Topic(
+            "video.deleted",
+            VideoDeleted,
+            (_ACTIONS + "videos", _ACTIONS + "exchange", _ACTIONS + "rights"),
+            (_SNAPSHOT,),
+        ),
         Topic("video.moderated", VideoModerated, (_ACTIONS + "moderation",), (_LEARNER, _SNAPSHOT)),
         Topic("watch.events", WatchEvents, (_ACTIONS + "watch",), (_LEARNER,)),
         Topic("social.like", Like, (_ACTIONS + "social",), (_LEARNER,)),

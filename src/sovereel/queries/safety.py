@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import exists, or_, select, union
 from sqlalchemy.orm import Session
 
-from sovereel.feed.interface import VideoInfo
 from sovereel.safety.fingerprint import Fingerprint
 from sovereel.safety.rules import (
     ADULT_AGE,
@@ -181,18 +180,6 @@ class FeedGate:
     adult: bool
     age_restricted: frozenset[str]
     followers_only_creators: frozenset[str]
-
-    def filter(self, videos: dict[str, VideoInfo], following: frozenset[str]) -> dict[str, VideoInfo]:
-        """The videos this viewer may be served (the same dict when nothing is held back)."""
-        restricted = frozenset() if self.adult else self.age_restricted
-        gated = self.followers_only_creators - following
-        if not (self.blocked or restricted or gated):
-            return videos
-        return {
-            vid: info
-            for vid, info in videos.items()
-            if vid not in restricted and info.creator_id not in gated and info.creator_id not in self.blocked
-        }
 
 
 def feed_gate(s: Session, viewer_id: str | None, today: date | None = None) -> FeedGate:
