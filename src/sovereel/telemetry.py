@@ -38,6 +38,35 @@ TRAININGS = Counter("sovereel_trainings_total", "Model versions trained by this 
 UNAUTHENTICATED_REFUSALS = Counter(
     "sovereel_unauthenticated_refusals_total", "Unauthenticated requests refused, by reason.", ["reason"]
 )
+FORYOU_STAGES = ("world", "sources", "filters", "ranking", "reranking", "impressions", "render")
+"""The stages of a For You page, in order: `world` reads the viewer's context and builds the candidate world
+(`foryou.service`); sources, filters, ranking and reranking are `feed.pipeline`'s; `impressions` records what was
+served; `render` reads the rows and builds the answer."""
+FORYOU_STAGE_SECONDS = Histogram(
+    "sovereel_foryou_stage_seconds",
+    "Time one For You page spent in each stage (telemetry.FORYOU_STAGES), summed over the page's passes.",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+
+
+class StageTimer:
+    """Per-stage time of one For You page: `lap(stage)` closes the stage that ran since the previous lap,
+    `observe()` records the page's totals in FORYOU_STAGE_SECONDS (one sample per stage that ran)."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._last = clock()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = self._clock()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + (now - self._last)
+        self._last = now
+
+    def observe(self) -> None:
+        for stage, seconds in self.seconds.items():
+            FORYOU_STAGE_SECONDS.labels(stage=stage).observe(seconds)
 
 
 def timed_consumer(name: str, handler: Handler, clock: Callable[[], float] = time.time) -> Handler:

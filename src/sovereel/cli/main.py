@@ -185,10 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sovereel.cli.moderation import add_user_commands
     from sovereel.cli.oversight import add_oversight_commands
     from sovereel.cli.regions import add_region_commands
+    from sovereel.cli.world import add_world_command
 
     groups = command_groups(sub)
     add_region_commands(groups, _settings)
     add_governance_commands(sub, _settings)
+    add_world_command(sub, _settings)
     add_oversight_commands(groups, _settings)
     add_user_commands(groups, _settings)
     return parser

@@ -110,6 +110,10 @@ def _lookup(world: CandidateWorld) -> Callable[[str], VideoInfo | None]:
     return lambda vid: world.videos.get(vid) or region.get(vid)
 
 
+def _no_stage(_stage: str) -> None:
+    """The default `on_stage`: nobody is timing."""
+
+
 def served_digest(video_id: str) -> bytes:
     """What a cursor stores for a served id: 4 bytes, enough to exclude it with negligible collisions."""
     return hashlib.blake2b(video_id.encode("utf-8"), digest_size=4).digest()
@@ -277,8 +281,12 @@ class ForYouRecommender:
         index.sync(*scorer.item_vectors(), token=scorer.version)
         return scorer, index
 
-    def recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
-        """One page of the For You feed for this request."""
+    def recommend(
+        self, request: FeedRequest, world: CandidateWorld, on_stage: Callable[[str], None] | None = None
+    ) -> FeedPage:
+        """One page of the For You feed for this request; `on_stage(name)` is told as each stage ends (the
+        I/O shell times the stages with it: this module keeps no clock)."""
+        lap = on_stage or _no_stage
         (scorer, index), params = self._serving, self.params
         cursor = Cursor.decode(request.cursor) if request.cursor else Cursor(request_seed(request), 0)
         limit = max(1, min(request.limit, MAX_PAGE))
@@ -286,14 +294,17 @@ class ForYouRecommender:
         user_vector = scorer.user_vector(request.user_id) if personalised and request.user_id else None
         hits = self._sources(request, world, params, cursor, scorer, index, user_vector)
         merged = _interleave(hits, params.max_candidates)
+        lap("sources")
 
         served_ids = set(cursor.served)
         served = [vid for vid in merged if vid in world.served or served_digest(vid) in served_ids]
         ctx = FilterContext.from_world(world, request.user_id, use_history=personalised, served=served)
         kept, _dropped = apply_filters(sorted(merged), world.videos, ctx)
         videos = [world.videos[vid] for vid in kept]
+        lap("filters")
 
         per_item = _score(scorer, params, request, world, videos, self._region_memo)
+        lap("ranking")
 
         tired = (
             fatigued_topics(world.recent_skips, world.recent_engagements, _lookup(world), params.rerank.skip_fatigue)
@@ -347,6 +358,7 @@ class ForYouRecommender:
                 served=(cursor.served + tuple(served_digest(v) for v in new_ids))[-SERVED_MEMORY:],
                 tail=(cursor.tail + tuple(new_ids))[-keep:] if keep else (),
             ).encode()
+        lap("reranking")  # with the reasons and the next cursor
         return FeedPage(items=items, next_cursor=next_cursor)
 
     def _sources(

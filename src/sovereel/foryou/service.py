@@ -26,6 +26,7 @@ from sovereel.storage.models import (
     Video,
     Watch,
 )
+from sovereel.telemetry import StageTimer
 
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
@@ -47,9 +48,9 @@ class FeedService:
         self.snapshot = VideoSnapshot(rt.db)
         connect(rt.bus, "feed_snapshot", self.snapshot.on_message)
 
-    def _recommend(self, request: FeedRequest, world: CandidateWorld) -> FeedPage:
+    def _recommend(self, request: FeedRequest, world: CandidateWorld, timer: StageTimer) -> FeedPage:
         try:
-            return self.rt.learner.recommender.recommend(request, world)
+            return self.rt.learner.recommender.recommend(request, world, timer.lap)
         except InvalidCursor as exc:
             raise Invalid("malformed cursor", code="bad_cursor") from exc
 
@@ -81,6 +82,7 @@ class FeedService:
 
     def for_you(self, viewer_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
         """One For You page; signed-in pages of one scroll session never repeat each other."""
+        timer = StageTimer()  # sovereel_foryou_stage_seconds{stage}
         now = time.time()
         catalogue = self.snapshot.get()
         state = self.rt.learner.state
@@ -95,8 +97,9 @@ class FeedService:
         if viewer_id is None:
             world = replace(base, videos=EligibleVideos(catalogue, None, frozenset(), self._gate(None)))
             request = FeedRequest(user_id=None, region=self.rt.region, limit=limit, cursor=cursor, now=now)
-            page = self._recommend(request, world)
-            return self._render(page.items, None, page.next_cursor, None)
+            timer.lap("world")
+            page = self._recommend(request, world, timer)
+            return self._timed_render(timer, page.items, None, page.next_cursor, None)
         chain, page_no, inner = _parse_chain(cursor)
         ctx = self._viewer_context(viewer_id, chain)
         following: frozenset[str] = ctx["following"]
@@ -124,12 +127,13 @@ class FeedService:
             now=now,
             personalised=ctx["personalised"],
         )
-        page = self._recommend(request, world)
+        timer.lap("world")
+        page = self._recommend(request, world, timer)
         items = list(page.items)
         if len(items) < limit:
             # Everything new has been seen: offer watched videos again rather than an empty feed.
             again = self._recommend(
-                request, replace(world, seen=frozenset(), served=ctx["served"] | {i.video_id for i in items})
+                request, replace(world, seen=frozenset(), served=ctx["served"] | {i.video_id for i in items}), timer
             )
             for item in again.items[: limit - len(items)]:
                 item.reason.sources.append("rewatch")
@@ -141,10 +145,24 @@ class FeedService:
                 request_id=chain, user_id=viewer_id, first_position=page_no * limit, items=items, served_at=now
             )
         )
+        timer.lap("impressions")
         next_cursor = None
         if items:
             next_cursor = f"{chain}:{page_no + 1}" + (f":{page.next_cursor}" if page.next_cursor else "")
-        return self._render(items, viewer_id, next_cursor, chain)
+        return self._timed_render(timer, items, viewer_id, next_cursor, chain)
+
+    def _timed_render(
+        self,
+        timer: StageTimer,
+        items: list[FeedItem],
+        viewer_id: str | None,
+        next_cursor: str | None,
+        chain: str | None,
+    ) -> dict[str, Any]:
+        page = self._render(items, viewer_id, next_cursor, chain)
+        timer.lap("render")
+        timer.observe()
+        return page
 
     def _render(
         self, items: list[FeedItem], viewer_id: str | None, next_cursor: str | None, chain: str | None
