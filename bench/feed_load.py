@@ -6,6 +6,12 @@ runs 32 simulated clients for a fixed time: each fetches a For You page, then po
 it (impression, play, progress/complete/skip), as the page does. Reports requests/s and p50/p99 per endpoint.
 
     python -m bench.feed_load [--seconds 20] [--clients 32] [--backends sqlite,postgres]
+
+With `--world-videos` it measures For You against catalogue size instead (`bench.feed_world`): each size is a
+world built by `sovereel world` (users, follows, an event history and, with `--trained`, a trained model),
+served embedded on SQLite, and driven by each of `--clients` closed-loop clients in turn:
+
+    python -m bench.feed_load --world-videos 1000,10000,100000 --world-users 10000 --trained --clients 1,32
 """
 
 from __future__ import annotations
@@ -163,14 +169,22 @@ def run_backend(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
 
 
 def main() -> None:
+    from bench.feed_world import add_world_arguments, run_worlds  # it drives the clients of this module
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", default="32", help="closed-loop clients; a list (1,32) with --world-videos")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--videos", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/feed_load.json"))
+    parser.add_argument("--out", type=Path, default=None, help="JSON results (bench/results/feed_load[_world].json)")
+    add_world_arguments(parser)
     args = parser.parse_args()
+    if args.world_videos:
+        run_worlds(args)
+        return
+    args.clients = int(args.clients)
+    args.out = args.out or Path("bench/results/feed_load.json")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.backends.split(","):

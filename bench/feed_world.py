@@ -1,0 +1,200 @@
+"""For You against catalogue size: worlds built by `sovereel world`, served embedded, driven by closed-loop clients.
+
+Run through `python -m bench.feed_load --world-videos …` (see its docstring). For each catalogue size it builds
+(or takes from `--worlds-dir`, where built worlds are kept for the next run) a world of `--world-users` users and
+`--world-events` events, trained with `--trained`; copies it to a scratch folder; starts `sovereel serve` on
+SQLite; waits for its start-up work to settle; then for each client count runs `--seconds` of closed-loop
+clients (each signed in as its own world account: a For You page, then its watch-event batch). Per point:
+
+- pages/s, For You and event-batch p50/p99, errors;
+- server CPU ms per page: the server's CPU time (user + system, psutil, its whole process tree) over the run,
+  divided by the pages served (the event batches' CPU is in it: each page comes with one);
+- RSS per process at the end of the run;
+- the per-stage breakdown: mean ms per page in each stage of `sovereel_foryou_stage_seconds{stage}`, the
+  difference of /metrics scraped before and after the run;
+- the learner's commit-to-apply lag (`sovereel_event_lag_seconds`, over the server's life).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+from bench.feed_load import drive
+from bench.load import learner_lag, settle
+from bench.services import kill_tree, sovereel_process, wait_http
+from sovereel.api.server import free_port
+from sovereel.demo.bulk_world import USERNAME_PREFIX, WORLD_PASSWORD
+from sovereel.telemetry import FORYOU_STAGES
+
+CACHE = Path(__file__).resolve().parent / ".cache" / "worlds"
+
+
+def add_world_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the catalogue-size mode."""
+    parser.add_argument("--world-videos", default="", help="catalogue sizes to measure, e.g. 1000,10000,100000")
+    parser.add_argument("--world-users", type=int, default=10_000)
+    parser.add_argument("--world-events", type=int, default=100_000, help="events in each world's history")
+    parser.add_argument("--world-seed", type=int, default=1)
+    parser.add_argument("--trained", action="store_true", help="train a model version on each world's history")
+    parser.add_argument("--worlds-dir", type=Path, default=CACHE, help="built worlds are kept here and reused")
+
+
+def world_dir(args: argparse.Namespace, videos: int) -> Path:
+    """The world of this size, built by `sovereel world` the first time it is asked for."""
+    key = f"v{videos}-u{args.world_users}-e{args.world_events}-s{args.world_seed}-{'t' if args.trained else 'n'}"
+    folder: Path = args.worlds_dir / key
+    if (folder / "built").is_file():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    argv = [sys.executable, "-m", "sovereel.cli", "--data-dir", str(folder / "data"), "world",
+            "--videos", str(videos), "--users", str(args.world_users), "--events", str(args.world_events),
+            "--seed", str(args.world_seed), "--train" if args.trained else "--no-train"]  # fmt: skip
+    started = time.perf_counter()
+    with (folder / "build.log").open("wb") as log:
+        subprocess.run(argv, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=6 * 3600)
+    (folder / "built").write_text(f"{time.perf_counter() - started:.1f}\n")
+    return folder
+
+
+def stage_totals(base: str) -> dict[str, tuple[float, float]]:
+    """(sum of seconds, count of pages) per For You stage, from /metrics."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    out: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for suffix, slot in (("_sum{", 0), ("_count{", 1)):
+            if line.startswith(f"sovereel_foryou_stage_seconds{suffix}"):
+                stage = line.split('stage="', 1)[1].split('"', 1)[0]
+                out.setdefault(stage, [0.0, 0.0])[slot] += float(line.rsplit(" ", 1)[1])
+    return {stage: (v[0], v[1]) for stage, v in out.items()}
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def rss_per_process(pid: int) -> list[dict[str, Any]]:
+    out = []
+    for p in tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            out.append({"pid": p.pid, "cmd": " ".join(p.cmdline()[2:5]), "rss_mb": round(p.memory_info().rss / 2**20)})
+    return out
+
+
+def sign_in(base: str, first: int, n: int) -> list[str]:
+    return [
+        httpx.post(f"{base}/api/auth/login", json={"username": f"{USERNAME_PREFIX}{i}", "password": WORLD_PASSWORD},
+                   timeout=60).json()["token"]
+        for i in range(first, first + n)
+    ]  # fmt: skip
+
+
+def measure(base: str, pid: int, tokens: list[str], seconds: float) -> dict[str, Any]:
+    """One point: closed-loop clients for `seconds`, with the server's CPU, memory and stage times around it."""
+    stages0, cpu0 = stage_totals(base), cpu_seconds(pid)
+    lat, errors, elapsed = asyncio.run(drive(base, tokens, seconds))
+    cpu1, stages1 = cpu_seconds(pid), stage_totals(base)
+    pages = len(lat["GET /api/feed/foryou"])
+    point: dict[str, Any] = {"clients": len(tokens), "seconds": round(elapsed, 1), "pages": pages,
+                             "pages_per_s": round(pages / elapsed, 1), "errors": len(errors),
+                             "error_samples": sorted(set(errors))[:3]}  # fmt: skip
+    for endpoint, key in (("GET /api/feed/foryou", "foryou"), ("POST /api/events", "events")):
+        arr = np.array(lat[endpoint]) * 1000
+        point[f"{key}_p50_ms"] = round(float(np.percentile(arr, 50)), 1) if len(arr) else None
+        point[f"{key}_p99_ms"] = round(float(np.percentile(arr, 99)), 1) if len(arr) else None
+    point["server_cpu_ms_per_page"] = round((cpu1 - cpu0) * 1000 / pages, 1) if pages else None
+    point["server_cpu_percent"] = round((cpu1 - cpu0) * 100 / elapsed, 1)
+    point["rss_mb"] = rss_per_process(pid)
+    point["stage_ms_per_page"] = {}
+    for stage in FORYOU_STAGES:
+        s0, c0 = stages0.get(stage, (0.0, 0.0))
+        s1, c1 = stages1.get(stage, (0.0, 0.0))
+        point["stage_ms_per_page"][stage] = round((s1 - s0) * 1000 / (c1 - c0), 2) if c1 > c0 else None
+    return point
+
+
+def run_world(args: argparse.Namespace, videos: int, clients: list[int], tmp: Path) -> dict[str, Any]:
+    """Every client count against one catalogue size, on one server."""
+    built = world_dir(args, videos)
+    data = tmp / f"v{videos}"
+    shutil.copytree(built / "data", data)
+    env = {"SOVEREEL_DATA_DIR": str(data), "SOVEREEL_RUN_WORKERS": "false", "SOVEREEL_RATE_LIMITS": "false",
+           "SOVEREEL_TRAIN_EVERY_S": "0"}  # fmt: skip
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    proc = sovereel_process(["serve", "--port", str(port)], env, tmp / f"server-v{videos}.log")
+    try:
+        wait_http(f"{base}/api/feed/foryou", 900, proc)
+        ready_s = time.perf_counter() - started
+        settle([proc.pid], timeout_s=900)  # caption embedding of the catalogue runs in the background at start
+        result: dict[str, Any] = {"videos": videos, "users": args.world_users, "events": args.world_events,
+                                  "trained": args.trained, "start_s": round(ready_s, 1),
+                                  "settled_s": round(time.perf_counter() - started, 1), "points": []}  # fmt: skip
+        first = 0
+        for n in clients:
+            tokens = sign_in(base, first, n)  # fresh accounts for each point: their seen sets start alike
+            first += n
+            result["points"].append(measure(base, proc.pid, tokens, args.seconds))
+            print(json.dumps({"videos": videos, **result["points"][-1]}), flush=True)
+        result["learner_lag_ms"] = learner_lag(base)
+        return result
+    finally:
+        kill_tree(proc, 15)
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """One row per (catalogue size, clients)."""
+    head = ["videos", "clients", "pages/s", "For You p50 / p99 ms", "events p50 / p99 ms", "CPU ms/page",
+            "server RSS MB", "errors", *[f"{s} ms" for s in FORYOU_STAGES]]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        for p in r["points"]:
+            stages = [str(p["stage_ms_per_page"].get(s)) for s in FORYOU_STAGES]
+            rss = sum(x["rss_mb"] for x in p["rss_mb"])
+            lines.append("| " + " | ".join([
+                f"{r['videos']:,}", str(p["clients"]), str(p["pages_per_s"]),
+                f"{p['foryou_p50_ms']} / {p['foryou_p99_ms']}", f"{p['events_p50_ms']} / {p['events_p99_ms']}",
+                str(p["server_cpu_ms_per_page"]), str(rss), str(p["errors"]), *stages]) + " |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def run_worlds(args: argparse.Namespace) -> None:
+    """The catalogue-size mode of `bench.feed_load`."""
+    sizes = [int(v) for v in args.world_videos.split(",") if v.strip()]
+    clients = [int(c) for c in str(args.clients).split(",") if c.strip()]
+    out = args.out or Path("bench/results/feed_load_world.json")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for videos in sizes:
+            results.append(run_world(args, videos, clients, Path(tmp)))
+            shutil.rmtree(Path(tmp) / f"v{videos}", ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"machine": f"{os.cpu_count()} cores", "seconds_per_point": args.seconds, "results": results}
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(markdown(results))
