@@ -12,7 +12,8 @@ clients (each signed in as its own world account: a For You page, then its watch
 - RSS per process at the end of the run;
 - the per-stage breakdown: mean ms per page in each stage of `sovereel_foryou_stage_seconds{stage}`, the
   difference of /metrics scraped before and after the run;
-- the learner's commit-to-apply lag (`sovereel_event_lag_seconds`, over the server's life).
+- the learner's commit-to-apply lag (`sovereel_event_lag_seconds`, over the server's life);
+- the machine's 1-minute load average before and after (other work on a shared machine skews every figure).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def sign_in(base: str, first: int, n: int) -> list[str]:
 
 def measure(base: str, pid: int, tokens: list[str], seconds: float) -> dict[str, Any]:
     """One point: closed-loop clients for `seconds`, with the server's CPU, memory and stage times around it."""
-    stages0, cpu0 = stage_totals(base), cpu_seconds(pid)
+    stages0, cpu0, load0 = stage_totals(base), cpu_seconds(pid), os.getloadavg()[0]
     lat, errors, elapsed = asyncio.run(drive(base, tokens, seconds))
     cpu1, stages1 = cpu_seconds(pid), stage_totals(base)
     pages = len(lat["GET /api/feed/foryou"])
@@ -129,6 +130,8 @@ def measure(base: str, pid: int, tokens: list[str], seconds: float) -> dict[str,
         point[f"{key}_p99_ms"] = round(float(np.percentile(arr, 99)), 1) if len(arr) else None
     point["server_cpu_ms_per_page"] = round((cpu1 - cpu0) * 1000 / pages, 1) if pages else None
     point["server_cpu_percent"] = round((cpu1 - cpu0) * 100 / elapsed, 1)
+    # A shared machine skews every figure: the load average says how much else was running.
+    point["load_average_1m"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
     point["rss_mb"] = rss_per_process(pid)
     point["stage_ms_per_page"] = {}
     for stage in FORYOU_STAGES:
