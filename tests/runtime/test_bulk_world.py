@@ -81,3 +81,16 @@ def test_a_bulk_world_serves_for_you_with_shared_media(tmp_path: Path) -> None:
             assert _stage_count(stage) - before[stage] >= 2, stage
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize(
+    "command", [["world", "--videos", "5", "--users", "2", "--events", "10"], ["demo", "--videos", "1"]]
+)
+def test_worlds_with_published_passwords_are_refused_in_production(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOVEREEL_ENVIRONMENT", "production")
+    monkeypatch.setenv("SOVEREEL_SECRET_KEY", "a-real-production-secret-of-enough-length-0123456789")
+    assert main(["--data-dir", str(tmp_path / "data"), *command]) == 1
+    assert "not in production" in capsys.readouterr().err
+    assert not any((tmp_path / "data").rglob("*.db")), "nothing may be created before the refusal"

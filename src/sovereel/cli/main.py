@@ -111,6 +111,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sovereel.demo.world import build_demo_world
     from sovereel.runtime.region import open_runtime
 
+    if _settings(args).environment == "production":
+        # Every demo account has the published password `demo-password`: never in a region people use.
+        print("refused: `sovereel demo` makes accounts with a published password; not in production", file=sys.stderr)
+        return 1
     # The demo's clips are synthetic: a faster x264 preset keeps the first start to a few minutes on 2 cores.
     rt = open_runtime(_settings(args).model_copy(update={"x264_preset": args.preset}))
     try:

@@ -7,6 +7,7 @@ For sizing a deployment and reproducing the For You benchmarks (`bench.feed_load
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,10 @@ def cmd_world(args: argparse.Namespace, settings_of: Callable[[argparse.Namespac
     from sovereel.storage.db import open_region_db
 
     settings = settings_of(args)
+    if settings.environment == "production":
+        # Every world account has the published password `world-password`: never in a region people use.
+        print("refused: `sovereel world` makes accounts with a published password; not in production", file=sys.stderr)
+        return 1
     db = open_region_db(settings)
     try:
         if world_exists(db):
