@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/realtime.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(data_dir=Path(tmp), environment="test", run_workers=False)
+        settings = load_settings(data_dir=Path(tmp), environment="test", run_workers=False, rate_limits=False)
         rt = open_runtime(settings)
         app = create_app(settings, runtime=rt)
         latencies: list[float] = []
@@ -49,12 +49,15 @@ def main() -> None:
                         "/api/auth/signup",
                         json={"username": f"{topic}{k}", "password": "bench-password", "birth_date": "1990-01-01"},
                     )
+                    assert r.status_code == 201, r.text
+                    client.cookies.clear()  # act by bearer token: a cookie write would need this site's Origin
                     creators[f"{topic}{k}"] = r.json()["user"]["id"]
             topic_of = seed_ready_videos(rt, creators, per_topic=25)
             token = client.post(
                 "/api/auth/signup",
                 json={"username": "viewer", "password": "bench-password", "birth_date": "1990-01-01"},
             ).json()
+            client.cookies.clear()
             headers = {"Authorization": f"Bearer {token['token']}"}
             videos = list(topic_of)
             for i in tqdm(range(args.n), desc="event → effect"):
