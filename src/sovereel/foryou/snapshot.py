@@ -138,10 +138,11 @@ class VideoSnapshot:
             current = self._catalogue
             if isinstance(video_id, str):
                 stale, fresh = {video_id}, self._rows(video_id, None)
-            else:
-                assert isinstance(creator_id, str)
+            elif isinstance(creator_id, str):
                 stale = {v.id for v in current.by_creator.get(creator_id, ())}
                 fresh = self._rows(None, creator_id)
+            else:  # unreachable: checked above, repeated so the types narrow without an assert
+                return
             if not fresh and not any(vid in current.videos for vid in stale):
                 return  # an upload or a failure: nothing servable changed
             videos = {vid: info for vid, info in current.videos.items() if vid not in stale}
