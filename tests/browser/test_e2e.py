@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sovereel.api.app import create_app
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.storage.models import Event
-from tests.support.browser import ApiUser, screenshot, serve_in_thread, swipe_up
+from tests.support.browser import ApiUser, PageErrors, screenshot, serve_in_thread, swipe_up
 from tests.support.media_clips import ffmpeg, make_clip
 from tests.support.settings import make_settings, require
 
@@ -64,19 +64,6 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             bob.close()
     finally:
         rt.close()
-
-
-class PageErrors:
-    """Uncaught exceptions and console errors on a page (a test fails on any)."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", self._console)
-
-    def _console(self, msg: Any) -> None:
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            self.errors.append(f"console: {msg.text}")
 
 
 def new_page(browser: Browser, site: Site, options: dict[str, Any]) -> tuple[BrowserContext, Page, PageErrors]:

@@ -21,7 +21,7 @@ import pytest
 from sovereel.api.app import create_app
 from sovereel.runtime.region import open_runtime
 from tests.support.api import process_all
-from tests.support.browser import ApiUser, screenshot, serve_in_thread
+from tests.support.browser import ApiUser, PageErrors, screenshot, serve_in_thread
 from tests.support.media_clips import make_clip
 from tests.support.settings import make_settings, require
 
@@ -70,19 +70,6 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             yield Site(base_url, videos, captions)
     finally:
         rt.close()
-
-
-class PageErrors:
-    """Uncaught exceptions and console errors on a page (a test fails on any)."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", self._console)
-
-    def _console(self, msg: Any) -> None:
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            self.errors.append(f"console: {msg.text}")
 
 
 def _no_watch_events(route: Route) -> None:

@@ -23,7 +23,7 @@ from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.support.api import process_all
-from tests.support.browser import ApiUser, screenshot
+from tests.support.browser import ApiUser, PageErrors, screenshot
 from tests.support.moderation import distinct_clip, reencoded_copy
 from tests.support.settings import make_settings, require
 
@@ -66,17 +66,6 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             yield Site(base_url, rt, tmp, bad, fine)
     finally:
         rt.close()
-
-
-class PageErrors:
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", self._console)
-
-    def _console(self, msg: Any) -> None:
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            self.errors.append(f"console: {msg.text}")
 
 
 def session(

@@ -121,3 +121,16 @@ class ApiUser:
 
     def close(self) -> None:
         self.client.close()
+
+
+class PageErrors:
+    """Uncaught exceptions and console errors on a page (a test fails on any)."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("console", self._console)
+
+    def _console(self, msg: Any) -> None:
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            self.errors.append(f"console: {msg.text}")
