@@ -94,3 +94,11 @@ def test_worlds_with_published_passwords_are_refused_in_production(
     assert main(["--data-dir", str(tmp_path / "data"), *command]) == 1
     assert "not in production" in capsys.readouterr().err
     assert not any((tmp_path / "data").rglob("*.db")), "nothing may be created before the refusal"
+
+
+@pytest.mark.parametrize("count", ["-5", "0", "many", "99999999999"])
+def test_world_sizes_must_be_whole_numbers_in_range(count: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["--data-dir", str(tmp_path / "data"), "world", "--videos", count])
+    assert refused.value.code == 2
+    assert not (tmp_path / "data").exists(), "nothing may be created for a refused size"

@@ -15,6 +15,17 @@ from typing import Any
 from sovereel.settings import Settings
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 1 (argparse answers anything else with a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 10,000,000)")
+    return value
+
+
 def cmd_world(args: argparse.Namespace, settings_of: Callable[[argparse.Namespace], Settings]) -> int:
     """Build the world, then (unless --no-train) train and publish a model version on its event log."""
     from sovereel.demo.bulk_world import WorldSpec, build_bulk_world, world_exists
@@ -54,11 +65,11 @@ def add_world_command(sub: Any, settings_of: Callable[[argparse.Namespace], Sett
         help="bulk-create a large synthetic region (shared media, users, follows, events) and train a model on it",
         description=__doc__,
     )
-    world.add_argument("--videos", type=int, default=10_000, help="ready videos, all sharing one media set")
-    world.add_argument("--users", type=int, default=1_000, help="accounts world0…worldN-1 (password world-password)")
-    world.add_argument("--events", type=int, default=100_000, help="watch events in the history (about)")
+    world.add_argument("--videos", type=_count, default=10_000, help="ready videos, all sharing one media set")
+    world.add_argument("--users", type=_count, default=1_000, help="accounts world0…worldN-1 (password world-password)")
+    world.add_argument("--events", type=_count, default=100_000, help="watch events in the history (about)")
     world.add_argument("--seed", type=int, default=1)
     world.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                        help="train and publish a For You version on the history (default: yes)")  # fmt: skip
-    world.add_argument("--epochs", type=int, default=None, help="training epochs (the model's default if unset)")
+    world.add_argument("--epochs", type=_count, default=None, help="training epochs (the model's default if unset)")
     world.set_defaults(func=lambda args: cmd_world(args, settings_of))

@@ -130,8 +130,6 @@ class VideoSnapshot:
     def on_message(self, msg: Message) -> None:
         """Apply one `video.*` event: re-read the video (or, for an account's suspension, its creator's videos)."""
         video_id, creator_id = msg.payload.get("video_id"), msg.payload.get("creator_id")
-        if not isinstance(video_id, str) and not isinstance(creator_id, str):
-            return
         with self._lock:
             if self._at == 0.0:
                 return  # not loaded yet: the first request loads everything, this change included
@@ -141,8 +139,8 @@ class VideoSnapshot:
             elif isinstance(creator_id, str):
                 stale = {v.id for v in current.by_creator.get(creator_id, ())}
                 fresh = self._rows(None, creator_id)
-            else:  # unreachable: checked above, repeated so the types narrow without an assert
-                return
+            else:
+                return  # names neither a video nor a creator: nothing to re-read
             if not fresh and not any(vid in current.videos for vid in stale):
                 return  # an upload or a failure: nothing servable changed
             videos = {vid: info for vid, info in current.videos.items() if vid not in stale}
