@@ -4,7 +4,10 @@ Run through `python -m bench.feed_load --world-videos …` (see its docstring). 
 (or takes from `--worlds-dir`, where built worlds are kept for the next run) a world of `--world-users` users and
 `--world-events` events, trained with `--trained`; copies it to a scratch folder; starts `sovereel serve` on
 SQLite; waits for its start-up work to settle; then for each client count runs `--seconds` of closed-loop
-clients (each signed in as its own world account: a For You page, then its watch-event batch). Per point:
+clients (each signed in as its own world account: a For You page, then its watch-event batch). With
+`--world-layouts embedded,scaled:1,scaled:2` each world is also served by `sovereel up` (the scaled layout: N API
+processes, the relay and the media worker over a private NATS JetStream and Redis; the world's SQLite store is
+shared by the processes). Per point:
 
 - pages/s, For You and event-batch p50/p99, errors;
 - server CPU ms per page: the server's CPU time (user + system, psutil, its whole process tree) over the run,
@@ -37,7 +40,7 @@ import psutil
 
 from bench.feed_load import drive
 from bench.load import learner_lag, settle
-from bench.services import kill_tree, sovereel_process, wait_http
+from bench.services import kill_tree, private_nats, private_redis, sovereel_process, wait_http
 from sovereel.api.server import free_port
 from sovereel.demo.bulk_world import USERNAME_PREFIX, WORLD_PASSWORD
 from sovereel.telemetry import FORYOU_STAGES
@@ -52,6 +55,8 @@ def add_world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world-events", type=int, default=100_000, help="events in each world's history")
     parser.add_argument("--world-seed", type=int, default=1)
     parser.add_argument("--trained", action="store_true", help="train a model version on each world's history")
+    parser.add_argument("--world-layouts", default="embedded", help="embedded and/or scaled:N (N API processes)")
+    parser.add_argument("--plot", type=Path, default=Path("bench/results/feed_world.png"))
     parser.add_argument("--worlds-dir", type=Path, default=CACHE, help="built worlds are kept here and reused")
 
 
@@ -141,39 +146,56 @@ def measure(base: str, pid: int, tokens: list[str], seconds: float) -> dict[str,
     return point
 
 
-def run_world(args: argparse.Namespace, videos: int, clients: list[int], tmp: Path) -> dict[str, Any]:
-    """Every client count against one catalogue size, on one server."""
-    built = world_dir(args, videos)
-    data = tmp / f"v{videos}"
-    shutil.copytree(built / "data", data)
+def start_server(layout: str, data: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], list[Any]]:
+    """`sovereel serve` (embedded), or `sovereel up` with N API processes ("scaled:N") on private NATS and Redis."""
     env = {"SOVEREEL_DATA_DIR": str(data), "SOVEREEL_RUN_WORKERS": "false", "SOVEREEL_RATE_LIMITS": "false",
            "SOVEREEL_TRAIN_EVERY_S": "0"}  # fmt: skip
+    if layout == "embedded":
+        return sovereel_process(["serve", "--port", str(port)], env, log), []
+    api_procs = int(layout.partition(":")[2] or 1)
+    nats, redis = private_nats(), private_redis()
+    env |= {
+        "SOVEREEL_BUS_URL": f"nats://127.0.0.1:{nats.port}",
+        "SOVEREEL_HOT_STATE_URL": f"redis://127.0.0.1:{redis.port}/0",
+    }
+    argv = ["up", "--port", str(port), "--api-workers", str(api_procs), "--no-trainer"]
+    return sovereel_process(argv, env, log), [nats, redis]
+
+
+def run_world(args: argparse.Namespace, videos: int, layout: str, clients: list[int], tmp: Path) -> dict[str, Any]:
+    """Every client count against one catalogue size, on one layout."""
+    built = world_dir(args, videos)
+    data = tmp / f"v{videos}"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(built / "data", data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = sovereel_process(["serve", "--port", str(port)], env, tmp / f"server-v{videos}.log")
+    proc, services = start_server(layout, data, port, tmp / f"server-v{videos}-{layout.replace(':', '')}.log")
     try:
         wait_http(f"{base}/api/feed/foryou", 900, proc)
         ready_s = time.perf_counter() - started
         settle([proc.pid], timeout_s=900)  # caption embedding of the catalogue runs in the background at start
-        result: dict[str, Any] = {"videos": videos, "users": args.world_users, "events": args.world_events,
-                                  "trained": args.trained, "start_s": round(ready_s, 1),
+        result: dict[str, Any] = {"videos": videos, "layout": layout, "users": args.world_users,
+                                  "events": args.world_events, "trained": args.trained, "start_s": round(ready_s, 1),
                                   "settled_s": round(time.perf_counter() - started, 1), "points": []}  # fmt: skip
         first = 0
         for n in clients:
             tokens = sign_in(base, first, n)  # fresh accounts for each point: their seen sets start alike
             first += n
             result["points"].append(measure(base, proc.pid, tokens, args.seconds))
-            print(json.dumps({"videos": videos, **result["points"][-1]}), flush=True)
+            print(json.dumps({"videos": videos, "layout": layout, **result["points"][-1]}), flush=True)
         result["learner_lag_ms"] = learner_lag(base)
         return result
     finally:
         kill_tree(proc, 15)
+        for service in services:
+            service.close()
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """One row per (catalogue size, clients)."""
-    head = ["videos", "clients", "pages/s", "For You p50 / p99 ms", "events p50 / p99 ms", "CPU ms/page",
+    head = ["videos", "layout", "clients", "pages/s", "For You p50 / p99 ms", "events p50 / p99 ms", "CPU ms/page",
             "server RSS MB", "errors", *[f"{s} ms" for s in FORYOU_STAGES]]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
@@ -181,7 +203,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             stages = [str(p["stage_ms_per_page"].get(s)) for s in FORYOU_STAGES]
             rss = sum(x["rss_mb"] for x in p["rss_mb"])
             lines.append("| " + " | ".join([
-                f"{r['videos']:,}", str(p["clients"]), str(p["pages_per_s"]),
+                f"{r['videos']:,}", r.get("layout", "embedded"), str(p["clients"]), str(p["pages_per_s"]),
                 f"{p['foryou_p50_ms']} / {p['foryou_p99_ms']}", f"{p['events_p50_ms']} / {p['events_p99_ms']}",
                 str(p["server_cpu_ms_per_page"]), str(rss), str(p["errors"]), *stages]) + " |")  # fmt: skip
     return "\n".join(lines)
@@ -195,9 +217,42 @@ def run_worlds(args: argparse.Namespace) -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for videos in sizes:
-            results.append(run_world(args, videos, clients, Path(tmp)))
+            for layout in [x.strip() for x in args.world_layouts.split(",") if x.strip()]:
+                results.append(run_world(args, videos, layout, clients, Path(tmp)))
             shutil.rmtree(Path(tmp) / f"v{videos}", ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"machine": f"{os.cpu_count()} cores", "seconds_per_point": args.seconds, "results": results}
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(markdown(results))
+    if len(sizes) > 1:
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    """Pages/s and For You p99 against catalogue size, one line per layout and client count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    lines: dict[str, list[tuple[int, float, float]]] = {}
+    for r in results:
+        for p in r["points"]:
+            key = f"{r.get('layout', 'embedded')}, {p['clients']} client{'s' if p['clients'] > 1 else ''}"
+            lines.setdefault(key, []).append((r["videos"], p["pages_per_s"], p["foryou_p99_ms"] or 0.0))
+    for key, pts in lines.items():
+        pts.sort()
+        left.plot([x[0] for x in pts], [x[1] for x in pts], marker="o", label=key)
+        right.plot([x[0] for x in pts], [x[2] for x in pts], marker="o", label=key)
+    for ax, title in ((left, "For You pages/s (each with its event batch)"), (right, "For You p99 (ms)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("videos in the region")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    right.set_yscale("log")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
