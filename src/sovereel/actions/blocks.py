@@ -7,6 +7,7 @@ import time
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from sovereel.actions.notifications import drop_between
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Invalid, NotFound
 from sovereel.events.outbox import emit
@@ -47,6 +48,7 @@ def block_user(
             | ((FollowRequest.requester_id == blocked_id) & (FollowRequest.target_id == blocker_id))
         )
     )
+    drop_between(s, blocker_id, blocked_id)
     detail = {"source": source[:32], "removed_follows": removed}
     emit(s, "safety.block", {"user_id": blocker_id, "blocked_id": blocked_id, "source": source[:32]})
     log_safety(

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from sovereel.actions.notifications import notify_mentions
 from sovereel.actions.screening import screen_upload
 from sovereel.events.outbox import emit
 from sovereel.safety.fingerprint import Fingerprint
@@ -108,6 +109,8 @@ def do_publish_transcoded(db: RegionDB, settings: Settings, video_id: str, media
         )
         if row.status == "ready":
             emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
+            # @mentions in the caption are told now, when the video can be seen, not at upload
+            notify_mentions(s, text=row.caption or "", actor_id=row.creator_id, video=row, comment_id=None)
         else:
             emit(s, "video.failed", {"video_id": video_id, "reason": row.failure_reason})
     return original_key

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from sovereel.actions.notifications import notify_notice
 from sovereel.errors import Conflict, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
@@ -55,6 +56,13 @@ _VIDEO_MESSAGES = {
     "restore": "Your video was reviewed again and restored",
     "dismiss": "Your video was reviewed and published",
 }
+
+
+def _tell(s: Session, notice: ModerationNotice) -> None:
+    """Add a notice and show it in its recipient's inbox (the inbox refers to it; its text stays here)."""
+    s.add(notice)
+    s.flush()  # the inbox row refers to the notice
+    notify_notice(s, notice)
 
 
 def _check_reason(reason: str) -> str:
@@ -182,7 +190,8 @@ def _record(
     s.add(row)
     s.flush()
     if message is not None and subject_id is not None:
-        s.add(
+        _tell(
+            s,
             ModerationNotice(
                 id=new_id(now),
                 user_id=subject_id,
@@ -190,7 +199,7 @@ def _record(
                 message=f"{message}. Reason: {reason}",
                 appealable=appealable,
                 created_at=now,
-            )
+            ),
         )
     reporters = set(
         s.scalars(
@@ -206,7 +215,8 @@ def _record(
     if detail.get("target_gone"):
         outcome = "it has been deleted and is no longer available"
     for reporter_id in sorted(r for r in reporters if r):
-        s.add(
+        _tell(
+            s,
             ModerationNotice(
                 id=new_id(now),
                 user_id=reporter_id,
@@ -214,7 +224,7 @@ def _record(
                 message=f"Thank you for your report of a {target_kind}: {outcome}",
                 appealable=False,
                 created_at=now,
-            )
+            ),
         )
     s.execute(
         update(Report)
@@ -264,7 +274,8 @@ def record_hold(s: Session, *, region: str, video: Video, reason: str, detail: s
     )
     s.add(row)
     s.flush()
-    s.add(
+    _tell(
+        s,
         ModerationNotice(
             id=new_id(now),
             user_id=video.creator_id,
@@ -272,7 +283,7 @@ def record_hold(s: Session, *, region: str, video: Video, reason: str, detail: s
             message=HOLD_MESSAGES[reason],
             appealable=False,
             created_at=now,
-        )
+        ),
     )
     append_audit(
         s,

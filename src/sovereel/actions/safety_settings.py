@@ -10,6 +10,7 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from sovereel.actions.notifications import notify, withdraw
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, NotFound, Unauthorized
 from sovereel.events.outbox import emit
@@ -38,6 +39,9 @@ def _accept(s: Session, requester_id: str, target_id: str) -> bool:
     s.execute(update(User).where(User.id == target_id).values(follower_count=User.follower_count + 1))
     s.execute(update(User).where(User.id == requester_id).values(following_count=User.following_count + 1))
     emit(s, "social.follow", {"user_id": requester_id, "followee_id": target_id})
+    s.flush()  # the approval's notice reads the new follow (it lets the requester see a protected teen)
+    withdraw(s, recipient_id=target_id, actor_id=requester_id, kind="follow_request")  # answered: off the inbox
+    notify(s, recipient_id=requester_id, actor_id=target_id, kind="follow_approved")
     return True
 
 
@@ -129,6 +133,8 @@ def do_answer_follow_request(
                     FollowRequest.requester_id == requester.id, FollowRequest.target_id == user_id
                 )
             )
+            withdraw(s, recipient_id=user_id, actor_id=requester.id, kind="follow_request")
+            notify(s, recipient_id=requester.id, actor_id=user_id, kind="follow_declined")
         kind = "follow_approved" if approve else "follow_declined"
         log_safety(
             s, region=me.region, kind=kind, actor_id=user_id, subject_id=requester.id, detail={},

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sovereel.actions.counting import mark_first, utc_day, viewer_key
+from sovereel.actions.notifications import notify, notify_mentions, withdraw
 from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
@@ -54,11 +55,13 @@ def do_follow(db: RegionDB, *, user_id: str, username: str, audit_secret: str | 
                     detail={}, audit_secret=audit_secret,
                 )  # fmt: skip
                 emit(s, "social.follow_request", {"user_id": user_id, "target_id": target.id})
+                notify(s, recipient_id=target.id, actor_id=user_id, kind="follow_request")
             return False
         s.add(Follow(follower_id=user_id, followee_id=target.id, created_at=time.time()))
         s.execute(update(User).where(User.id == target.id).values(follower_count=User.follower_count + 1))
         s.execute(update(User).where(User.id == user_id).values(following_count=User.following_count + 1))
         emit(s, "social.follow", {"user_id": user_id, "followee_id": target.id})
+        notify(s, recipient_id=target.id, actor_id=user_id, kind="follow")
         return True
 
 
@@ -68,13 +71,16 @@ def do_unfollow(db: RegionDB, *, user_id: str, username: str) -> bool:
         if target is None:
             raise NotFound("no such user")
         pending = (FollowRequest.requester_id == user_id) & (FollowRequest.target_id == target.id)
-        s.execute(delete(FollowRequest).where(pending))  # unfollowing also withdraws a request
+        if s.execute(delete(FollowRequest).where(pending)).rowcount:  # type: ignore[attr-defined]
+            # unfollowing also withdraws a request, and the notification of it
+            withdraw(s, recipient_id=target.id, actor_id=user_id, kind="follow_request")
         res = s.execute(delete(Follow).where(Follow.follower_id == user_id, Follow.followee_id == target.id))
         if not res.rowcount:  # type: ignore[attr-defined]
             return False
         s.execute(update(User).where(User.id == target.id).values(follower_count=User.follower_count - 1))
         s.execute(update(User).where(User.id == user_id).values(following_count=User.following_count - 1))
         emit(s, "social.unfollow", {"user_id": user_id, "followee_id": target.id})
+        withdraw(s, recipient_id=target.id, actor_id=user_id, kind="follow")
         return True
 
 
@@ -86,6 +92,7 @@ def do_like(db: RegionDB, *, user_id: str, video_id: str) -> int:
             s.add(Like(user_id=user_id, video_id=video_id, created_at=time.time()))
             s.execute(update(Video).where(Video.id == video_id).values(like_count=Video.like_count + 1))
             emit(s, "social.like", {"user_id": user_id, "video_id": video_id, "creator_id": video.creator_id})
+            notify(s, recipient_id=video.creator_id, actor_id=user_id, kind="like", video=video)
         s.flush()
         s.refresh(video)
         return video.like_count
@@ -98,6 +105,8 @@ def do_unlike(db: RegionDB, *, user_id: str, video_id: str) -> int:
         if res.rowcount:  # type: ignore[attr-defined]
             s.execute(update(Video).where(Video.id == video_id).values(like_count=Video.like_count - 1))
             emit(s, "social.unlike", {"user_id": user_id, "video_id": video_id})
+            # grouped likes count the likers there are now: no stale "liked your video"
+            withdraw(s, recipient_id=video.creator_id, actor_id=user_id, kind="like", video_id=video_id)
         s.flush()
         s.refresh(video)
         return video.like_count
@@ -119,6 +128,7 @@ def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_i
         refusal = comment_refusal(policy, is_creator=video.creator_id == user_id, follows_creator=follows)
         if refusal is not None:
             raise Forbidden(refusal, code="comments_restricted")
+        parent_author = None
         if parent_id is not None:
             parent = s.get(Comment, parent_id)
             if parent is None or parent.video_id != video_id or blocked_between(s, user_id, parent.user_id):
@@ -126,13 +136,29 @@ def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_i
             if parent.parent_id is not None:
                 raise Invalid("replies are one level deep: reply to the top-level comment", code="reply_depth")
             parent.reply_count += 1
+            parent_author = parent.user_id
         comment = Comment(
             id=new_id(now), video_id=video_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now
         )
         s.add(comment)
         s.execute(update(Video).where(Video.id == video_id).values(comment_count=Video.comment_count + 1))
         emit(s, "social.comment", {"user_id": user_id, "video_id": video_id, "comment_id": comment.id})
+        s.flush()  # the notifications below refer to the comment row
+        _notify_comment(s, comment, video, parent_author=parent_author)
         return comment
+
+
+def _notify_comment(s: Session, comment: Comment, video: Video, parent_author: str | None) -> None:
+    """A reply tells the replied-to author, a comment the creator, a mention the mentioned; one notice each."""
+    told = {comment.user_id}
+    who, cid = comment.user_id, comment.id
+    if parent_author is not None:
+        notify(s, recipient_id=parent_author, actor_id=who, kind="reply", video=video, comment_id=cid)
+        told.add(parent_author)
+    if video.creator_id not in told:
+        notify(s, recipient_id=video.creator_id, actor_id=who, kind="comment", video=video, comment_id=cid)
+        told.add(video.creator_id)
+    notify_mentions(s, text=comment.body, actor_id=comment.user_id, video=video, comment_id=comment.id, skip=told)
 
 
 def do_delete_comment(db: RegionDB, *, user_id: str, comment_id: str, audit_secret: str | None = None) -> None:

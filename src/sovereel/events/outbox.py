@@ -107,6 +107,14 @@ def emit(session: Session, topic: Literal["feed.personalisation"], payload: t.Pe
 def emit(session: Session, topic: Literal["feed.profile_reset"], payload: t.ProfileReset) -> None: ...
 
 
+@overload
+def emit(session: Session, topic: Literal["notification.created"], payload: t.NotificationCreated) -> None: ...
+
+
+@overload
+def emit(session: Session, topic: Literal["notification.cleared"], payload: t.NotificationCleared) -> None: ...
+
+
 def emit(session: Session, topic: str, payload: Mapping[str, Any]) -> None:
     """Queue an event; it leaves only after the surrounding transaction commits."""
     fields = _FIELDS.get(topic)

@@ -25,6 +25,8 @@ declared here, with the declared fields, and that the consumers named here are t
 | feed.not_interested | NotInterested | actions.feed_controls | learner (ignores) |
 | feed.personalisation | Personalisation | actions.feed_controls | learner (ignores) |
 | feed.profile_reset | ProfileReset | actions.feed_controls | learner (forgets the viewer) |
+| notification.created | NotificationCreated | actions.notifications | inbox (live: SSE streams, unread badge) |
+| notification.cleared | NotificationCleared | actions.notifications | inbox (live: the unread badge) |
 
 "none": nothing in sovereel subscribes today; the events stay on the region's stream for other consumers.
 "ignores": the learner is subscribed by prefix and drops the message (it reads follows and filters from the
@@ -209,6 +211,22 @@ class ProfileReset(TypedDict):
     at: float
 
 
+class NotificationCreated(TypedDict):
+    """A notification for `user_id` was written (`kind`: one of `actions.notifications.KINDS`).
+
+    Carries ids only: every API process's inbox hub tells the recipient's open streams, which read the rest."""
+
+    user_id: str
+    notification_id: str
+    kind: str
+
+
+class NotificationCleared(TypedDict):
+    """`user_id`'s unread count may have fallen: notifications read, or withdrawn (an unlike, an unfollow)."""
+
+    user_id: str
+
+
 TopicName = Literal[
     "video.uploaded",
     "video.ready",
@@ -232,6 +250,8 @@ TopicName = Literal[
     "feed.not_interested",
     "feed.personalisation",
     "feed.profile_reset",
+    "notification.created",
+    "notification.cleared",
 ]
 
 
@@ -291,6 +311,8 @@ TOPICS: dict[str, Topic] = {
         Topic("feed.not_interested", NotInterested, (_ACTIONS + "feed_controls",), (_LEARNER,)),
         Topic("feed.personalisation", Personalisation, (_ACTIONS + "feed_controls",), (_LEARNER,)),
         Topic("feed.profile_reset", ProfileReset, (_ACTIONS + "feed_controls",), (_LEARNER,)),
+        Topic("notification.created", NotificationCreated, (_ACTIONS + "notifications",), ("inbox",)),
+        Topic("notification.cleared", NotificationCleared, (_ACTIONS + "notifications",), ("inbox",)),
     )
 }
 """Every topic the code emits, by name."""

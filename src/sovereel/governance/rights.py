@@ -30,6 +30,8 @@ from sovereel.storage.models import (
     FeedPreferences,
     Follow,
     Like,
+    Notification,
+    NotificationSettings,
     NotInterested,
     Share,
     User,
@@ -159,6 +161,22 @@ def _rows(rows: Iterable[Any], fields: Sequence[str]) -> list[dict[str, Any]]:
     return [{f: getattr(r, f) for f in fields} for r in rows]
 
 
+def _notifications(s: Session, user_id: str) -> dict[str, Any]:
+    """The inbox: every notification the account received (who from, by handle) and the kinds it turned off."""
+    rows = list(s.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)))
+    actor_ids = {r.actor_id for r in rows if r.actor_id}
+    names = dict(s.execute(select(User.id, User.username).where(User.id.in_(actor_ids))).all())
+    prefs = s.get(NotificationSettings, user_id)
+    received = [
+        {**{f: getattr(r, f) for f in _NOTIFICATION_FIELDS}, "from": names.get(r.actor_id) if r.actor_id else None}
+        for r in rows
+    ]
+    return {"received": received, "turned_off": list(prefs.muted) if prefs is not None else []}
+
+
+_NOTIFICATION_FIELDS = ("id", "kind", "video_id", "comment_id", "notice_id", "created_at", "read_at")
+
+
 def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
     """Everything the region's store holds about one user, as JSON-ready sections (one file each)."""
     user = s.get(User, user_id)
@@ -224,6 +242,7 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
             ),
         },
         "sessions": _rows(sessions, ("created_at", "expires_at")),
+        "notifications": _notifications(s, user_id),
         "data_exports": _rows(
             s.scalars(select(DataExport).where(DataExport.user_id == user_id)),
             ("id", "state", "created_at", "finished_at"),

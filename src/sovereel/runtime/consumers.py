@@ -13,7 +13,7 @@ from typing import Literal
 from sovereel.events.bus.interface import Bus, Handler
 from sovereel.telemetry import timed_consumer
 
-Consumer = Literal["learner", "feed_snapshot", "media_worker"]
+Consumer = Literal["learner", "feed_snapshot", "media_worker", "inbox"]
 
 SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
@@ -22,6 +22,8 @@ SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     "feed_snapshot": ("video.",),
     # A new upload wakes the transcode threads at once; they poll as well, so a lost wake-up only delays.
     "media_worker": ("video.uploaded",),
+    # Each API process's inbox hub pushes a recipient's new notifications and unread count to their open streams.
+    "inbox": ("notification.",),
 }
 """Topic prefixes each consumer subscribes to (a prefix matches every topic starting with it)."""
 

@@ -15,6 +15,7 @@ from sovereel.foryou.learner import Learner
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
 from sovereel.runtime.consumers import connect
+from sovereel.runtime.inbox_hub import InboxHub
 from sovereel.settings import Settings
 from sovereel.storage.blobs.interface import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_region_db
@@ -32,6 +33,7 @@ class RegionRuntime:
     learner: Learner
     background: list[object] = field(default_factory=list)
     hot: HotState = field(default_factory=lambda: open_hot_state("memory://"))
+    inbox: InboxHub = field(default_factory=InboxHub)  # this process's open inbox streams, woken from the bus
     impressions: ImpressionWriter = field(init=False)  # For You pages queue what they served here
 
     def __post_init__(self) -> None:
@@ -83,13 +85,21 @@ class RegionRuntime:
         self.db.dispose()
 
 
-def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | None = None) -> RegionRuntime:
-    """Open one region's stores (migrating the schema unless told not to)."""
+def open_runtime(
+    settings: Settings, *, migrate: bool = True, db_schema: str | None = None, bus: Bus | None = None
+) -> RegionRuntime:
+    """Open one region's stores (migrating the schema unless told not to).
+
+    `bus`: an already open bus to share (several runtimes in one process standing for several API processes,
+    as tests do); by default the one `settings.bus_url` names is opened."""
     db = open_region_db(settings, migrate=migrate, schema=db_schema)
-    bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
+    if bus is None:
+        bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
     learner = Learner(db, settings.region_dir, region_keys(settings))
     learner.bootstrap()
     connect(bus, "learner", learner.on_message)
+    inbox = InboxHub()
+    connect(bus, "inbox", inbox.on_message)
     return RegionRuntime(
         settings=settings,
         db=db,
@@ -98,4 +108,5 @@ def open_runtime(settings: Settings, *, migrate: bool = True, db_schema: str | N
         relay=OutboxRelay(db, bus),
         learner=learner,
         hot=open_hot_state(settings.hot_state_url, region=settings.region),
+        inbox=inbox,
     )

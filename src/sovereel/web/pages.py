@@ -25,7 +25,7 @@ from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
 from sovereel.governance.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
-from sovereel.web import account_pages, app_shell, moderation_pages, oversight_pages, safety_pages
+from sovereel.web import account_pages, app_shell, inbox_pages, moderation_pages, oversight_pages, safety_pages
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
 FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
@@ -176,7 +176,7 @@ def install(app: FastAPI) -> None:
     The one way pages are mounted: each page module (`web/*_pages.py` and this one) has a `build_router(render)`.
     """
     render = PageRenderer()
-    for module in (safety_pages, account_pages, oversight_pages, moderation_pages):
+    for module in (safety_pages, account_pages, oversight_pages, moderation_pages, inbox_pages):
         app.include_router(module.build_router(render))
     app.include_router(build_router(render))
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")

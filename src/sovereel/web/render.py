@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from sovereel.captions import HASHTAG_RE, MENTION_RE
+from sovereel.queries.notifications import unread_count
 from sovereel.queries.videos import user_view
 from sovereel.storage.models import User
 from sovereel.web.redirects import same_origin_path
@@ -105,6 +106,17 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return same_origin_path(target) or default
 
 
+def nav_unread(request: Request, viewer: User | None) -> int:
+    """The viewer's unread inbox items for the nav's badge: one indexed COUNT (0 when signed out).
+
+    Read on the page's own thread: it is one short read, and the badge is then right before any script runs."""
+    rt = getattr(request.state, "rt", None)
+    if viewer is None or rt is None:
+        return 0
+    with rt.db.session() as s:
+        return unread_count(s, viewer)
+
+
 class PageRenderer:
     """Renders a template with the context every page needs (viewer, title, active nav item)."""
 
@@ -123,6 +135,7 @@ class PageRenderer:
         **context: Any,
     ) -> Response:
         ctx: dict[str, Any] = {
+            "unread": nav_unread(request, viewer),
             "title": title,
             "viewer": viewer,
             "viewer_boot": viewer_json(viewer),

@@ -28,6 +28,7 @@ from sovereel.storage.models.governance import (
     ExchangeTransfer,
     ExportLicence,
 )
+from sovereel.storage.models.inbox import Notification, NotificationSettings
 from sovereel.storage.models.moderation import Appeal, ModerationAction, ModerationNotice, Report, SafetyLogEntry
 from sovereel.storage.models.videos import Hashtag, MediaJob, Video, VideoFingerprint, VideoHashtag
 
@@ -59,6 +60,8 @@ __all__ = [
     "ModerationAction",
     "ModerationNotice",
     "NotInterested",
+    "Notification",
+    "NotificationSettings",
     "OutboxMessage",
     "Report",
     "SafetyLogEntry",

@@ -1,5 +1,6 @@
 // Behaviour every page shares: sign out, the sign-in dialog's close button.
 import { api, toast } from './api.js';
+import './live_inbox.js';
 
 document.addEventListener('click', async (event) => {
   const logout = event.target.closest('[data-action=logout]');
