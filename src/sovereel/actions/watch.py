@@ -34,6 +34,7 @@ class WatchEvent:
     watched_s: float | None = None
     position_s: float | None = None
     request_id: str | None = None
+    source: str | None = None  # where the viewer found the video (`events.kinds.VIEW_SOURCES`)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret
                 watched_s=e.watched_s,
                 position_s=e.position_s,
                 request_id=e.request_id,
+                source=e.source,
             )
             for e in fresh.values()
         ]

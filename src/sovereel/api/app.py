@@ -16,6 +16,7 @@ from sovereel.api.headers import SecurityHeadersMiddleware
 from sovereel.api.origin import SameOriginMiddleware
 from sovereel.api.ratelimit import RateLimitMiddleware
 from sovereel.api.routes import (
+    analytics,
     audit,
     auth,
     events,
@@ -72,7 +73,7 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
     metrics.install(app)  # 429s are timed too
     # outermost: a stalled body is cut off before anything inside waits on it
     app.add_middleware(BodyTimeoutMiddleware, idle_s=settings.body_idle_s, min_rate=settings.body_min_rate)
-    for module in (auth, videos, feed, feed_controls, events, users, safety, notifications):
+    for module in (auth, videos, feed, feed_controls, events, users, safety, notifications, analytics):
         app.include_router(module.router)
     app.include_router(videos.comments_router)
     app.include_router(rights.router)

@@ -42,3 +42,10 @@ MODEL_KINDS: frozenset[str] = SHOWN_KINDS | frozenset(ENGAGEMENT_KINDS)
 
 POSITIVE_HISTORY_KINDS: frozenset[str] = WATCHED_TO_END_KINDS | frozenset(SOCIAL_KINDS)
 """Raw kinds a viewer's exported history counts as interest (`governance.rights`): a loop is still a loop there."""
+
+ViewSource = Literal["foryou", "following", "profile", "hashtag", "search", "share", "other"]
+"""Where a viewer found the video a watch event is about: a feed tab, a profile or hashtag page, search, a shared
+link (a video page opened from outside the site), or `other` (a client that did not say)."""
+
+VIEW_SOURCES: tuple[ViewSource, ...] = get_args(ViewSource)
+"""Every view source, in the order analytics lists them."""

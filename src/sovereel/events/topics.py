@@ -13,11 +13,11 @@ declared here, with the declared fields, and that the consumers named here are t
 | video.failed | VideoFailed | actions.media_jobs | feed_snapshot |
 | video.deleted | VideoDeleted | actions.videos, actions.exchange, actions.rights | feed_snapshot |
 | video.moderated | VideoModerated | actions.moderation | learner (re-indexes), feed_snapshot |
-| watch.events | WatchEvents | actions.watch | learner (online learning, live state) |
+| watch.events | WatchEvents | actions.watch | learner (online learning, live state), analytics |
 | social.like, social.unlike | Like, Unlike | actions.social | learner |
 | social.comment, social.share | Comment, Share | actions.social | learner |
-| social.follow | Follow | actions.social, actions.safety_settings | learner (ignores) |
-| social.unfollow | Follow | actions.social, actions.blocks | learner (ignores) |
+| social.follow | Follow | actions.social, actions.safety_settings | learner (ignores), analytics |
+| social.unfollow | Follow | actions.social, actions.blocks | learner (ignores), analytics |
 | social.follow_request | FollowRequest | actions.social | learner (ignores) |
 | safety.block, safety.unblock | Block, Unblock | actions.blocks | none |
 | moderation.reported, moderation.held | ModerationReported, ModerationHeld | actions.reports | none |
@@ -274,6 +274,7 @@ class Topic:
 
 _SNAPSHOT = "feed_snapshot"
 _LEARNER = "learner"
+_ANALYTICS = "analytics"
 _ACTIONS = "sovereel.actions."
 
 TOPICS: dict[str, Topic] = {
@@ -294,11 +295,11 @@ TOPICS: dict[str, Topic] = {
             (_SNAPSHOT,),
         ),
         Topic("video.moderated", VideoModerated, (_ACTIONS + "moderation",), (_LEARNER, _SNAPSHOT)),
-        Topic("watch.events", WatchEvents, (_ACTIONS + "watch",), (_LEARNER,)),
+        Topic("watch.events", WatchEvents, (_ACTIONS + "watch",), (_LEARNER, _ANALYTICS)),
         Topic("social.like", Like, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.unlike", Unlike, (_ACTIONS + "social",), (_LEARNER,)),
-        Topic("social.follow", Follow, (_ACTIONS + "social", _ACTIONS + "safety_settings"), (_LEARNER,)),
-        Topic("social.unfollow", Follow, (_ACTIONS + "social", _ACTIONS + "blocks"), (_LEARNER,)),
+        Topic("social.follow", Follow, (_ACTIONS + "social", _ACTIONS + "safety_settings"), (_LEARNER, _ANALYTICS)),
+        Topic("social.unfollow", Follow, (_ACTIONS + "social", _ACTIONS + "blocks"), (_LEARNER, _ANALYTICS)),
         Topic("social.follow_request", FollowRequest, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.comment", Comment, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.share", Share, (_ACTIONS + "social",), (_LEARNER,)),

@@ -140,6 +140,15 @@ def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
     return video
 
 
+def own_video(s: Session, video_id: str, viewer_id: str) -> Video:
+    """The video if the viewer is its creator, else NotFound: a video's analytics are its creator's alone, and
+    everyone else (other signed-in users included) is told the same as for a video that does not exist."""
+    video = s.get(Video, video_id)
+    if video is None or video.creator_id != viewer_id:
+        raise NotFound("no such video")
+    return video
+
+
 def visible_user(s: Session, username: str, viewer_id: str | None) -> tuple[User, str]:
     """The account and the viewer's `account_access` to it; NotFound when it does not exist or is hidden."""
     user = s.scalar(select(User).where(User.username_key == username.lower()))

@@ -13,7 +13,7 @@ from typing import Literal
 from sovereel.events.bus.interface import Bus, Handler
 from sovereel.telemetry import timed_consumer
 
-Consumer = Literal["learner", "feed_snapshot", "media_worker", "inbox"]
+Consumer = Literal["learner", "feed_snapshot", "media_worker", "inbox", "analytics"]
 
 SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
@@ -24,6 +24,8 @@ SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     "media_worker": ("video.uploaded",),
     # Each API process's inbox hub pushes a recipient's new notifications and unread count to their open streams.
     "inbox": ("notification.",),
+    # Creator analytics: views, watch time and retention from watch events; followers gained and lost.
+    "analytics": ("watch.events", "social.follow", "social.unfollow"),
 }
 """Topic prefixes each consumer subscribes to (a prefix matches every topic starting with it)."""
 

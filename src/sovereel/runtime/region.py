@@ -14,6 +14,7 @@ from sovereel.foryou.impression_writer import ImpressionWriter
 from sovereel.foryou.learner import Learner
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
+from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.consumers import connect
 from sovereel.runtime.inbox_hub import InboxHub
 from sovereel.settings import Settings
@@ -100,6 +101,7 @@ def open_runtime(
     connect(bus, "learner", learner.on_message)
     inbox = InboxHub()
     connect(bus, "inbox", inbox.on_message)
+    connect(bus, "analytics", AnalyticsConsumer(db).on_message)
     return RegionRuntime(
         settings=settings,
         db=db,

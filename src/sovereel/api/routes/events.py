@@ -50,6 +50,7 @@ async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> di
             watched_s=float(e.watched_s) if e.watched_s is not None else None,
             position_s=float(e.position_s) if e.position_s is not None else None,
             request_id=e.request_id,
+            source=e.source,
         )
         for e in batch.events
     ]

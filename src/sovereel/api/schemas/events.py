@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sovereel.api.schemas.common import Public
-from sovereel.events.kinds import WatchKind
+from sovereel.events.kinds import ViewSource, WatchKind
 
 FUTURE_SLACK_S = 300.0
 MAX_AGE_S = 7 * 86400.0
@@ -35,6 +35,9 @@ class EventIn(BaseModel):
     watched_s: float | int | None = Field(None, ge=0, le=36000, json_schema_extra=SECONDS_DOC)
     position_s: float | int | None = Field(None, ge=0, le=36000, json_schema_extra=SECONDS_DOC)
     request_id: str | None = Field(None, max_length=32)
+    source: ViewSource | None = Field(
+        None, description="where the viewer found the video (a feed tab, a profile, a hashtag, search, a shared link)"
+    )
 
     @field_validator("ts")
     @classmethod

@@ -17,6 +17,14 @@ from sovereel.storage.models.accounts import (
     Share,
     User,
 )
+from sovereel.storage.models.analytics import (
+    AnalyticsApplied,
+    CreatorDaily,
+    VideoDaily,
+    VideoReach,
+    VideoSource,
+    VideoStats,
+)
 from sovereel.storage.models.base import NAMING, Base
 from sovereel.storage.models.feed import Event, FeedImpression, FeedPreferences, NotInterested, OutboxMessage, Watch
 from sovereel.storage.models.governance import (
@@ -34,6 +42,7 @@ from sovereel.storage.models.videos import Hashtag, MediaJob, Video, VideoFinger
 
 __all__ = [
     "NAMING",
+    "AnalyticsApplied",
     "Appeal",
     "AuditCheckpoint",
     "AuditEntry",
@@ -44,6 +53,7 @@ __all__ = [
     "Comment",
     "CommentFilter",
     "CounterMark",
+    "CreatorDaily",
     "DataExport",
     "Erasure",
     "Event",
@@ -68,7 +78,11 @@ __all__ = [
     "Share",
     "User",
     "Video",
+    "VideoDaily",
     "VideoFingerprint",
     "VideoHashtag",
+    "VideoReach",
+    "VideoSource",
+    "VideoStats",
     "Watch",
 ]

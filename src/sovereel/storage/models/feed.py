@@ -25,6 +25,8 @@ class Event(Base):
     watched_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     position_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Where the viewer found the video (`events.kinds.VIEW_SOURCES`); None from clients that do not say.
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_events_user_client"),)
 

@@ -1,0 +1,262 @@
+"""Folding bus messages into the creator-analytics aggregates (`storage.models.analytics`), once each.
+
+The analytics consumer (`runtime.analytics`) hands every `watch.events`, `social.follow` and `social.unfollow`
+message here. Each fold runs in one transaction that first records the message's outbox id in
+`analytics_applied`: a redelivered message finds its id there and adds nothing, whichever process folds it.
+
+A watch batch costs a handful of statements whatever its size: one read of the batch's events, one grouped
+read of what the same viewers did with the same videos before it (the state each viewer moves on from), and
+one upsert per touched (video), (video, second), (video, day) and (video, source) — never a row per event.
+Viewers are never stored: a viewer's reach, completion and last view day come from the event log, which the
+account's erasure removes; the aggregates keep only counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, case, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from sovereel.actions.counting import utc_day
+from sovereel.events.kinds import PLAYBACK_KINDS, VIEW_SOURCES, WATCHED_TO_END_KINDS
+from sovereel.storage.db import RegionDB
+from sovereel.storage.models import (
+    AnalyticsApplied,
+    CreatorDaily,
+    Event,
+    User,
+    Video,
+    VideoDaily,
+    VideoReach,
+    VideoSource,
+    VideoStats,
+    Watch,
+)
+
+APPLIED_KEEP_S = 7 * 86400.0  # JetStream redelivers within minutes; a week of ids is far more than enough
+PRUNE_EVERY = 500  # prune the ledger on one message in this many, so its cost is shared out
+FOLLOW_WINDOW_S = 3600.0  # a follow counts for the creator's video its follower watched within the hour before
+
+
+@dataclass
+class ViewerState:
+    """What one viewer has done with one video so far (read from the event log, never stored)."""
+
+    played: bool = False
+    watched_s: float = 0.0
+    completed: bool = False
+    last_view_day: int | None = None
+
+
+@dataclass
+class Deltas:
+    """The increments one message adds to the aggregates."""
+
+    stats: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    watch_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    reach: Counter[tuple[str, int]] = field(default_factory=Counter)
+    daily_views: Counter[tuple[str, int]] = field(default_factory=Counter)
+    daily_watch_s: defaultdict[tuple[str, int], float] = field(default_factory=lambda: defaultdict(float))
+    sources: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def reach_second(watched_s: float, completed: bool, duration_s: float | None) -> int:
+    """The whole second of the video a viewer got to: the end once they completed it, else what they watched."""
+    if duration_s is None or duration_s <= 0:
+        return max(0, math.floor(watched_s))
+    end = math.floor(duration_s)
+    return end if completed else min(end, max(0, math.floor(watched_s)))
+
+
+def step(state: ViewerState, event: Event, duration_s: float | None, deltas: Deltas) -> None:
+    """Apply one event of a viewer to their state, adding what it changes to `deltas`."""
+    vid = event.video_id
+    if event.kind not in PLAYBACK_KINDS:
+        return  # an impression: on screen, not watched
+    before = reach_second(state.watched_s, state.completed, duration_s) if state.played else None
+    if not state.played:
+        state.played = True
+        deltas.stats[vid]["viewers"] += 1
+    if event.kind == "play":
+        day = utc_day(event.received_at)
+        if state.last_view_day != day:  # the public counter's rule: once per viewer and UTC day
+            state.last_view_day = day
+            deltas.stats[vid]["views"] += 1
+            deltas.daily_views[(vid, day)] += 1
+            deltas.sources[(vid, event.source if event.source in VIEW_SOURCES else "other")] += 1
+    if event.watched_s is not None and event.watched_s > state.watched_s:
+        gain = event.watched_s - state.watched_s
+        state.watched_s = event.watched_s
+        deltas.watch_s[vid] += gain
+        deltas.daily_watch_s[(vid, utc_day(event.received_at))] += gain
+    if event.kind in WATCHED_TO_END_KINDS and not state.completed:
+        state.completed = True
+        deltas.stats[vid]["completed"] += 1
+    after = reach_second(state.watched_s, state.completed, duration_s)
+    if after != before:
+        if before is not None:
+            deltas.reach[(vid, before)] -= 1
+        deltas.reach[(vid, after)] += 1
+
+
+def do_fold_watch_events(db: RegionDB, message_id: int, payload: Mapping[str, Any]) -> bool:
+    """Fold one `watch.events` message into the aggregates; False when it was folded before (a redelivery)."""
+    seqs = [int(e["seq"]) for e in payload.get("events", [])]
+    now = time.time()
+    with db.transaction() as s:
+        if not _first_time(s, message_id, now):
+            return False
+        if not seqs:
+            return True
+        events = list(s.scalars(select(Event).where(Event.seq.in_(seqs)).order_by(Event.seq)))
+        if not events:
+            return True  # the viewer's account was erased before this message was folded
+        videos = {v.id: v for v in s.scalars(select(Video).where(Video.id.in_({e.video_id for e in events})))}
+        events = [e for e in events if e.video_id in videos]
+        states = _states_before(s, events)
+        deltas = Deltas()
+        for e in events:
+            step(states[(e.user_id, e.video_id)], e, videos[e.video_id].duration_s, deltas)
+        _write(s, deltas, {vid: v.creator_id for vid, v in videos.items()}, now)
+    return True
+
+
+def _states_before(s: Session, events: list[Event]) -> dict[tuple[str, str], ViewerState]:
+    """Each (viewer, video) of the batch as it stood before the batch: one grouped read of the event log."""
+    pairs = {(e.user_id, e.video_id) for e in events}
+    first = min(e.seq for e in events)
+    playback = Event.kind.in_(sorted(PLAYBACK_KINDS))
+    rows = s.execute(
+        select(
+            Event.user_id,
+            Event.video_id,
+            func.max(case((playback, 1), else_=0)),
+            func.max(case((playback, Event.watched_s), else_=None)),
+            func.max(case((Event.kind.in_(sorted(WATCHED_TO_END_KINDS)), 1), else_=0)),
+            func.max(case((Event.kind == "play", Event.received_at), else_=None)),
+        )
+        .where(tuple_(Event.user_id, Event.video_id).in_(sorted(pairs)), Event.seq < first)
+        .group_by(Event.user_id, Event.video_id)
+    )
+    states = {pair: ViewerState() for pair in pairs}
+    for user_id, video_id, played, watched, completed, last_play in rows:
+        states[(user_id, video_id)] = ViewerState(
+            played=bool(played),
+            watched_s=float(watched or 0.0),
+            completed=bool(completed),
+            last_view_day=utc_day(last_play) if last_play is not None else None,
+        )
+    return states
+
+
+def _write(s: Session, d: Deltas, creators: dict[str, str], now: float) -> None:
+    """Upsert the increments, one statement per touched row, in key order (one lock order for every fold)."""
+    for vid in sorted(set(d.stats) | set(d.watch_s)):
+        counts = d.stats.get(vid, Counter())
+        _add(
+            s,
+            VideoStats,
+            {"video_id": vid},
+            {
+                "views": counts["views"],
+                "viewers": counts["viewers"],
+                "completed": counts["completed"],
+                "watch_s": d.watch_s.get(vid, 0.0),
+                "new_followers": 0,
+            },
+            fixed={"creator_id": creators[vid], "updated_at": now},
+        )
+    for (vid, second), n in sorted(d.reach.items()):
+        if n:
+            _add(s, VideoReach, {"video_id": vid, "second": second}, {"viewers": n})
+    for vid, day in sorted(set(d.daily_views) | set(d.daily_watch_s)):
+        _add(
+            s,
+            VideoDaily,
+            {"video_id": vid, "day": day},
+            {"views": d.daily_views[(vid, day)], "watch_s": d.daily_watch_s.get((vid, day), 0.0)},
+            fixed={"creator_id": creators[vid]},
+        )
+    for (vid, source), n in sorted(d.sources.items()):
+        _add(s, VideoSource, {"video_id": vid, "source": source}, {"views": n})
+
+
+def do_fold_follow(db: RegionDB, message_id: int, topic: str, payload: Mapping[str, Any], at: float) -> bool:
+    """Fold a `social.follow` / `social.unfollow` into the followee's day (and, for a follow, the video that
+    won it: the followee's video the follower watched most recently, within the hour). False on a redelivery."""
+    follower, followee = str(payload["user_id"]), str(payload["followee_id"])
+    now = time.time()
+    at = at or now
+    with db.transaction() as s:
+        if not _first_time(s, message_id, now):
+            return False
+        if s.get(User, followee) is None:
+            return True  # the followee's account is gone: nothing of theirs to count
+        gained, lost = (1, 0) if topic == "social.follow" else (0, 1)
+        _add(
+            s,
+            CreatorDaily,
+            {"creator_id": followee, "day": utc_day(at)},
+            {"gained": gained, "lost": lost},
+            fixed={"updated_at": now},
+        )
+        if gained:
+            won_by = s.scalar(
+                select(Watch.video_id)
+                .join(Video, Video.id == Watch.video_id)
+                .where(
+                    Watch.user_id == follower,
+                    Video.creator_id == followee,
+                    Watch.last_at >= at - FOLLOW_WINDOW_S,
+                )
+                .order_by(Watch.last_at.desc())
+                .limit(1)
+            )
+            if won_by is not None:
+                _add(
+                    s,
+                    VideoStats,
+                    {"video_id": won_by},
+                    {"views": 0, "viewers": 0, "completed": 0, "watch_s": 0.0, "new_followers": 1},
+                    fixed={"creator_id": followee, "updated_at": now},
+                )
+    return True
+
+
+def _first_time(s: Session, message_id: int, now: float) -> bool:
+    """Record the message as folded; False when it already was (the ledger's key refuses it)."""
+    table = cast(Table, AnalyticsApplied.__table__)
+    stmt = _insert(s, table).values(message_id=message_id, applied_at=now).on_conflict_do_nothing()
+    if s.execute(stmt.returning(table.c.message_id)).first() is None:
+        return False
+    if message_id % PRUNE_EVERY == 0:
+        s.execute(delete(AnalyticsApplied).where(AnalyticsApplied.applied_at < now - APPLIED_KEEP_S))
+    return True
+
+
+def _insert(s: Session, table: Table) -> Any:
+    return pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def _add(
+    s: Session,
+    model: type[Any],
+    key: dict[str, Any],
+    increments: dict[str, float],
+    fixed: dict[str, Any] | None = None,
+) -> None:
+    """INSERT the row with `increments` as its values, or add them to the row already there (one statement)."""
+    table = cast(Table, model.__table__)
+    values = {**key, **increments, **(fixed or {})}
+    stmt = _insert(s, table).values(**values)
+    sets: dict[str, Any] = {col: table.c[col] + stmt.excluded[col] for col in increments}
+    sets.update({col: stmt.excluded[col] for col in (fixed or {})})
+    s.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=sets))
