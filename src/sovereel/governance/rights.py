@@ -23,6 +23,7 @@ from sovereel.storage.db import RegionDB
 from sovereel.storage.models import (
     AuthSession,
     Comment,
+    CreatorDaily,
     DataExport,
     Erasure,
     Event,
@@ -37,6 +38,7 @@ from sovereel.storage.models import (
     User,
     Video,
     VideoHashtag,
+    VideoStats,
     Watch,
 )
 
@@ -226,7 +228,7 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
         ),
         "events": _rows(
             s.scalars(select(Event).where(Event.user_id == user_id).order_by(Event.seq)),
-            ("seq", "kind", "video_id", "client_ts", "received_at", "watched_s", "position_s", "request_id"),
+            ("seq", "kind", "video_id", "client_ts", "received_at", "watched_s", "position_s", "request_id", "source"),
         ),
         "feed_impressions": _rows(
             s.scalars(select(FeedImpression).where(FeedImpression.user_id == user_id).order_by(FeedImpression.id)),
@@ -247,6 +249,17 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
             s.scalars(select(DataExport).where(DataExport.user_id == user_id)),
             ("id", "state", "created_at", "finished_at"),
         ),
+        # Your audience's figures (counts only: the aggregates name no viewer).
+        "analytics": {
+            "videos": _rows(
+                s.scalars(select(VideoStats).where(VideoStats.creator_id == user_id).order_by(VideoStats.video_id)),
+                ("video_id", "views", "viewers", "completed", "watch_s", "new_followers", "updated_at"),
+            ),
+            "followers_by_day": _rows(
+                s.scalars(select(CreatorDaily).where(CreatorDaily.creator_id == user_id).order_by(CreatorDaily.day)),
+                ("day", "gained", "lost"),
+            ),
+        },
     }
 
 
