@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -25,7 +26,15 @@ from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
 from sovereel.governance.regions import ForeignRegion, region_choices
 from sovereel.storage.models import User
-from sovereel.web import account_pages, app_shell, inbox_pages, moderation_pages, oversight_pages, safety_pages
+from sovereel.web import (
+    account_pages,
+    analytics_pages,
+    app_shell,
+    inbox_pages,
+    moderation_pages,
+    oversight_pages,
+    safety_pages,
+)
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
 FIRST_PAGE = 6  # feed items rendered into the page; the script fetches the rest
@@ -40,6 +49,24 @@ def _video_title(video: dict[str, Any]) -> str:
     if not caption:
         return f"Video by {who}"
     return f"{caption[:57]}…" if len(caption) > 60 else caption
+
+
+def view_source(request: Request) -> str:
+    """Where a video page was opened from, for its creator's analytics: the page of this site that linked to it
+    (the Referer, which `Referrer-Policy: same-origin` sends only within the site), else a shared link."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path:
+        return "share"  # typed in, pasted, or followed from another site or app
+    path = referer.path
+    if path.startswith("/@"):
+        return "profile"
+    if path.startswith("/tag/"):
+        return "hashtag"
+    if path.startswith("/search"):
+        return "search"
+    if path == "/":
+        return "following" if "tab=following" in referer.query else "foryou"
+    return "other"
 
 
 def build_router(render: PageRenderer) -> APIRouter:
@@ -81,7 +108,13 @@ def build_router(render: PageRenderer) -> APIRouter:
                 adults_only = "This video is age-restricted: it is shown only to viewers aged 18 or over."
                 return not_found(request, viewer, adults_only)
             return not_found(request, viewer, "This video is not available: it was removed, or is not shared with you.")
-        boot = {"mode": "single", "items": [video], "next_cursor": None, "request_id": None}
+        boot = {
+            "mode": "single",
+            "items": [video],
+            "next_cursor": None,
+            "request_id": None,
+            "view_source": view_source(request),
+        }
         return render(
             request, "video.html", title=_video_title(video), viewer=viewer, nav="", tab="", video=video, boot=boot
         )
@@ -176,7 +209,7 @@ def install(app: FastAPI) -> None:
     The one way pages are mounted: each page module (`web/*_pages.py` and this one) has a `build_router(render)`.
     """
     render = PageRenderer()
-    for module in (safety_pages, account_pages, oversight_pages, moderation_pages, inbox_pages):
+    for module in (safety_pages, account_pages, oversight_pages, moderation_pages, inbox_pages, analytics_pages):
         app.include_router(module.build_router(render))
     app.include_router(build_router(render))
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")

@@ -60,7 +60,8 @@ class Feed {
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), {
       root: this.root, threshold: [0, 0.25, IMPRESSION_RATIO, ACTIVE_RATIO, 0.75, 1],
     });
-    this.append(boot.items, boot.request_id);
+    // A single-video page says where its video was opened from; what follows it is For You.
+    this.append(boot.items, boot.request_id, boot.view_source);
     this.root.setAttribute('aria-busy', 'false');
     if (!this.slides.length) this.loadMore().then(() => this.renderEmpty());
     else if (this.exhausted) this.renderEnd();
@@ -72,12 +73,14 @@ class Feed {
     return this.slides[this.active] || null;
   }
 
-  append(items, requestId) {
+  append(items, requestId, viewSource = null) {
     for (const item of items) {
       if (this.ids.has(item.id)) continue;
       this.ids.add(item.id);
       const slide = new Slide(item, this.actions, { requestId });
-      if (this.queue) slide.tracker = new WatchTracker(slide.video, item.id, this.queue, requestId);
+      if (this.queue) {
+        slide.tracker = new WatchTracker(slide.video, item.id, this.queue, requestId, viewSource || this.source);
+      }
       slide.index = this.slides.length;
       slide.seq = this.seq++;
       this.slides.push(slide);

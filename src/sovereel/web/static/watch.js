@@ -4,11 +4,12 @@
 const MAX_STEP_S = 1.5; // a larger jump between timeupdates is a seek, not playback
 
 export class WatchTracker {
-  constructor(video, videoId, queue, requestId = null) {
+  constructor(video, videoId, queue, requestId = null, source = null) {
     this.video = video;
     this.videoId = videoId;
     this.queue = queue;
     this.requestId = requestId;
+    this.source = source; // where the viewer found it (foryou, following, profile, hashtag, search, share)
     this.impressed = false;
     this.watched = 0;
     this.reported = 0;
@@ -25,7 +26,7 @@ export class WatchTracker {
 
   emit(kind, extra = {}) {
     if (!this.queue) return;
-    this.queue.push(kind, this.videoId, { request_id: this.requestId, ...extra });
+    this.queue.push(kind, this.videoId, { request_id: this.requestId, source: this.source, ...extra });
   }
 
   position() {

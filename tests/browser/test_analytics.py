@@ -1,0 +1,132 @@
+"""Creator analytics in a real browser: twelve viewers' watch events go through the API and the running relay
+and analytics consumer; the creator follows the Analytics link from their profile, opens a video's page and
+sees the retention curve drawn as an SVG path from those events; a video with fewer than ten viewers shows no
+breakdown and says why; another user gets the 404 page.
+
+The system Chromium under Playwright, against a real uvicorn server with its background relay running.
+Screenshots land in test-artifacts/screenshots/analytics-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sovereel.api.app import create_app
+from sovereel.api.server import serve_in_thread
+from sovereel.runtime.region import RegionRuntime, open_runtime
+from tests.support.browser import ApiUser, PageErrors, screenshot
+from tests.support.counters import ready_video
+from tests.support.settings import make_settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+PASSWORD = "correct horse"
+DESKTOP = {"viewport": {"width": 1100, "height": 900}}
+
+
+@dataclass
+class Site:
+    base_url: str
+    rt: RegionRuntime
+    popular: str  # watched by 12 people
+    quiet: str  # watched by 3
+
+
+def watch(user: ApiUser, video_id: str, watched_s: float, complete: bool) -> None:
+    now = int(time.time() * 1000)
+    kinds = [("play", None), ("progress", min(1.0, watched_s)), ("complete" if complete else "skip", watched_s)]
+    batch = [
+        {"client_id": uuid.uuid4().hex, "kind": k, "video_id": video_id, "ts": now, "source": "foryou"}
+        | ({"watched_s": w} if w is not None else {})
+        for k, w in kinds
+    ]
+    r = user.client.post("/api/events", json={"events": batch})
+    assert r.status_code == 200, r.text
+
+
+@pytest.fixture(scope="module")
+def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("analytics")
+    rt = open_runtime(make_settings(tmp))
+    try:
+        with serve_in_thread(create_app(rt.settings, runtime=rt)) as base_url:
+            creator = ApiUser.signup(base_url, "studio_ana", "Ana")
+            creator_id = creator.get("/api/me")["id"]
+            popular = ready_video(rt, creator_id, duration_s=12.0, caption="Sunset timelapse")
+            quiet = ready_video(rt, creator_id, duration_s=8.0, caption="Quiet morning")
+            for i in range(12):
+                viewer = ApiUser.signup(base_url, f"watcher{i}")
+                # Half watch to the end; the others leave at 3 s.
+                watch(viewer, popular, 12.0 if i % 2 == 0 else 3.0, complete=i % 2 == 0)
+                if i < 3:
+                    watch(viewer, quiet, 4.0, complete=False)
+                viewer.close()
+            ApiUser.signup(base_url, "studio_ben", "Ben").close()
+            deadline = time.monotonic() + 30
+            while creator.get(f"/api/videos/{popular}/analytics")["unique_viewers"] < 12:
+                assert time.monotonic() < deadline, "the analytics consumer did not fold the events"
+                time.sleep(0.2)
+            creator.close()
+            yield Site(base_url, rt, popular, quiet)
+    finally:
+        rt.close()
+
+
+def session(browser: Browser, site: Site, username: str) -> tuple[BrowserContext, Page, PageErrors]:
+    context = browser.new_context(base_url=site.base_url, **DESKTOP)
+    context.set_default_timeout(15_000)
+    r = context.request.post("/api/auth/login", data={"username": username, "password": PASSWORD})
+    assert r.ok, r.text()
+    page = context.new_page()
+    return context, page, PageErrors(page)
+
+
+def test_creator_sees_the_retention_curve_drawn_from_real_events(browser: Browser, site: Site) -> None:
+    context, page, errors = session(browser, site, "studio_ana")
+    page.goto("/@studio_ana")
+    page.get_by_test_id("analytics-link").click()
+    page.wait_for_url("**/studio")
+    assert "updated" in page.get_by_test_id("analytics-freshness").inner_text()
+    assert page.get_by_test_id("views-chart").locator("rect.chart-bar").count() == 60
+    page.locator(f"[data-testid=analytics-video-link][data-video-id='{site.popular}']").click()
+    page.wait_for_url(f"**/studio/videos/{site.popular}")
+    assert page.get_by_test_id("fig-viewers").inner_text() == "12"
+    assert page.get_by_test_id("fig-completion").inner_text() == "50%"
+    path = page.get_by_test_id("retention-chart-path")
+    d = path.get_attribute("d") or ""
+    points = [(float(x), float(y)) for x, y in re.findall(r"([\d.]+),([\d.]+)", d)]
+    assert d.startswith("M") and len(points) >= 13  # one point per second (0–12 s), plus the steps
+    top, bottom = points[0][1], points[-1][1]
+    assert bottom > top  # half the viewers left: the curve ends lower (a larger y) than it starts
+    chart_height = page.get_by_test_id("retention-chart").bounding_box()
+    assert chart_height and chart_height["height"] > 100  # drawn, not collapsed
+    assert page.locator("[data-testid=sources] [data-source=foryou]").count() == 1
+    screenshot(page, "analytics-video")
+    assert errors.errors == []
+    context.close()
+
+
+def test_few_viewers_show_no_breakdown_and_others_get_404(browser: Browser, site: Site) -> None:
+    context, page, errors = session(browser, site, "studio_ana")
+    page.goto(f"/studio/videos/{site.quiet}")
+    assert page.get_by_test_id("fig-viewers").inner_text() == "3"
+    note = page.get_by_test_id("breakdown-hidden")
+    assert "at least 10" in note.inner_text()
+    assert page.get_by_test_id("retention-chart").count() == 0
+    screenshot(page, "analytics-hidden")
+    assert errors.errors == []
+    context.close()
+    other, page, _errors = session(browser, site, "studio_ben")
+    response = page.goto(f"/studio/videos/{site.popular}")
+    assert response is not None and response.status == 404
+    assert page.get_by_test_id("not-found").count() == 1
+    other.close()
