@@ -113,7 +113,7 @@ def do_store_exchanged_video(
             s.flush()
             link_hashtags(s, video_id, {str(t).lower().lstrip("#")[:100] for t in item.get("hashtags") or [] if t})
             s.add(ExchangeTransfer(direction="in", peer_region=peer, video_id=video_id, bytes=total, at=time.time()))
-            emit(s, "video.ready", {"video_id": video_id, "creator_id": stub.id})
+            emit(s, "video.ready", {"video_id": video_id, "creator_id": stub.id, "sound_id": None})
     except BaseException:
         blobs.delete_prefix(f"videos/{video_id}")
         raise

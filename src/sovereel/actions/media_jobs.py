@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select, update
 
 from sovereel.actions.notifications import notify_mentions
 from sovereel.actions.screening import screen_upload
+from sovereel.actions.sounds import ExtractedSound, attach_sound
 from sovereel.events.outbox import emit
 from sovereel.safety.fingerprint import Fingerprint
 from sovereel.settings import Settings
@@ -82,6 +83,8 @@ class Transcoded:
     width: int
     height: int
     fingerprint: Fingerprint | None
+    sound: ExtractedSound | None = None  # the video's own track, when it has one and chose no sound
+    chosen_sound_used: bool = True  # False: the chosen sound's audio was gone, so the video kept its own
 
 
 def do_publish_transcoded(db: RegionDB, settings: Settings, video_id: str, media: Transcoded) -> str | None:
@@ -102,13 +105,16 @@ def do_publish_transcoded(db: RegionDB, settings: Settings, video_id: str, media
         row.width, row.height = media.width, media.height
         row.status, row.failure_reason, row.ready_at, row.original_key = "ready", None, now, None
         screen_upload(s, settings, row, media.fingerprint)  # may hold it for review, or refuse a removed video's copy
+        if not media.chosen_sound_used:
+            row.sound_id = row.sound_mode = None
+        attach_sound(s, row, media.sound)  # the sound it credits: a matching one, or a new one made from its audio
         s.execute(
             update(MediaJob)
             .where(MediaJob.video_id == video_id)
             .values(state="done", locked_by=None, locked_until=None, last_error=None, updated_at=now)
         )
         if row.status == "ready":
-            emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id})
+            emit(s, "video.ready", {"video_id": video_id, "creator_id": row.creator_id, "sound_id": row.sound_id})
             # @mentions in the caption are told now, when the video can be seen, not at upload
             notify_mentions(s, text=row.caption or "", actor_id=row.creator_id, video=row, comment_id=None)
         else:

@@ -12,10 +12,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from sovereel.actions.sounds import check_usable_sound
 from sovereel.captions import parse_hashtags, parse_mentions
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.ids import new_id
+from sovereel.media.sounds import SOUND_MODES
 from sovereel.storage.blobs.interface import BlobStore
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Hashtag, MediaJob, Mention, User, Video, VideoHashtag
@@ -36,6 +38,19 @@ def check_visibility(visibility: str) -> str:
     if visibility not in VISIBILITIES:
         raise Invalid("visibility must be public, followers or private", code="bad_visibility")
     return visibility
+
+
+def check_sound_choice(sound_id: str, sound_mode: str) -> tuple[str | None, str | None]:
+    """The (sound id, mode) of an upload's form: none, or a sound with `mix` or `replace` (the default)."""
+    sound_id = sound_id.strip()
+    if not sound_id:
+        return None, None
+    if len(sound_id) > 32 or not sound_id.isalnum():
+        raise NotFound("no such sound", code="no_such_sound")
+    mode = sound_mode.strip() or "replace"
+    if mode not in SOUND_MODES:
+        raise Invalid("sound_mode must be mix or replace", code="bad_sound_mode")
+    return sound_id, mode
 
 
 def link_hashtags(s: Session, video_id: str, tags: Iterable[str]) -> None:
@@ -78,14 +93,21 @@ def do_create_video(
     duration_s: float,
     width: int,
     height: int,
+    sound_id: str | None = None,
+    sound_mode: str | None = None,
 ) -> Video:
-    """Store a validated upload and queue its transcode; the row, job and event commit together."""
+    """Store a validated upload and queue its transcode; the row, job and event commit together.
+
+    With `sound_id` ("Use this sound") the sound is checked in the same transaction (403 when its creator turned
+    reuse off, or its original is gone), and the media worker lays it under the video (`sound_mode`)."""
     now = time.time()
     video_id = new_id(now)
     key = f"videos/{video_id}/original"
     blobs.put_file(key, staged, move=True)  # the staged upload becomes the stored original
     try:
         with db.transaction() as s:
+            if sound_id is not None:
+                check_usable_sound(s, sound_id, creator_id)
             video = Video(
                 id=video_id,
                 region=db.region,
@@ -100,6 +122,8 @@ def do_create_video(
                 original_name=original_name[:200],
                 renditions={},
                 created_at=now,
+                sound_id=sound_id,
+                sound_mode=sound_mode if sound_id is not None else None,
             )
             s.add(video)
             s.flush()

@@ -50,10 +50,13 @@ class VideoUploaded(TypedDict):
 
 
 class VideoReady(TypedDict):
-    """Renditions verified (or a peer region's video copied in): the video can be served."""
+    """Renditions verified (or a peer region's video copied in): the video can be served.
+
+    `sound_id`: the sound it credits (`storage.models.sounds`), None when it has none (no audio, or exchanged)."""
 
     video_id: str
     creator_id: str
+    sound_id: str | None
 
 
 class VideoFailed(TypedDict):

@@ -12,6 +12,7 @@ from typing import Final
 
 from sovereel.media.inputs import ffmpeg_command, input_args, lavfi_input_args
 from sovereel.media.probe import ProbeResult
+from sovereel.media.sounds import ChosenSound, sound_audio_graph
 
 RENDITIONS: Final[dict[str, int]] = {"1080": 1080, "720": 720, "360": 360}
 """Rendition name -> length of its short side in pixels (720x1280 portrait, 1280x720 landscape)."""
@@ -120,9 +121,19 @@ def colour_filters(probe: ProbeResult, size: tuple[int, int] | None = None) -> l
 
 
 def transcode_args(
-    src: Path, out: dict[str, Path], probe: ProbeResult, *, container: str, preset: str, threads: int
+    src: Path,
+    out: dict[str, Path],
+    probe: ProbeResult,
+    *,
+    container: str,
+    preset: str,
+    threads: int,
+    sound: ChosenSound | None = None,
 ) -> list[str]:
-    """Return one ffmpeg command encoding every rendition in `out` (name -> path) of `src`, a sniffed `container`."""
+    """Return one ffmpeg command encoding every rendition in `out` (name -> path) of `src`, a sniffed `container`.
+
+    With a chosen `sound` the renditions carry it instead of (replace) or with (mix) the source's own audio.
+    """
     if not out:
         raise ValueError("at least one rendition is required")
     unknown = sorted(set(out) - set(RENDITIONS))
@@ -131,7 +142,19 @@ def transcode_args(
     thread_args = ["-threads", str(threads)] if threads > 0 else []
     # Decoding threads belong before -i; encoder threads are per output below.
     args = ffmpeg_command(*input_args(src, container, *thread_args))
-    if probe.has_audio:
+    audio_maps: list[str] = []
+    graph = _split_and_scale(out, probe)
+    if sound is not None:
+        # Our own stored sound file (AAC in MP4): opened like any stored file, with its demuxer pinned.
+        args += input_args(sound.path, "mp4")
+        own = f"0:a:{probe.audio_stream}" if probe.has_audio and sound.mode == "mix" else None
+        audio_graph, labels = sound_audio_graph(
+            source_audio=own, sound_input=1, duration_s=probe.duration_s, outputs=len(out)
+        )
+        graph += ";" + audio_graph
+        audio_maps = [f"[{label}]" for label in labels]
+        audio_map = ""
+    elif probe.has_audio:
         audio_map = f"0:a:{probe.audio_stream}"
     else:
         # Every rendition carries AAC even for silent sources: some players (and MSE) stall on
@@ -140,10 +163,10 @@ def transcode_args(
         audio_map = "1:a:0"
     if threads > 0:
         args += ["-filter_complex_threads", str(threads)]
-    args += ["-filter_complex", _split_and_scale(out, probe)]
+    args += ["-filter_complex", graph]
     for index, (name, path) in enumerate(out.items()):
         quality = QUALITY[name]
-        args += ["-map", f"[v{index}]", "-map", audio_map]
+        args += ["-map", f"[v{index}]", "-map", audio_maps[index] if audio_maps else audio_map]
         args += [*_video_codec_args(quality, preset), *thread_args]
         args += ["-c:a", "aac", "-b:a", f"{quality.audio_kbps}k", "-ac", "2", "-ar", str(AUDIO_SAMPLE_RATE)]
         args += [*_container_args(), str(path)]

@@ -16,6 +16,7 @@ from typing import Final
 
 FFMPEG: Final = "ffmpeg"
 FFPROBE: Final = "ffprobe"
+FPCALC: Final = "fpcalc"
 
 DEMUXERS: Final[dict[str, str]] = {
     # Sniffed video containers (sniff.sniff_container).
@@ -82,3 +83,12 @@ def ffmpeg_command(*args: str) -> list[str]:
 def ffprobe_command(*args: str) -> list[str]:
     """Return an ffprobe command line reporting errors only, then `args`."""
     return [*_FFPROBE_BASE, *args]
+
+
+def fpcalc_command(path: Path) -> list[str]:
+    """Return a Chromaprint `fpcalc` command printing the raw fingerprint of `path` as JSON.
+
+    fpcalc cannot pin a demuxer, so it is only ever given an audio file we wrote ourselves (the sound track
+    copied out of a verified rendition), never an upload.
+    """
+    return [FPCALC, "-raw", "-json", "-length", "120", f"file:{path}"]

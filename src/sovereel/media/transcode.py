@@ -30,6 +30,7 @@ from sovereel.media.ffmpeg_args import (
 )
 from sovereel.media.probe import ProbeError, ProbeResult, probe_file
 from sovereel.media.sniff import is_faststart, sniff_file, top_level_boxes
+from sovereel.media.sounds import ChosenSound
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +106,11 @@ def transcode(
     preset: str = "veryfast",
     threads: int = 0,
     timeout_s: float = 900,
+    sound: ChosenSound | None = None,
 ) -> TranscodeResult:
-    """Encode every rendition and the poster of `src` (a sniffed `container`, or sniffed now) into `workdir`."""
+    """Encode every rendition and the poster of `src` (a sniffed `container`, or sniffed now) into `workdir`.
+
+    With a chosen `sound` the renditions carry it (mixed with or replacing the source's audio)."""
     if container is None:
         try:
             container = sniff_file(src)
@@ -126,7 +130,9 @@ def transcode(
     try:
         started = time.monotonic()
         _run_ffmpeg(
-            transcode_args(src, temps, probe, container=container, preset=preset, threads=threads), deadline, redact
+            transcode_args(src, temps, probe, container=container, preset=preset, threads=threads, sound=sound),
+            deadline,
+            redact,
         )
         logger.info(
             "transcode %s: encoded %d renditions%s in %.2f s",

@@ -37,7 +37,7 @@ from sovereel.queries.safety import (
     viewer_is_adult_sql,
 )
 from sovereel.safety.rules import is_protected_teen
-from sovereel.storage.models import Block, Follow, User, Video
+from sovereel.storage.models import Block, Follow, Sound, SoundPreferences, User, Video
 
 # Moderation states others may see a video in (held and removed videos are shown to their creator only).
 SERVABLE_STATES = ("ok", "not_for_you")
@@ -147,6 +147,31 @@ def own_video(s: Session, video_id: str, viewer_id: str) -> Video:
     if video is None or video.creator_id != viewer_id:
         raise NotFound("no such video")
     return video
+
+
+def sound_state(s: Session, sound: Sound, viewer_id: str | None) -> str:
+    """available | unavailable | hidden: what the viewer may do with a sound.
+
+    A sound follows its original video: hidden (404) from whoever may not see that video (private, followers-only,
+    blocked, age-restricted); unavailable (shown with its other videos, but no longer usable) once the original is
+    deleted, removed or held by moderation, or its creator is suspended or erased. A removed video's audio must not
+    keep spreading through new videos, and an erased account's audio is gone (`actions.rights`).
+    """
+    original = s.get(Video, sound.original_video_id) if sound.original_video_id else None
+    owner = s.get(User, sound.creator_id) if sound.creator_id else None
+    if original is None or owner is None or sound.audio_key is None:
+        return "unavailable"
+    if original.moderation_state not in SERVABLE_STATES or original.status != "ready" or owner.suspended_at:
+        return "unavailable"
+    return "available" if video_refusal(relation(s, viewer_id, owner), original) is None else "hidden"
+
+
+def reuse_allowed(s: Session, sound: Sound, user_id: str) -> bool:
+    """Whether `user_id` may make a video with the sound: its creator always; others unless the creator opted out."""
+    if sound.creator_id is None or sound.creator_id == user_id:
+        return True
+    prefs = s.get(SoundPreferences, sound.creator_id)
+    return prefs is None or prefs.allow_reuse
 
 
 def visible_user(s: Session, username: str, viewer_id: str | None) -> tuple[User, str]:

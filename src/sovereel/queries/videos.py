@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from sovereel.queries.access import visible_videos_sql
+from sovereel.queries.sounds import sound_credits
 from sovereel.storage.models import Follow, Like, User, Video, VideoHashtag
 
 
@@ -87,6 +88,7 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
                 select(Follow.followee_id).where(Follow.follower_id == viewer_id, Follow.followee_id.in_(creator_ids))
             )
         )
+    sounds = sound_credits(s, videos, viewer_id)
     out = []
     for v in videos:
         creator = creators.get(v.creator_id)
@@ -121,6 +123,7 @@ def video_views(s: Session, videos: list[Video], viewer_id: str | None) -> list[
                 "is_own": own,
                 "created_at": v.created_at,
                 "url": f"/v/{v.id}",
+                "sound": sounds.get(v.id),  # "♫ original sound – @ana", when the viewer may see that sound
             }
         )
     return out

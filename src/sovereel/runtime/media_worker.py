@@ -33,13 +33,16 @@ from sovereel.actions.media_jobs import (
     do_requeue_for_room,
 )
 from sovereel.actions.screening import fingerprint_file
+from sovereel.actions.sounds import ExtractedSound
 from sovereel.events.bus.interface import Message
-from sovereel.media.probe import ProbeError, probe_file
+from sovereel.ids import new_id
+from sovereel.media.probe import ProbeError, ProbeResult, probe_file
 from sovereel.media.sniff import sniff_file
-from sovereel.media.transcode import TRY_LATER, TranscodeError, transcode
+from sovereel.media.sounds import SOUND_FILE, ChosenSound, SoundError, extract_sound, fingerprint_audio
+from sovereel.media.transcode import TRY_LATER, TranscodeError, TranscodeResult, transcode
 from sovereel.runtime.consumers import connect
 from sovereel.storage.blobs.interface import BlobError, BlobStoreFull
-from sovereel.storage.models import MediaJob, Video
+from sovereel.storage.models import MediaJob, Sound, Video
 from sovereel.telemetry import JOB_FAILURES
 
 if TYPE_CHECKING:
@@ -107,12 +110,20 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             raise TranscodeError("The original upload is not an MP4, MOV, WebM or MKV container.")
         probe = probe_file(src, max_duration_s=settings.max_duration_s, container=container)
         t_probe = time.perf_counter()
+        chosen = _chosen_sound(rt, video, workdir)
         result = transcode(
-            src, workdir, probe, container=container, preset=settings.x264_preset, threads=settings.ffmpeg_threads
+            src,
+            workdir,
+            probe,
+            container=container,
+            preset=settings.x264_preset,
+            threads=settings.ffmpeg_threads,
+            sound=chosen,
         )
         t_transcode = time.perf_counter()
         smallest = min(result.renditions.values(), key=lambda r: r.bytes)
         fingerprint = fingerprint_file(smallest.path, result.duration_s)  # before the files move into the store
+        own_sound = _own_sound(rt, video_id, probe, result, workdir) if chosen is None else None
         renditions = {}
         for name, r in result.renditions.items():
             key = f"videos/{video_id}/{name}.mp4"
@@ -133,6 +144,8 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             width=probe.width,
             height=probe.height,
             fingerprint=fingerprint,
+            sound=own_sound,
+            chosen_sound_used=chosen is not None or video.sound_id is None,
         )
         # Records it, screens it (it may be held for review, or a removed video's copy refused) and emits its event.
         original_key = do_publish_transcoded(rt.db, settings, video_id, media)
@@ -141,6 +154,8 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             return "gone"
         if original_key:  # renditions are verified and committed: the original may go
             rt.blobs.delete(original_key)
+        if own_sound is not None and not _sound_kept(rt, own_sound.sound_id):  # it matched an existing sound
+            rt.blobs.delete_prefix(f"sounds/{own_sound.sound_id}")
         for stale in workdir.parent.glob(f"{video_id}-*"):  # left by a worker that died on this job
             shutil.rmtree(stale, ignore_errors=True)
         rt.wake()
@@ -162,6 +177,58 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         return _fail_attempt(rt, video_id, TRY_LATER, f"{type(exc).__name__}: {exc}", transient=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _chosen_sound(rt: RegionRuntime, video: Video, workdir: Path) -> ChosenSound | None:
+    """The audio of the sound chosen with "Use this sound", fetched for the transcode; None when none was chosen.
+
+    A sound whose audio went away after the upload was accepted (its creator erased) cannot be used: the video is
+    then published with its own audio, crediting no chosen sound.
+    """
+    if video.sound_id is None or video.sound_mode not in ("mix", "replace"):
+        return None
+    with rt.db.session() as s:
+        sound = s.get(Sound, video.sound_id)
+        audio_key = sound.audio_key if sound is not None else None
+    if audio_key is None or not rt.blobs.exists(audio_key):
+        log.warning(
+            "video %s: the chosen sound %s has no audio any more; using the video's own", video.id, video.sound_id
+        )
+        return None
+    path = Path(rt.blobs.fetch_to(audio_key, workdir / f"chosen-{SOUND_FILE}"))
+    return ChosenSound(path=path, mode="mix" if video.sound_mode == "mix" else "replace")
+
+
+def _own_sound(
+    rt: RegionRuntime, video_id: str, probe: ProbeResult, result: TranscodeResult, workdir: Path
+) -> ExtractedSound | None:
+    """Copy the finished video's audio track out as a candidate sound, stored under a new sound id, fingerprinted.
+
+    None for a video without audio (its renditions carry generated silence, which is no one's sound). A failure
+    here is logged and the video is published without a sound: a missing credit is better than a failed upload.
+    """
+    if not probe.has_audio:
+        return None
+    rendition = result.renditions.get("720") or min(result.renditions.values(), key=lambda r: r.bytes)
+    sound_id = new_id()
+    try:
+        audio = extract_sound(rendition.path, workdir / SOUND_FILE)
+    except SoundError:
+        log.warning("video %s: could not copy its audio out as a sound", video_id, exc_info=True)
+        return None
+    try:
+        fingerprint: list[int] | None = fingerprint_audio(audio)
+    except SoundError:
+        log.warning("video %s: its sound could not be fingerprinted; it will not be matched", video_id, exc_info=True)
+        fingerprint = None
+    key = f"sounds/{sound_id}/{SOUND_FILE}"
+    rt.blobs.put_file(key, audio, move=True)
+    return ExtractedSound(sound_id=sound_id, audio_key=key, fingerprint=fingerprint, duration_s=result.duration_s)
+
+
+def _sound_kept(rt: RegionRuntime, sound_id: str) -> bool:
+    with rt.db.session() as s:
+        return s.get(Sound, sound_id) is not None
 
 
 def _wait_for_room(rt: RegionRuntime, video_id: str, reason: str) -> str:

@@ -15,7 +15,14 @@ from sovereel.actions.social import (
     do_share,
     do_unlike,
 )
-from sovereel.actions.videos import check_caption, check_visibility, do_create_video, do_delete_video, do_retry_video
+from sovereel.actions.videos import (
+    check_caption,
+    check_sound_choice,
+    check_visibility,
+    do_create_video,
+    do_delete_video,
+    do_retry_video,
+)
 from sovereel.api.deps import CurrentUser, OptionalUser, RuntimeDep
 from sovereel.api.media_range import blob_response
 from sovereel.api.schemas.common import binary_responses, errors, inline_schema
@@ -52,7 +59,7 @@ def video_json(rt: RegionRuntime, video_id: str, viewer_id: str | None) -> dict[
 @router.post(
     "",
     status_code=202,
-    summary="Upload a video (multipart: file, caption, visibility)",
+    summary="Upload a video (multipart: file, caption, visibility, and optionally a sound to use)",
     response_model=UploadAccepted,
     response_model_exclude_unset=True,  # `processing` only where the handler sets it
     responses=errors(507, body=True),
@@ -69,6 +76,9 @@ async def upload_video(request: Request, user: CurrentUser, rt: RuntimeDep) -> d
     try:
         caption = check_caption(staged.fields.get("caption", ""), rt.settings.max_caption_chars)
         visibility = check_visibility(staged.fields.get("visibility", "public") or "public")
+        sound_id, sound_mode = check_sound_choice(
+            staged.fields.get("sound_id", ""), staged.fields.get("sound_mode", "")
+        )
         video = await run_in_threadpool(
             lambda: do_create_video(
                 rt.db,
@@ -81,6 +91,8 @@ async def upload_video(request: Request, user: CurrentUser, rt: RuntimeDep) -> d
                 duration_s=staged.probe.duration_s,
                 width=staged.probe.width,
                 height=staged.probe.height,
+                sound_id=sound_id,
+                sound_mode=sound_mode,
             )
         )
     finally:

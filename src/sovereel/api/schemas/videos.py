@@ -20,6 +20,14 @@ class Rendition(Public):
     url: str
 
 
+class SoundCredit(Public):
+    """The sound a video credits ("original sound – @ana"), linking the sound's page."""
+
+    id: str
+    title: str
+    url: str
+
+
 class VideoPublic(Public):
     """A video with the viewer's like/follow state; the failure and moderation state reach only its owner."""
 
@@ -49,6 +57,7 @@ class VideoPublic(Public):
     is_own: bool
     created_at: Number
     url: str
+    sound: SoundCredit | None = Field(description="the sound it credits; null without audio or when hidden from you")
 
 
 class Processing(Public):
@@ -119,3 +128,7 @@ class VideoUploadForm(Public):
     )
     caption: str = Field("", max_length=2200, description="Up to the region's caption limit (2,200 by default)")
     visibility: Literal["public", "followers", "private"] = "public"
+    sound_id: str = Field("", max_length=32, description='A sound to use ("Use this sound"): 403 when not allowed')
+    sound_mode: Literal["", "mix", "replace"] = Field(
+        "", description="With sound_id: mix it with the video's own audio, or replace that audio (the default)"
+    )

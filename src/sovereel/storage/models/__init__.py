@@ -38,6 +38,7 @@ from sovereel.storage.models.governance import (
 )
 from sovereel.storage.models.inbox import Notification, NotificationSettings
 from sovereel.storage.models.moderation import Appeal, ModerationAction, ModerationNotice, Report, SafetyLogEntry
+from sovereel.storage.models.sounds import Sound, SoundPreferences
 from sovereel.storage.models.videos import Hashtag, MediaJob, Video, VideoFingerprint, VideoHashtag
 
 __all__ = [
@@ -76,6 +77,8 @@ __all__ = [
     "Report",
     "SafetyLogEntry",
     "Share",
+    "Sound",
+    "SoundPreferences",
     "User",
     "Video",
     "VideoDaily",

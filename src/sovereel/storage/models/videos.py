@@ -41,6 +41,11 @@ class Video(Base):
     # Set on a public video received through the content exchange from its home region.
     origin_region: Mapped[str | None] = mapped_column(String(32), nullable=True)
     origin_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The sound the video credits (models.sounds): its own audio's, or one chosen with "Use this sound". No foreign
+    # key: a sound row is never deleted, and adding one would rebuild this table (and its search triggers) on SQLite.
+    sound_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # How a chosen sound was applied: mix (with the video's own audio) | replace; None when the audio is its own.
+    sound_mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     __table_args__ = (Index("ix_videos_status_visibility_created", "status", "visibility", "created_at"),)
 
