@@ -27,6 +27,7 @@ from sovereel.api.routes import (
     oversight,
     rights,
     safety,
+    sounds,
     users,
     videos,
 )
@@ -73,7 +74,7 @@ def create_app(settings: Settings, runtime: RegionRuntime | None = None, *, star
     metrics.install(app)  # 429s are timed too
     # outermost: a stalled body is cut off before anything inside waits on it
     app.add_middleware(BodyTimeoutMiddleware, idle_s=settings.body_idle_s, min_rate=settings.body_min_rate)
-    for module in (auth, videos, feed, feed_controls, events, users, safety, notifications, analytics):
+    for module in (auth, videos, feed, feed_controls, events, users, safety, notifications, analytics, sounds):
         app.include_router(module.router)
     app.include_router(videos.comments_router)
     app.include_router(rights.router)

@@ -3,7 +3,8 @@ sound, and that track's Chromaprint fingerprint.
 
 The filter graph for a chosen sound is built here (pure) and joined into the one transcode command
 (`ffmpeg_args.transcode_args`), so a video made with a sound is encoded once. `replace` puts the sound where the
-video's own audio was; `mix` lays the two together at full level, with a limiter so peaks cannot clip. Either way
+video's own audio was; `mix` lays the video's own audio, lowered (`OWN_AUDIO_IN_MIX`), under the sound, with a limiter so peaks
+cannot clip. Either way
 the sound starts with the video, and is cut (or padded with silence) to the video's length.
 """
 
@@ -20,6 +21,9 @@ from sovereel.media.inputs import ffmpeg_command, fpcalc_command, input_args
 SOUND_MODES: Final = ("mix", "replace")
 SoundMode = Literal["mix", "replace"]
 SOUND_FILE: Final = "audio.m4a"
+OWN_AUDIO_IN_MIX: Final = 0.3
+"""Level of the video's own audio under a mixed-in sound (about -10 dB): the sound leads, the voice-over stays
+audible, and the sound is still recognised as itself (its fingerprint matches; tests/sounds/test_use_sound.py)."""
 _SAMPLE_RATE: Final = 48000
 
 
@@ -51,7 +55,7 @@ def sound_audio_graph(
     if source_audio is None:
         last = "snd"
     else:
-        chains.append(f"[{source_audio}]{fit}[own]")
+        chains.append(f"[{source_audio}]{fit},volume={OWN_AUDIO_IN_MIX}[own]")
         chains.append(
             "[own][snd]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,alimiter=limit=0.9[mixed]"
         )

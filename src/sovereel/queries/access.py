@@ -170,7 +170,12 @@ def reuse_allowed(s: Session, sound: Sound, user_id: str) -> bool:
     """Whether `user_id` may make a video with the sound: its creator always; others unless the creator opted out."""
     if sound.creator_id is None or sound.creator_id == user_id:
         return True
-    prefs = s.get(SoundPreferences, sound.creator_id)
+    return allows_sound_reuse(s, sound.creator_id)
+
+
+def allows_sound_reuse(s: Session, creator_id: str) -> bool:
+    """The creator's setting: others may use their original sounds unless they turned it off."""
+    prefs = s.get(SoundPreferences, creator_id)
     return prefs is None or prefs.allow_reuse
 
 

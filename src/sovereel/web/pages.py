@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -21,6 +21,7 @@ from starlette.responses import Response
 from sovereel.api.deps import OptionalUser, RuntimeDep, optional_user
 from sovereel.api.routes.feed import feed_service
 from sovereel.api.routes.feed_controls import settings_json
+from sovereel.api.routes.sounds import sound_json
 from sovereel.api.routes.users import hashtag_json, profile_json, search_json
 from sovereel.api.routes.videos import video_json
 from sovereel.errors import AppError, NotFound
@@ -34,6 +35,7 @@ from sovereel.web import (
     moderation_pages,
     oversight_pages,
     safety_pages,
+    sound_pages,
 )
 from sovereel.web.render import STATIC_DIR, PageRenderer, safe_next
 
@@ -120,15 +122,25 @@ def build_router(render: PageRenderer) -> APIRouter:
         )
 
     @router.get("/upload")
-    async def upload_page(request: Request, viewer: OptionalUser, rt: RuntimeDep) -> Response:
+    async def upload_page(
+        request: Request, viewer: OptionalUser, rt: RuntimeDep, sound: str = Query("", max_length=32)
+    ) -> Response:
         if viewer is None:
-            return RedirectResponse("/login?next=/upload", status_code=303)
+            target = f"/upload?sound={sound}" if sound.isalnum() else "/upload"
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        # "Use this sound": the page names the chosen sound; the upload itself checks it again (403 when refused).
+        chosen = None
+        if sound:
+            try:
+                chosen = (await run_in_threadpool(sound_json, rt, sound, viewer.id, None, 1))["sound"]
+            except AppError:
+                chosen = None
         limits = {
             "max_upload_mb": rt.settings.max_upload_mb,
             "max_caption_chars": rt.settings.max_caption_chars,
             "max_duration_s": rt.settings.max_duration_s,
         }
-        return render(request, "upload.html", title="Upload", viewer=viewer, nav="upload", limits=limits)
+        return render(request, "upload.html", title="Upload", viewer=viewer, nav="upload", limits=limits, sound=chosen)
 
     @router.get("/@{username}")
     async def profile_page(request: Request, username: str, viewer: OptionalUser, rt: RuntimeDep) -> Response:
@@ -209,7 +221,15 @@ def install(app: FastAPI) -> None:
     The one way pages are mounted: each page module (`web/*_pages.py` and this one) has a `build_router(render)`.
     """
     render = PageRenderer()
-    for module in (safety_pages, account_pages, oversight_pages, moderation_pages, inbox_pages, analytics_pages):
+    for module in (
+        safety_pages,
+        account_pages,
+        oversight_pages,
+        moderation_pages,
+        inbox_pages,
+        analytics_pages,
+        sound_pages,
+    ):
         app.include_router(module.build_router(render))
     app.include_router(build_router(render))
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")

@@ -73,6 +73,10 @@ export class Slide {
       onclick: (e) => { e.stopPropagation(); this.actions.follow(this); },
     });
     const caption = el('p', { class: 'caption', 'data-testid': 'caption' }, captionNodes(v.caption || ''));
+    // The sound it credits: "♫ original sound – @ana", linking the sound's page.
+    const sound = v.sound
+      ? el('a', { class: 'sound-credit', href: v.sound.url, 'data-testid': 'sound-credit' }, `♫ ${v.sound.title}`)
+      : null;
     const why = v.reason
       ? el('button', {
         class: 'why-link', type: 'button', 'data-testid': 'why-btn', 'aria-haspopup': 'dialog',
@@ -85,6 +89,7 @@ export class Slide {
           `@${creator.username}`),
         this.followBtn),
       caption,
+      sound,
       why);
     this.renderFollow();
     // Links and controls inside the overlay do their own thing, not play/pause.

@@ -117,6 +117,11 @@ function upload() {
   const data = new FormData();
   data.append('caption', caption.value);
   data.append('visibility', form.elements.visibility.value);
+  // "Use this sound": the chosen sound and how it meets the video's own audio.
+  if (form.elements.sound_id && form.elements.sound_id.value) {
+    data.append('sound_id', form.elements.sound_id.value);
+    data.append('sound_mode', form.elements.sound_mode.value);
+  }
   data.append('file', file, file.name);
   setBusy(true);
   statusBox.hidden = false;
