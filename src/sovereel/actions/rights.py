@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Text, cast, delete, func, select, update
 
+from sovereel.actions.sounds import retire_sounds
 from sovereel.errors import Conflict, NotFound, Unauthorized
 from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
@@ -209,6 +210,7 @@ def do_delete_account(rt: Any, user_id: str, password: str) -> Erasure:
         # Outbox rows name the user in their payload (watch events, likes); they go with the account.
         s.execute(delete(OutboxMessage).where(cast(OutboxMessage.payload, Text).like(f"%{user_id}%")))
         _unlink_references(s, user_id, erasure_hash(rt.region, user_id))
+        sound_ids = retire_sounds(s, creator_id=user_id)  # their original sounds' audio goes; the rows say so
         s.execute(delete(User).where(User.id == user_id))  # personal rows cascade with the account
         for vid in video_ids:  # the videos cascaded too: serving snapshots drop them on this, as on a deletion
             emit(s, "video.deleted", {"video_id": vid})
@@ -237,6 +239,8 @@ def do_delete_account(rt: Any, user_id: str, password: str) -> Erasure:
         )
     for vid in video_ids:
         rt.blobs.delete_prefix(f"videos/{vid}")
+    for sound_id in sound_ids:
+        rt.blobs.delete_prefix(f"sounds/{sound_id}")
     if avatar_key:
         rt.blobs.delete(avatar_key)
     rt.blobs.delete_prefix(f"exports/{user_id}")

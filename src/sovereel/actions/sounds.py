@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from sovereel.errors import Forbidden, NotFound
@@ -105,3 +105,22 @@ def do_set_sound_reuse(db: RegionDB, user_id: str, allow: bool) -> bool:
         else:
             row.allow_reuse, row.updated_at = allow, time.time()
     return allow
+
+
+def retire_sounds(s: Session, *, creator_id: str | None = None, video_id: str | None = None) -> list[str]:
+    """Drop the audio and fingerprint of the sounds made from a creator's uploads (their account is erased) or from
+    one video (deleted by its creator); returns their ids, whose stored audio the caller deletes after commit.
+
+    The rows stay, so the videos that used them keep their credit and the sound page can say the original is gone.
+    """
+    if (creator_id is None) == (video_id is None):
+        raise ValueError("give exactly one of creator_id and video_id")
+    made_from = Sound.creator_id == creator_id if creator_id is not None else Sound.original_video_id == video_id
+    ids = list(s.scalars(select(Sound.id).where(made_from)))
+    if ids:
+        s.execute(
+            update(Sound)
+            .where(Sound.id.in_(ids))
+            .values(audio_key=None, fingerprint=None, original_video_id=None, duration_s=None)
+        )
+    return ids

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from sovereel.actions.sounds import check_usable_sound
+from sovereel.actions.sounds import check_usable_sound, retire_sounds
 from sovereel.captions import parse_hashtags, parse_mentions
 from sovereel.errors import Forbidden, Invalid, NotFound
 from sovereel.events.outbox import emit
@@ -153,9 +153,12 @@ def do_delete_video(db: RegionDB, blobs: BlobStore, *, video_id: str, user_id: s
         if tags:
             s.execute(update(Hashtag).where(Hashtag.tag.in_(tags)).values(video_count=Hashtag.video_count - 1))
         s.execute(delete(VideoHashtag).where(VideoHashtag.video_id == video_id))
+        retired = retire_sounds(s, video_id=video_id)  # its sound stays credited, but its audio goes with it
         s.delete(video)
         emit(s, "video.deleted", {"video_id": video_id})
     blobs.delete_prefix(f"videos/{video_id}")
+    for sound_id in retired:
+        blobs.delete_prefix(f"sounds/{sound_id}")
 
 
 def do_retry_video(db: RegionDB, *, video_id: str, user_id: str) -> Video:

@@ -35,6 +35,8 @@ from sovereel.storage.models import (
     NotificationSettings,
     NotInterested,
     Share,
+    Sound,
+    SoundPreferences,
     User,
     Video,
     VideoHashtag,
@@ -195,7 +197,7 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
         tags.setdefault(vid, []).append(tag)
     video_fields = (
         "id", "caption", "visibility", "status", "duration_s", "width", "height", "like_count",
-        "comment_count", "share_count", "view_count", "created_at", "ready_at", "original_name",
+        "comment_count", "share_count", "view_count", "created_at", "ready_at", "original_name", "sound_id",
     )  # fmt: skip
     video_rows = [{**{f: getattr(v, f) for f in video_fields}, "hashtags": sorted(tags.get(v.id, []))} for v in videos]
     follows = s.scalars(select(Follow).where(or_(Follow.follower_id == user_id, Follow.followee_id == user_id)))
@@ -207,6 +209,7 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
         else:
             follow_rows["followers"].append({"username": names.get(f.follower_id), "since": f.created_at})
     prefs = s.get(FeedPreferences, user_id)
+    sound_prefs = s.get(SoundPreferences, user_id)
     sessions = s.scalars(select(AuthSession).where(AuthSession.user_id == user_id))
     return {
         "profile": profile,
@@ -259,6 +262,14 @@ def collect_user_data(s: Session, user_id: str) -> dict[str, Any]:
                 s.scalars(select(CreatorDaily).where(CreatorDaily.creator_id == user_id).order_by(CreatorDaily.day)),
                 ("day", "gained", "lost"),
             ),
+        },
+        # The sounds made from your uploads' audio, and whether others may use them.
+        "sounds": {
+            "original_sounds": _rows(
+                s.scalars(select(Sound).where(Sound.creator_id == user_id).order_by(Sound.created_at)),
+                ("id", "title", "original_video_id", "duration_s", "created_at"),
+            ),
+            "allow_reuse": (sound_prefs.allow_reuse if sound_prefs else True),
         },
     }
 

@@ -3,9 +3,9 @@ sound, and that track's Chromaprint fingerprint.
 
 The filter graph for a chosen sound is built here (pure) and joined into the one transcode command
 (`ffmpeg_args.transcode_args`), so a video made with a sound is encoded once. `replace` puts the sound where the
-video's own audio was; `mix` lays the video's own audio, lowered (`OWN_AUDIO_IN_MIX`), under the sound, with a limiter so peaks
-cannot clip. Either way
-the sound starts with the video, and is cut (or padded with silence) to the video's length.
+video's own audio was; `mix` lays the video's own audio, lowered (`OWN_AUDIO_IN_MIX`), under the sound, with a
+limiter so peaks cannot clip. Either way the sound starts with the video, and is cut (or padded with silence) to
+the video's length.
 """
 
 from __future__ import annotations
