@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
@@ -103,6 +103,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _db_down(_req: Request, _exc: OperationalError) -> JSONResponse:
         return unavailable_response()
+
+    # PostgreSQL refuses a value it cannot hold (a NUL character in text, which SQLite keeps; a number out of its
+    # column's range): that is the request's input, whichever route or parameter carried it, not our failure. The
+    # statement's transaction is rolled back, so nothing was half-written.
+    @app.exception_handler(DataError)
+    async def _unstorable(_req: Request, _exc: DataError) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid", "the request holds a value that cannot be stored (a NUL character, say)"),
+            status_code=422,
+        )
 
     @app.exception_handler(InterfaceError)
     async def _db_gone(_req: Request, _exc: InterfaceError) -> JSONResponse:
