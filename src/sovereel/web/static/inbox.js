@@ -8,6 +8,7 @@ const list = $('[data-role=items]');
 const more = $('[data-role=more]');
 const form = $('[data-role=settings]');
 let cursor = null;
+let generation = 0; // a reload answered after a newer one must not overwrite it
 
 const SETTING_LABELS = {
   likes: 'Likes of your videos',
@@ -42,20 +43,23 @@ function itemNode(item) {
   const node = el('li', { class: `inbox-item card${item.read ? '' : ' unread'}`, 'data-testid': 'inbox-item',
     'data-kind': item.kind, 'data-id': item.id });
   const text = el('p', { class: 'inbox-text', 'data-testid': 'inbox-text', text: item.text });
-  const excerpt = item.comment_excerpt ? el('p', { class: 'muted inbox-excerpt', text: `“${item.comment_excerpt}”` }) : null;
+  const quoted = item.comment_excerpt || item.video_caption;
+  const excerpt = quoted ? el('p', { class: 'muted inbox-excerpt', text: `“${quoted}”` }) : null;
   const meta = el('p', { class: 'muted' }, timeAgo(item.created_at),
     href ? [' · ', el('a', { href, text: item.kind === 'moderation' ? 'see the notice' : 'open',
       onclick: () => markRead(item, node) })] : null);
   const read = item.read ? null : el('button', { class: 'btn btn-small', type: 'button', text: 'Mark read',
     'data-testid': 'mark-read', onclick: async (event) => { event.currentTarget.remove(); await markRead(item, node); } });
-  node.append(text, excerpt, meta, read || '');
+  node.append(...[text, excerpt, meta, read].filter(Boolean));
   return node;
 }
 
 async function load(reset) {
   try {
     const query = !reset && cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    const mine = reset ? ++generation : generation;
     const data = await api('GET', `/api/me/notifications${query}`);
+    if (mine !== generation) return;
     const nodes = data.items.map(itemNode);
     if (reset) list.replaceChildren(...nodes);
     else list.append(...nodes);
@@ -99,9 +103,9 @@ $('[data-role=read-all]').addEventListener('click', async () => {
   }
 });
 more.addEventListener('click', () => load(false));
-window.addEventListener('inbox:changed', (event) => {
-  if (event.detail && event.detail.created) load(true);
-});
+// Every stream event re-reads the first page: a new item, one read in another tab, or the count sent when the
+// stream (re)connects, which covers anything that happened between this page's first read and the stream.
+window.addEventListener('inbox:changed', () => load(true));
 
 load(true);
 loadSettings();
