@@ -19,7 +19,8 @@ from sovereel.api.server import serve_in_thread
 from sovereel.ids import new_id
 from sovereel.runtime.region import open_runtime
 from sovereel.storage.models import User, Video
-from tests.support.settings import make_settings
+from tests.support.scale import NATS_URL, delete_stream, nats_available, unique_region
+from tests.support.settings import make_settings, require
 
 CREDS = {"password": "correct horse battery", "birth_date": "1990-01-01"}
 
@@ -41,10 +42,20 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             yield json.loads(line[6:])
 
 
-def test_a_like_served_by_one_process_reaches_a_stream_held_by_another(tmp_path: Path) -> None:
-    first = open_runtime(make_settings(tmp_path, rate_limits=False))
-    # The second process: the same store, its own runtime, learner and inbox hub, and no relay of its own.
-    second = open_runtime(make_settings(tmp_path, rate_limits=False, run_relay=False), bus=first.bus)
+@pytest.mark.parametrize("bus", ["memory", pytest.param("nats", marks=pytest.mark.nats)])
+def test_a_like_served_by_one_process_reaches_a_stream_held_by_another(tmp_path: Path, bus: str) -> None:
+    region = "default"
+    if bus == "nats":  # each process its own NATS connection and consumer on the region's stream, as scaled
+        require(nats_available(), f"NATS with JetStream is not reachable at {NATS_URL}")
+        region = unique_region()
+    url = NATS_URL if bus == "nats" else "memory://"
+    first = open_runtime(make_settings(tmp_path, rate_limits=False, region=region, bus_url=url))
+    # The second process: the same store, its own runtime, learner and inbox hub, and no relay of its own
+    # (in memory it shares the first one's bus: one process stands for two).
+    second = open_runtime(
+        make_settings(tmp_path, rate_limits=False, run_relay=False, region=region, bus_url=url),
+        bus=first.bus if bus == "memory" else None,
+    )
     try:
         with (
             serve_in_thread(create_app(first.settings, runtime=first)) as base_a,
@@ -79,6 +90,8 @@ def test_a_like_served_by_one_process_reaches_a_stream_held_by_another(tmp_path:
     finally:
         second.close()
         first.close()
+        if bus == "nats":
+            delete_stream(region)
 
 
 def test_the_stream_needs_a_signed_in_viewer(sqlite_client: Any) -> None:
