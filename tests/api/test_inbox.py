@@ -144,6 +144,14 @@ def test_moderation_notices_show_in_the_inbox_and_reading_one_reads_the_notice(
     assert client.post(f"/api/me/notifications/{items[0]['id']}/read", headers=ana).json() == {"unread": 0}
     notices = client.get("/api/me/notices", headers=ana).json()["notices"]
     assert [n["read"] for n in notices] == [True]
+    # Appealing a notice (where it lives) reads its inbox item as well.
+    do_moderate(rt.db, audit_secret=rt.settings.secret_key, moderator=mod, target_kind="video", target_id=vid,
+                action="remove", reason="broke the rules")  # fmt: skip
+    assert inbox(client, ana)["unread"] == 1
+    notice = next(n for n in client.get("/api/me/notices", headers=ana).json()["notices"] if not n["read"])
+    r = client.post(f"/api/me/notices/{notice['id']}/appeal", headers=ana, json={"body": "it did not"})
+    assert r.status_code in (200, 201), r.text
+    assert inbox(client, ana)["unread"] == 0
 
 
 def test_blocks_remove_notifications_both_ways_and_refuse_new_ones(client: TestClient, rt: RegionRuntime) -> None:

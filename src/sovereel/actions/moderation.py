@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sovereel.actions.notifications import notify_notice
+from sovereel.actions.notifications import notify_notice, read_notice
 from sovereel.errors import Conflict, Invalid, NotFound
 from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
@@ -400,6 +400,7 @@ def do_appeal(db: RegionDB, *, audit_secret: str, user_id: str, notice_id: str, 
         )
         s.add(appeal)
         notice.read_at = notice.read_at or now
+        read_notice(s, notice, now)
         emit(s, "moderation.appealed", {"appeal_id": appeal.id, "action_id": notice.action_id})
         original = s.get(ModerationAction, notice.action_id)
         if original is not None:  # the appeal text stays out of the append-only log

@@ -161,6 +161,14 @@ def notify_notice(s: Session, notice: ModerationNotice) -> None:
     emit(s, "notification.created", {"user_id": notice.user_id, "notification_id": nid, "kind": "moderation"})
 
 
+def read_notice(s: Session, notice: ModerationNotice, now: float) -> None:
+    """The notice was read where it lives (an appeal reads it): its inbox item is read too."""
+    mine = (Notification.user_id == notice.user_id) & (Notification.notice_id == notice.id)
+    res = s.execute(update(Notification).where(mine, Notification.read_at.is_(None)).values(read_at=now))
+    if res.rowcount:  # type: ignore[attr-defined]
+        emit(s, "notification.cleared", {"user_id": notice.user_id})
+
+
 def withdraw(s: Session, *, recipient_id: str, actor_id: str, kind: str, video_id: str | None = None) -> None:
     """Take back what an undone action notified (an unlike, an unfollow, a withdrawn or answered request)."""
     cond = [Notification.user_id == recipient_id, Notification.actor_id == actor_id, Notification.kind == kind]
