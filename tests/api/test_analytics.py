@@ -172,3 +172,23 @@ def test_an_unknown_source_is_refused(client: TestClient, creator: tuple[dict[st
     ev = {"client_id": uuid.uuid4().hex, "kind": "play", "video_id": vid, "ts": int(time.time() * 1000)}
     r = client.post("/api/events", headers=viewer, json={"events": [{**ev, "source": "evil"}]})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("referer", "source"),
+    [
+        (None, "share"),
+        ("https://elsewhere.example/@creator", "share"),
+        ("http://testserver/@creator", "profile"),
+        ("http://testserver/tag/sunsets", "hashtag"),
+        ("http://testserver/search?q=sun", "search"),
+        ("http://testserver/?tab=following", "following"),
+    ],
+)
+def test_a_video_page_tells_its_player_where_it_was_opened_from(
+    client: TestClient, creator: tuple[dict[str, str], str], referer: str | None, source: str
+) -> None:
+    _headers, vid = creator
+    r = client.get(f"/v/{vid}", headers={"referer": referer} if referer else {})
+    assert r.status_code == 200
+    assert f'"view_source": "{source}"' in r.text

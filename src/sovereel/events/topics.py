@@ -18,7 +18,7 @@ declared here, with the declared fields, and that the consumers named here are t
 | social.comment, social.share | Comment, Share | actions.social | learner |
 | social.follow | Follow | actions.social, actions.safety_settings | learner (ignores), analytics |
 | social.unfollow | Follow | actions.social, actions.blocks | learner (ignores), analytics |
-| social.follow_request | FollowRequest | actions.social | learner (ignores) |
+| social.follow_request | FollowRequest | actions.social | learner (ignores), analytics (ignores) |
 | safety.block, safety.unblock | Block, Unblock | actions.blocks | none |
 | moderation.reported, moderation.held | ModerationReported, ModerationHeld | actions.reports | none |
 | moderation.action, moderation.appealed | ModerationAction, ModerationAppealed | actions.moderation | none |
@@ -30,7 +30,8 @@ declared here, with the declared fields, and that the consumers named here are t
 
 "none": nothing in sovereel subscribes today; the events stay on the region's stream for other consumers.
 "ignores": the learner is subscribed by prefix and drops the message (it reads follows and filters from the
-database when a page is asked for).
+database when a page is asked for); so does the analytics consumer, whose `social.follow` prefix also matches
+`social.follow_request`.
 """
 
 from __future__ import annotations
@@ -303,7 +304,8 @@ TOPICS: dict[str, Topic] = {
         Topic("social.unlike", Unlike, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.follow", Follow, (_ACTIONS + "social", _ACTIONS + "safety_settings"), (_LEARNER, _ANALYTICS)),
         Topic("social.unfollow", Follow, (_ACTIONS + "social", _ACTIONS + "blocks"), (_LEARNER, _ANALYTICS)),
-        Topic("social.follow_request", FollowRequest, (_ACTIONS + "social",), (_LEARNER,)),
+        # The analytics consumer's `social.follow` prefix takes this in too; a request is not a follower yet.
+        Topic("social.follow_request", FollowRequest, (_ACTIONS + "social",), (_LEARNER, _ANALYTICS)),
         Topic("social.comment", Comment, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.share", Share, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("safety.block", Block, (_ACTIONS + "blocks",), ()),
