@@ -18,6 +18,7 @@ facts, and tests/security/test_account_visibility.py checks that they agree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -140,9 +141,15 @@ def viewable_video(s: Session, video_id: str, viewer_id: str | None) -> Video:
     return video
 
 
+VIDEO_ID_CHARS = re.compile(r"[A-Za-z0-9_-]{1,32}")
+"""What a video id can look like (checked whole, with fullmatch); anything else names no video."""
+
+
 def own_video(s: Session, video_id: str, viewer_id: str) -> Video:
     """The video if the viewer is its creator, else NotFound: a video's analytics are its creator's alone, and
     everyone else (other signed-in users included) is told the same as for a video that does not exist."""
+    if not VIDEO_ID_CHARS.fullmatch(video_id):  # e.g. a NUL byte, which PostgreSQL refuses with an error
+        raise NotFound("no such video")
     video = s.get(Video, video_id)
     if video is None or video.creator_id != viewer_id:
         raise NotFound("no such video")

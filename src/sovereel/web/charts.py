@@ -39,10 +39,6 @@ class Chart:
     height: int = HEIGHT
 
     @property
-    def baseline(self) -> float:
-        return float(HEIGHT - PAD_BOTTOM)
-
-    @property
     def left(self) -> float:
         return float(PAD_LEFT)
 
