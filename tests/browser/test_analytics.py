@@ -14,16 +14,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import select
 
 from sovereel.api.app import create_app
 from sovereel.api.server import serve_in_thread
 from sovereel.runtime.region import RegionRuntime, open_runtime
+from sovereel.storage.models import Event
+from tests.support.api import process_all
 from tests.support.browser import ApiUser, PageErrors, screenshot
 from tests.support.counters import ready_video
-from tests.support.settings import make_settings
+from tests.support.media_clips import make_clip
+from tests.support.settings import make_settings, require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -39,6 +44,7 @@ class Site:
     rt: RegionRuntime
     popular: str  # watched by 12 people
     quiet: str  # watched by 3
+    tmp: Path
 
 
 def watch(user: ApiUser, video_id: str, watched_s: float, complete: bool) -> None:
@@ -76,7 +82,7 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 assert time.monotonic() < deadline, "the analytics consumer did not fold the events"
                 time.sleep(0.2)
             creator.close()
-            yield Site(base_url, rt, popular, quiet)
+            yield Site(base_url, rt, popular, quiet, tmp)
     finally:
         rt.close()
 
@@ -130,3 +136,31 @@ def test_few_viewers_show_no_breakdown_and_others_get_404(browser: Browser, site
     assert response is not None and response.status == 404
     assert page.get_by_test_id("not-found").count() == 1
     other.close()
+
+
+def test_a_video_opened_from_a_profile_reports_that_source(browser: Browser, site: Site, has_ffmpeg: bool) -> None:
+    """The real page: a viewer opens a (really transcoded) video from its creator's profile grid and watches."""
+    require(has_ffmpeg, "ffmpeg/ffprobe are not installed")
+    cam = ApiUser.signup(site.base_url, "studio_cam", "Cam")
+    vid = cam.upload(make_clip(site.tmp / "cam.mp4", width=180, height=320, duration_s=3.0), "Cam test")
+    cam.close()
+    assert process_all(site.rt) == 1
+    context, page, errors = session(browser, site, "studio_ben")
+    page.goto("/@studio_cam")
+    page.locator(f"[data-testid=grid-item][data-video-id='{vid}']").click()
+    page.wait_for_url(f"**/v/{vid}")
+    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }")
+    page.goto("/search")  # leaving the page hands the queued events to the browser (keepalive)
+
+    def sources() -> set[str | None]:
+        with site.rt.db.session() as s:
+            rows = s.scalars(select(Event.source).where(Event.video_id == vid, Event.kind == "play"))
+            return set(rows)
+
+    deadline = time.monotonic() + 20
+    while not sources():
+        assert time.monotonic() < deadline, "no play event arrived"
+        time.sleep(0.2)
+    assert sources() == {"profile"}
+    assert errors.errors == []
+    context.close()
