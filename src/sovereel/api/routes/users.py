@@ -25,7 +25,8 @@ from sovereel.captions import hashtag_key
 from sovereel.errors import NotFound
 from sovereel.queries.access import SHOWS_ACCOUNT, visible_user
 from sovereel.queries.safety import follow_requested
-from sovereel.queries.search import search_hashtags, search_users, search_video_ids
+from sovereel.queries.search import query_terms, search_hashtags, search_users, search_video_ids
+from sovereel.queries.sounds import hashtag_sounds, search_sounds
 from sovereel.queries.videos import hashtag_videos, user_videos, user_view, video_views
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Follow, Hashtag, User, Video
@@ -155,7 +156,12 @@ def hashtag_json(rt: RegionRuntime, tag: str, viewer_id: str | None, cursor: str
         videos, nxt = hashtag_videos(s, tag, viewer_id, cursor, limit)
         if row is None and not videos:
             raise NotFound("no such hashtag")
-        return {"tag": tag, "videos": video_views(s, videos, viewer_id), "next_cursor": nxt}
+        return {
+            "tag": tag,
+            "videos": video_views(s, videos, viewer_id),
+            "next_cursor": nxt,
+            "sounds": hashtag_sounds(s, tag, viewer_id),  # the sounds the tag's videos use, most used first
+        }
 
 
 @router.get(
@@ -183,10 +189,13 @@ def search_json(rt: RegionRuntime, q: str, viewer_id: str | None, limit: int) ->
             "users": [user_view(u) for u in search_users(s, q, limit, viewer_id)],
             "videos": video_views(s, [videos[i] for i in ids if i in videos], viewer_id),
             "hashtags": [{"tag": h.tag, "video_count": h.video_count} for h in search_hashtags(s, q, limit)],
+            "sounds": search_sounds(s, query_terms(q), viewer_id, limit),
         }
 
 
-@router.get("/search", summary="Search users, captions and hashtags", response_model=SearchResults, responses=errors())
+@router.get(
+    "/search", summary="Search users, captions, hashtags and sounds", response_model=SearchResults, responses=errors()
+)
 async def search(
     rt: RuntimeDep, viewer: OptionalUser, q: str = Query(..., max_length=200), limit: int = Query(20, ge=1, le=50)
 ) -> dict[str, Any]:

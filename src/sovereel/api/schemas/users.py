@@ -6,6 +6,7 @@ from pydantic import Field
 
 from sovereel.api.schemas.accounts import UserPublic
 from sovereel.api.schemas.common import Public
+from sovereel.api.schemas.sounds import SoundSummary
 from sovereel.api.schemas.videos import VideoPublic
 
 
@@ -47,6 +48,7 @@ class HashtagPage(Public):
     tag: str
     videos: list[VideoPublic]
     next_cursor: str | None
+    sounds: list[SoundSummary] = Field(description="sounds the tag's videos use, most used first (first page)")
 
 
 class HashtagCount(Public):
@@ -63,6 +65,7 @@ class SearchResults(Public):
     users: list[UserPublic]
     videos: list[VideoPublic]
     hashtags: list[HashtagCount]
+    sounds: list[SoundSummary] = Field(description="available sounds whose title or creator's handle matches")
 
 
 # A hashtag as `captions.hashtag_key` accepts it, in a pattern ECMA and Python regexes read alike: an optional
