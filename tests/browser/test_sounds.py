@@ -78,3 +78,40 @@ def test_second_user_makes_a_video_with_use_this_sound(browser: Browser, served:
     screenshot(page, "desktop-sound-page")
     assert errors.errors == []
     context.close()
+
+
+def test_opting_out_in_settings_hides_use_this_sound(browser: Browser, served: str, tmp_path: Path) -> None:
+    ana = ApiUser.signup(served, "ana_opt", "Ana")
+    original = ana.upload(make_melody_clip(tmp_path / "ana.mp4", seed=13, duration_s=6), "Mine")
+    ana.wait_ready(original)
+    sound = ana.get(f"/api/videos/{original}")["sound"]
+    ana.close()
+
+    context = browser.new_context(base_url=served, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors = PageErrors(page)
+    page.goto("/login?next=/settings/safety")
+    page.get_by_test_id("username-input").fill("ana_opt")
+    page.get_by_test_id("password-input").fill("correct horse")
+    page.get_by_test_id("auth-submit").click()
+    page.wait_for_url(f"{served}/settings/safety")
+    switch = page.get_by_test_id("sound-reuse-switch")
+    assert switch.get_attribute("aria-checked") == "true"
+    switch.click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=sound-reuse-switch]').getAttribute('aria-checked') === 'false'"
+    )
+    assert errors.errors == []
+    context.close()
+
+    ben = ApiUser.signup(served, "ben_opt", "Ben")
+    assert ben.get(f"/api/sounds/{sound['id']}")["sound"]["reuse_allowed"] is False
+    html = ben.client.get(sound["url"]).text
+    assert 'data-testid="use-sound"' not in html
+    with (tmp_path / "ana.mp4").open("rb") as fh:
+        refused = ben.client.post(
+            "/api/videos", files={"file": ("b.mp4", fh, "video/mp4")}, data={"sound_id": sound["id"]}
+        )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "sound_reuse_off"
+    ben.close()

@@ -123,6 +123,9 @@ def test_opt_out_refuses_use_with_403_and_hides_the_button(
 ) -> None:
     ana, _, sound_id = original(client, rt, tmp_path)
     assert client.put("/api/me/sound-reuse", headers=ana, json={"allow_reuse": False}).json() == {"allow_reuse": False}
+    assert client.get("/api/me/sound-reuse", headers=ana).json() == {"allow_reuse": False}
+    activity = client.get("/api/me/safety-log", headers=ana).json()
+    assert "sound_reuse" in str(activity)  # the change is in Ana's Activity (and the audit log, by pseudonym)
     ben = signup(client, "ben")
     r = upload_with(client, ben, make_melody_clip(tmp_path / "ben.mp4", seed=5, duration_s=3), sound_id=sound_id)
     assert r.status_code == 403 and r.json()["error"]["code"] == "sound_reuse_off"

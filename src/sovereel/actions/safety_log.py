@@ -4,7 +4,8 @@
 Kinds (detail fields):
 - `block` / `unblock` {source, removed_follows}: actor blocked / unblocked subject.
 - `privacy` {is_private, approved_requests}, `comment_policy` {policy, video_id?}, `comment_filters` {count}:
-  actor's own settings (the filter keywords themselves are never logged).
+  actor's own settings (the filter keywords themselves are never logged); `sound_reuse` {allow_reuse}: whether
+  others may make videos with actor's original sounds.
 - `comment_removed` {video_id, comment_id, excerpt}: the video's creator (actor) deleted subject's comment.
 - `follow_request` / `follow_approved` / `follow_declined` {}: between actor and subject.
 """

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from sovereel.actions.safety_log import log_safety
 from sovereel.errors import Forbidden, NotFound
 from sovereel.media.audio_match import best_match
 from sovereel.queries.access import SERVABLE_STATES, reuse_allowed, sound_state
@@ -96,14 +97,22 @@ def check_usable_sound(s: Session, sound_id: str, user_id: str) -> Sound:
     return sound
 
 
-def do_set_sound_reuse(db: RegionDB, user_id: str, allow: bool) -> bool:
-    """Let others use (or stop them using) the user's original sounds from now on; returns the new setting."""
+def do_set_sound_reuse(db: RegionDB, user_id: str, allow: bool, *, audit_secret: str | None = None) -> bool:
+    """Let others use (or stop them using) the user's original sounds from now on; returns the new setting.
+
+    A change is a `sound_reuse` safety-log row (the person's Activity) and, with `audit_secret`, an audit entry."""
     with db.transaction() as s:
         row = s.get(SoundPreferences, user_id)
+        before = row.allow_reuse if row is not None else True
         if row is None:
             s.add(SoundPreferences(user_id=user_id, allow_reuse=allow, updated_at=time.time()))
         else:
             row.allow_reuse, row.updated_at = allow, time.time()
+        if allow != before:
+            log_safety(
+                s, region=db.region, kind="sound_reuse", actor_id=user_id, subject_id=user_id,
+                detail={"allow_reuse": allow}, audit_secret=audit_secret,
+            )  # fmt: skip
     return allow
 
 

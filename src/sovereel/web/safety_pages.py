@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from sovereel.api.deps import OptionalUser, RuntimeDep
 from sovereel.api.routes.safety import settings_json
+from sovereel.api.routes.sounds import reuse_json
 from sovereel.web.render import PageRenderer
 
 
@@ -22,6 +23,10 @@ def build_router(render: PageRenderer) -> APIRouter:
         if viewer is None:
             return RedirectResponse("/login?next=/settings/safety", status_code=303)
         settings = await run_in_threadpool(settings_json, rt, viewer.id)
-        return render(request, "safety_settings.html", title="Privacy and safety", viewer=viewer, settings=settings)
+        reuse = await run_in_threadpool(reuse_json, rt, viewer.id)  # whether others may use the viewer's sounds
+        return render(
+            request, "safety_settings.html", title="Privacy and safety", viewer=viewer, settings=settings,
+            sound_reuse=reuse,
+        )  # fmt: skip
 
     return router

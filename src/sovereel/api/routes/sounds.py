@@ -90,5 +90,7 @@ async def get_sound_reuse(user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
     responses=errors(422),
 )
 async def put_sound_reuse(body: SoundReuseIn, user: CurrentUser, rt: RuntimeDep) -> dict[str, Any]:
-    allow = await run_in_threadpool(do_set_sound_reuse, rt.db, user.id, body.allow_reuse)
+    allow = await run_in_threadpool(
+        lambda: do_set_sound_reuse(rt.db, user.id, body.allow_reuse, audit_secret=rt.settings.secret_key)
+    )
     return {"allow_reuse": allow}

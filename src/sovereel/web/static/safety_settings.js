@@ -15,6 +15,8 @@ const LOG_WORDS = {
   comment_policy: (e) => `You set who can comment${e.detail.video_id ? ' on a video' : ''}: ${
     { everyone: 'everyone', followers: 'followers', no_one: 'no one' }[e.detail.policy] || 'your account setting'}`,
   comment_filters: (e) => `You changed your comment filters (${e.detail.count})`,
+  sound_reuse: (e) => (e.detail.allow_reuse ? 'You let others use your original sounds'
+    : 'You stopped others using your original sounds'),
   comment_removed: (e) => (e.by_me ? `You deleted a comment by @${e.subject}`
     : `@${e.actor} deleted your comment “${e.detail.excerpt}” from their video`),
   follow_request: (e) => `You asked to follow @${e.subject}`,
