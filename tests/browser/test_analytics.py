@@ -103,6 +103,7 @@ def test_creator_sees_the_retention_curve_drawn_from_real_events(browser: Browse
     page.wait_for_url("**/studio")
     assert "updated" in page.get_by_test_id("analytics-freshness").inner_text()
     assert page.get_by_test_id("views-chart").locator("rect.chart-bar").count() == 60
+    screenshot(page, "analytics-account")
     page.locator(f"[data-testid=analytics-video-link][data-video-id='{site.popular}']").click()
     page.wait_for_url(f"**/studio/videos/{site.popular}")
     assert page.get_by_test_id("fig-viewers").inner_text() == "12"

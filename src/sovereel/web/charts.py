@@ -87,7 +87,8 @@ def bar_chart(values: Sequence[float], dates: Sequence[str], label: str) -> Char
     )
     step = max(1, round(n / 6))
     x_ticks = tuple(Tick(PAD_LEFT + (i + 0.5) * slot, dates[i][5:]) for i in range(0, len(dates), step))
-    y_ticks = tuple(Tick(_y(top * f, top), _fmt(top * f)) for f in (0, 0.5, 1))
+    fractions = (0, 0.5, 1) if top >= 2 else (0, 1)  # counts: no "0.5" label on an axis of 0 to 1
+    y_ticks = tuple(Tick(_y(top * f, top), _fmt(top * f)) for f in fractions)
     return Chart(label=label, line="", area="", bars=bars, x_ticks=x_ticks, y_ticks=y_ticks)
 
 
