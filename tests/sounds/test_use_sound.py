@@ -91,6 +91,12 @@ def test_use_this_sound_puts_the_sound_under_the_new_video(
     assert page["sound"]["video_count"] == 2 and page["sound"]["original_available"] is True
     html = client.get(f"/sounds/{sound_id}").text
     assert "original sound – @ana" in html and 'data-testid="use-sound"' in html
+    # Signed out, "Use this sound" leads through sign-in back to the upload page with the sound chosen.
+    client.cookies.clear()
+    to_login = client.get(f"/upload?sound={sound_id}", follow_redirects=False)
+    assert to_login.headers["location"] == f"/login?next=/upload%3Fsound%3D{sound_id}"
+    chosen = client.get(f"/upload?sound={sound_id}", headers=ben).text
+    assert 'data-testid="chosen-sound"' in chosen and f'value="{sound_id}"' in chosen
 
 
 def test_sound_page_lists_most_viewed_first_with_a_cursor(

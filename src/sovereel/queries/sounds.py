@@ -27,14 +27,35 @@ def sound_title(s: Session, sound: Sound) -> str:
 
 
 def sound_credits(s: Session, videos: list[Video], viewer_id: str | None) -> dict[str, dict[str, Any]]:
-    """Video id → the sound it credits ({id, title, url}), for the sounds the viewer may see."""
+    """Video id → the sound it credits ({id, title, url}), for the sounds the viewer may see.
+
+    On every feed page, so the common case is two queries: the sounds whose original the viewer may see (the SQL
+    form of `sound_state`'s rule), with their creators' handles; only the others (original gone, removed or hidden)
+    are checked one by one.
+    """
     ids = {v.sound_id for v in videos if v.sound_id}
     if not ids:
         return {}
+    seen = set(
+        s.scalars(
+            select(Sound.id)
+            .join(Video, Video.id == Sound.original_video_id)
+            .where(Sound.id.in_(ids), visible_videos_sql(viewer_id))
+        )
+    )
+    rows = s.execute(
+        select(Sound.id, Sound.title, User.username)
+        .outerjoin(User, User.id == Sound.creator_id)
+        .where(Sound.id.in_(ids))
+    ).all()
     credits: dict[str, dict[str, Any]] = {}
-    for sound in s.scalars(select(Sound).where(Sound.id.in_(ids))):
-        if sound_state(s, sound, viewer_id) != "hidden":
-            credits[sound.id] = {"id": sound.id, "title": sound_title(s, sound), "url": f"/sounds/{sound.id}"}
+    for sid, title, username in rows:
+        if sid not in seen:
+            sound = s.get(Sound, sid)
+            if sound is None or sound_state(s, sound, viewer_id) == "hidden":
+                continue
+        full = f"{title} – @{username}" if username else title
+        credits[sid] = {"id": sid, "title": full, "url": f"/sounds/{sid}"}
     return {v.id: credits[v.sound_id] for v in videos if v.sound_id in credits}
 
 

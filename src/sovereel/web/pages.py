@@ -126,8 +126,8 @@ def build_router(render: PageRenderer) -> APIRouter:
         request: Request, viewer: OptionalUser, rt: RuntimeDep, sound: str = Query("", max_length=32)
     ) -> Response:
         if viewer is None:
-            target = f"/upload?sound={sound}" if sound.isalnum() else "/upload"
-            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            target = f"/upload?sound={sound}" if sound.isascii() and sound.isalnum() else "/upload"
+            return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
         # "Use this sound": the page names the chosen sound; the upload itself checks it again (403 when refused).
         chosen = None
         if sound:
