@@ -93,6 +93,12 @@ def test_comments_replies_and_mentions_each_tell_the_right_person_once(client: T
     assert texts(client, ben) == ["@cat replied to your comment"]
     assert texts(client, ana)[0] == "@cat commented on your video"
     assert inbox(client, cat)["items"] == []
+    # A comment the creator's keyword filters hide tells no one (not the creator, not those it mentions).
+    client.put("/api/me/safety", headers=ana, json={"comment_filters": ["spoiler"]})
+    r = client.post(f"/api/videos/{vid}/comments", headers=cat, json={"body": "spoiler: @dan dies"})
+    assert r.status_code == 201, r.text
+    assert texts(client, ana)[0] == "@cat commented on your video" and len(texts(client, ana)) == 2
+    assert texts(client, dan) == ["@ben mentioned you"]
 
 
 def test_caption_mentions_are_told_when_the_video_is_ready(

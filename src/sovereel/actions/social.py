@@ -15,9 +15,9 @@ from sovereel.events.outbox import emit
 from sovereel.ids import new_id
 from sovereel.queries.access import ensure_not_blocked, follow_needs_approval, viewable_video
 from sovereel.queries.safety import blocked_between
-from sovereel.safety.rules import comment_refusal
+from sovereel.safety.rules import comment_refusal, matching_filter
 from sovereel.storage.db import RegionDB
-from sovereel.storage.models import Comment, Follow, FollowRequest, Like, Share, User, Video
+from sovereel.storage.models import Comment, CommentFilter, Follow, FollowRequest, Like, Share, User, Video
 from sovereel.textnorm import clean_text, has_visible_text
 
 MAX_COMMENT_CHARS = 1000
@@ -149,7 +149,13 @@ def do_comment(db: RegionDB, *, user_id: str, video_id: str, body: str, parent_i
 
 
 def _notify_comment(s: Session, comment: Comment, video: Video, parent_author: str | None) -> None:
-    """A reply tells the replied-to author, a comment the creator, a mention the mentioned; one notice each."""
+    """A reply tells the replied-to author, a comment the creator, a mention the mentioned; one notice each.
+
+    A comment the creator's keyword filters hide is shown to no one but its author, so it tells no one."""
+    if comment.user_id != video.creator_id:
+        keywords = s.scalars(select(CommentFilter.keyword).where(CommentFilter.user_id == video.creator_id))
+        if matching_filter(comment.body, list(keywords)):
+            return
     told = {comment.user_id}
     who, cid = comment.user_id, comment.id
     if parent_author is not None:
