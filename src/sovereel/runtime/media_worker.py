@@ -123,7 +123,7 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
         t_transcode = time.perf_counter()
         smallest = min(result.renditions.values(), key=lambda r: r.bytes)
         fingerprint = fingerprint_file(smallest.path, result.duration_s)  # before the files move into the store
-        own_sound = _own_sound(rt, video_id, probe, result, workdir) if chosen is None else None
+        own_sound = _own_sound(video_id, probe, result, workdir) if chosen is None else None
         renditions = {}
         for name, r in result.renditions.items():
             key = f"videos/{video_id}/{name}.mp4"
@@ -137,6 +137,8 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             }
         poster_key = f"videos/{video_id}/poster.jpg"
         rt.blobs.put_file(poster_key, result.poster, move=True)
+        if own_sound is not None:  # stored last: a failure above leaves no sound audio behind
+            rt.blobs.put_file(own_sound.audio_key, workdir / SOUND_FILE, move=True)
         media = Transcoded(
             renditions=renditions,
             poster_key=poster_key,
@@ -148,9 +150,16 @@ def process_job(rt: RegionRuntime, video_id: str, worker_id: str) -> str:
             chosen_sound_used=chosen is not None or video.sound_id is None,
         )
         # Records it, screens it (it may be held for review, or a removed video's copy refused) and emits its event.
-        original_key = do_publish_transcoded(rt.db, settings, video_id, media)
+        try:
+            original_key = do_publish_transcoded(rt.db, settings, video_id, media)
+        except BaseException:
+            if own_sound is not None:  # the next attempt makes its own
+                rt.blobs.delete_prefix(f"sounds/{own_sound.sound_id}")
+            raise
         if original_key is None:  # deleted while transcoding: leave no media behind
             rt.blobs.delete_prefix(f"videos/{video_id}")
+            if own_sound is not None:
+                rt.blobs.delete_prefix(f"sounds/{own_sound.sound_id}")
             return "gone"
         if original_key:  # renditions are verified and committed: the original may go
             rt.blobs.delete(original_key)
@@ -199,10 +208,8 @@ def _chosen_sound(rt: RegionRuntime, video: Video, workdir: Path) -> ChosenSound
     return ChosenSound(path=path, mode="mix" if video.sound_mode == "mix" else "replace")
 
 
-def _own_sound(
-    rt: RegionRuntime, video_id: str, probe: ProbeResult, result: TranscodeResult, workdir: Path
-) -> ExtractedSound | None:
-    """Copy the finished video's audio track out as a candidate sound, stored under a new sound id, fingerprinted.
+def _own_sound(video_id: str, probe: ProbeResult, result: TranscodeResult, workdir: Path) -> ExtractedSound | None:
+    """Copy the finished video's audio track out (to `workdir`/SOUND_FILE) as a candidate sound, and fingerprint it.
 
     None for a video without audio (its renditions carry generated silence, which is no one's sound). A failure
     here is logged and the video is published without a sound: a missing credit is better than a failed upload.
@@ -222,7 +229,6 @@ def _own_sound(
         log.warning("video %s: its sound could not be fingerprinted; it will not be matched", video_id, exc_info=True)
         fingerprint = None
     key = f"sounds/{sound_id}/{SOUND_FILE}"
-    rt.blobs.put_file(key, audio, move=True)
     return ExtractedSound(sound_id=sound_id, audio_key=key, fingerprint=fingerprint, duration_s=result.duration_s)
 
 
