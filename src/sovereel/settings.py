@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     run_relay: bool = Field(
         True, description="Relay the outbox to the bus inside this process (off when a separate `sovereel relay` runs)."
     )
+    learner_process: bool = Field(
+        False,
+        description="A separate `sovereel learner` process learns from the region's events (the scaled layout): "
+        "this process applies the deltas it publishes instead of learning itself. Needs a nats:// bus.",
+    )
     metrics_enabled: bool = Field(
         True,
         description="Serve Prometheus metrics at /metrics: to loopback requests not relayed by a proxy, and to "
@@ -180,6 +185,12 @@ class Settings(BaseSettings):
         if not REGION_RE.fullmatch(v):
             raise ValueError("region must be lower-case letters, digits, '-' or '_' (max 32)")
         return v
+
+    @model_validator(mode="after")
+    def _learner_process_needs_a_shared_bus(self) -> Settings:
+        if self.learner_process and self.bus_url == "memory://":
+            raise ValueError("SOVEREEL_LEARNER_PROCESS needs a bus shared with the learner: SOVEREEL_BUS_URL=nats://…")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:

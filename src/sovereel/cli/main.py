@@ -1,4 +1,4 @@
-"""The `sovereel` command: serve, worker, relay, trainer, up, migrate, train, demo."""
+"""The `sovereel` command: serve, worker, relay, learner, trainer, up, migrate, train, demo."""
 
 from __future__ import annotations
 
@@ -73,6 +73,13 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from sovereel.runtime.processes import run_relay
 
     run_relay(_settings(args), _until_signalled(), interval_s=args.interval)
+    return 0
+
+
+def cmd_learner(args: argparse.Namespace) -> int:
+    from sovereel.runtime.processes import run_learner
+
+    run_learner(_settings(args), _until_signalled(), interval_s=args.interval)
     return 0
 
 
@@ -162,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="relay the outbox to the NATS bus (the scaled layout's only publisher)")
     relay.add_argument("--interval", type=float, default=0.1, help="seconds between outbox polls")
     relay.set_defaults(func=cmd_relay)
+    learner = sub.add_parser("learner", help="the region's one online learner (scaled layout): publishes deltas")
+    learner.add_argument("--interval", type=float, default=0.15, help="seconds between deltas")
+    learner.set_defaults(func=cmd_learner)
     trainer = sub.add_parser("trainer", help="train and publish For You versions on schedule")
     trainer.add_argument("--every", type=float, default=None, help="seconds between checks (SOVEREEL_TRAIN_EVERY_S)")
     trainer.add_argument("--min-new-events", type=int, default=100)

@@ -9,10 +9,10 @@ declared here, with the declared fields, and that the consumers named here are t
 | topic | payload | emitted by (sovereel.…) | consumed by |
 |---|---|---|---|
 | video.uploaded | VideoUploaded | actions.videos | media_worker (wakes), feed_snapshot |
-| video.ready | VideoReady | actions.media_jobs, actions.exchange | learner (describes it), feed_snapshot |
+| video.ready | VideoReady | actions.media_jobs, actions.exchange | learner (describes), feed_replica, feed_snapshot |
 | video.failed | VideoFailed | actions.media_jobs | feed_snapshot |
 | video.deleted | VideoDeleted | actions.videos, actions.exchange, actions.rights | feed_snapshot |
-| video.moderated | VideoModerated | actions.moderation | learner (re-indexes), feed_snapshot |
+| video.moderated | VideoModerated | actions.moderation | learner (re-indexes), feed_replica, feed_snapshot |
 | watch.events | WatchEvents | actions.watch | learner (online learning, live state), analytics |
 | social.like, social.unlike | Like, Unlike | actions.social | learner |
 | social.comment, social.share | Comment, Share | actions.social | learner |
@@ -32,6 +32,14 @@ declared here, with the declared fields, and that the consumers named here are t
 "ignores": the learner is subscribed by prefix and drops the message (it reads follows and filters from the
 database when a page is asked for); so does the analytics consumer, whose `social.follow` prefix also matches
 `social.follow_request`.
+
+Live topics (`LIVE_TOPICS`) are not events: a process publishes them straight to the bus with `Bus.broadcast`
+(`events.live.broadcast`), never through the outbox or the region's stream, and every process listening at that
+moment gets a copy (one that was not listening has nothing to catch up on: it rebuilds from the database).
+
+| live topic | payload | published by (sovereel.…) | consumed by |
+|---|---|---|---|
+| foryou.delta | ForYouDelta | foryou.delta (`sovereel learner`) | feed_replica (API processes, scaled layout) |
 """
 
 from __future__ import annotations
@@ -231,6 +239,41 @@ class NotificationCleared(TypedDict):
     user_id: str
 
 
+class DeltaOp(TypedDict):
+    """One thing the learner applied, in order: a viewer's signal (`kind` as in `live_state.Signal`) or, with
+    `kind` "reset", a viewer's profile reset (`video_id` empty). `id`: the outbox message it came from."""
+
+    id: int
+    kind: str
+    user_id: str
+    video_id: str
+    at: float
+    watched_s: float | None
+    seq: int | None
+
+
+class RowBatch(TypedDict):
+    """Embedding rows the learner changed: `vectors` is base64 of little-endian float32, `len(keys)` x dim."""
+
+    keys: list[str]
+    vectors: str
+
+
+class ForYouDelta(TypedDict):
+    """What serving needs of what the region's learner applied since its previous delta.
+
+    `learner`: the learner process's instance id (a restart starts a new one); `part`: this instance's numbering
+    of its deltas from 1 (a gap is a lost delta); `base_version`: the model version the rows belong to (a server
+    on another version keeps the ops and drops the rows); `ops` in the order applied; `users`, `items`: rows."""
+
+    learner: str
+    part: int
+    base_version: str
+    ops: list[DeltaOp]
+    users: RowBatch
+    items: RowBatch
+
+
 TopicName = Literal[
     "video.uploaded",
     "video.ready",
@@ -279,6 +322,7 @@ class Topic:
 _SNAPSHOT = "feed_snapshot"
 _LEARNER = "learner"
 _ANALYTICS = "analytics"
+_REPLICA = "feed_replica"  # an API process of the scaled layout reads new and moderated videos itself
 _ACTIONS = "sovereel.actions."
 
 TOPICS: dict[str, Topic] = {
@@ -289,7 +333,7 @@ TOPICS: dict[str, Topic] = {
             "video.ready",
             VideoReady,
             (_ACTIONS + "media_jobs", _ACTIONS + "exchange"),
-            (_LEARNER, _SNAPSHOT),
+            (_LEARNER, _REPLICA, _SNAPSHOT),
         ),
         Topic("video.failed", VideoFailed, (_ACTIONS + "media_jobs",), (_SNAPSHOT,)),
         Topic(
@@ -298,7 +342,7 @@ TOPICS: dict[str, Topic] = {
             (_ACTIONS + "videos", _ACTIONS + "exchange", _ACTIONS + "rights"),
             (_SNAPSHOT,),
         ),
-        Topic("video.moderated", VideoModerated, (_ACTIONS + "moderation",), (_LEARNER, _SNAPSHOT)),
+        Topic("video.moderated", VideoModerated, (_ACTIONS + "moderation",), (_LEARNER, _REPLICA, _SNAPSHOT)),
         Topic("watch.events", WatchEvents, (_ACTIONS + "watch",), (_LEARNER, _ANALYTICS)),
         Topic("social.like", Like, (_ACTIONS + "social",), (_LEARNER,)),
         Topic("social.unlike", Unlike, (_ACTIONS + "social",), (_LEARNER,)),
@@ -322,3 +366,24 @@ TOPICS: dict[str, Topic] = {
     )
 }
 """Every topic the code emits, by name."""
+
+
+@dataclass(frozen=True)
+class LiveTopic:
+    """A topic published straight to the bus (`Bus.broadcast`), outside the outbox and the stream."""
+
+    name: str
+    payload: type
+    published_by: tuple[str, ...]
+    consumed_by: tuple[str, ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The payload's field names (every one is required)."""
+        return frozenset(get_type_hints(self.payload))
+
+
+LIVE_TOPICS: dict[str, LiveTopic] = {
+    t.name: t for t in (LiveTopic("foryou.delta", ForYouDelta, ("sovereel.foryou.delta",), (_REPLICA,)),)
+}
+"""Every live topic, by name."""

@@ -289,8 +289,11 @@ class FeedModel:
         return np.asarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
 
     # -- online learning -------------------------------------------------------------
-    def observe(self, events: list[Event]) -> None:
-        """The online step: apply each event to counts, the user's profile and the touched embedding rows."""
+    def observe(self, events: list[Event], learn: bool = True) -> None:
+        """The online step: apply each event to counts, the user's profile and the touched embedding rows.
+
+        `learn=False` keeps the counts and profiles but takes no gradient step: a serving replica does that and
+        receives the embedding rows from the region's learner, which took the steps (`foryou.replica`)."""
         cat = self.catalogue
         for e in events:
             c = cat.ensure(e.video_id)
@@ -298,7 +301,8 @@ class FeedModel:
                 cat.duration[c] = e.duration_s
             self.users.observe(e.user_id, e.ts)
             self.items.observe(e.video_id, e.ts)
-            learn = self._once.count(e.user_id, e.video_id, "step", e.ts) <= MAX_STEPS_PER_VIEWER_VIDEO_DAY
+            within = self._once.count(e.user_id, e.video_id, "step", e.ts) <= MAX_STEPS_PER_VIEWER_VIDEO_DAY
+            step = learn and within
             if e.kind == "impression" and self._once.first(e.user_id, e.video_id, "impression", e.ts):
                 cat.shown[c] += 1.0
             if is_engaged(e):
@@ -308,7 +312,7 @@ class FeedModel:
                 # Re-inserting keeps the profile ordered by last engagement (oldest first).
                 hist[c] = max(hist.pop(c, 0.0), self._weights.get(e.kind, 1.0))
                 self.rejections.get(e.user_id, {}).pop(c, None)  # came back to it: no longer a swipe-away
-                if learn:
+                if step:
                     self._step(e, positive=True)
             elif is_rejection(e):
                 if c not in self.history.get(e.user_id, {}):
@@ -316,7 +320,7 @@ class FeedModel:
                     rej[c] = e.ts
                     while len(rej) > MAX_REJECTIONS:
                         rej.pop(next(iter(rej)))
-                if learn:
+                if step:
                     self._step(e, positive=False)
             self.online_events += 1
 

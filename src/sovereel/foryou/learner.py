@@ -8,6 +8,9 @@
   notices a new CURRENT version and swaps it in (built aside, events since its cut-off replayed, then one
   reference swap), so no request fails and none sees half a model. With `train_every_s` it also trains on the
   schedule, by the same rule as the trainer process (`training.train_if_due`).
+- Split layout: in the scaled layout one `sovereel learner` process per region does the learning and tells
+  `applied` what it applied (`foryou.delta` publishes it); API processes build their `Learner` the same way but
+  feed it the learner's deltas (`foryou.replica`) instead of raw events, so they never take a gradient step.
 - Governance: `ModelGate` refuses, and logs, any version that is unsigned, tampered or from another region
   without a recorded export licence, at start-up and on every swap.
 """
@@ -18,6 +21,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from sovereel.events.bus.interface import Message
 from sovereel.events.dedupe import AppliedIds, newest_outbox_id
@@ -26,7 +30,7 @@ from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import default_text_embedder
 from sovereel.foryou.event_rows import durations_of, model_events
-from sovereel.foryou.live_state import RegionFeedState, signals_from_message
+from sovereel.foryou.live_state import RegionFeedState, Signal, signals_from_message
 from sovereel.foryou.model_gate import ModelGate
 from sovereel.foryou.readers import profile_signals, video_infos
 from sovereel.foryou.scorer import LockedScorer
@@ -38,11 +42,24 @@ from sovereel.storage.db import RegionDB
 log = logging.getLogger(__name__)
 
 
+class LearnerHeld(RuntimeError):
+    """An event reached a learner that is stopping (the bus redelivers it)."""
+
+
+class AppliedListener(Protocol):
+    """Told, in order, what the learner applied (the learner process's delta publisher)."""
+
+    def signals(self, message_id: int, signals: list[Signal]) -> None: ...
+    def reset(self, message_id: int, user_id: str) -> None: ...
+
+
 class Learner:
     """Owns the serving model and the live state of one region; fed by the bus."""
 
-    def __init__(self, db: RegionDB, region_dir: Path, keys: RegionKeys | None = None) -> None:
+    def __init__(self, db: RegionDB, region_dir: Path, keys: RegionKeys | None = None, *, serving: bool = True) -> None:
+        """`serving=False`: the learner process, which answers no requests and so keeps no text index."""
         self.db = db
+        self.serving = serving
         self.region_dir = region_dir
         self.gate = ModelGate(db, region_dir, keys)  # every version is checked (and refusals logged) before use
         self.registry: ModelRegistry = self.gate.registry
@@ -58,6 +75,8 @@ class Learner:
         self._text_thread: threading.Thread | None = None
         self.last_event_at = 0.0  # when the newest applied event reached the learner (for lag measurements)
         self.applied_ids = AppliedIds()
+        self.applied: AppliedListener | None = None
+        self._held = False
 
     def _load_current(self) -> FeedModel:
         version = self.registry.current()
@@ -84,6 +103,8 @@ class Learner:
             self.scorer.model.observe(model_events([s for s in signals if s.at > trained_to], self._durations))
         self.state.apply(signals)
         self.recommender.scorer = self.scorer  # rebuild the item index over the replayed vectors
+        if not self.serving:
+            return
         # Embedding a large catalogue's captions takes a while: the content source fills in as it goes.
         self._text_thread = threading.Thread(
             target=self.recommender.index_texts,
@@ -95,27 +116,65 @@ class Learner:
 
     def on_message(self, msg: Message) -> None:
         """Apply one bus message: online learning happens here (a redelivered message is ignored)."""
+        if self._held:
+            raise LearnerHeld("the learner is stopping: this event is left for the next one")
+        if msg.id and msg.id <= self.applied_ids.floor and self.applied is not None:
+            # Replayed from the database at start, so not applied again; but the servers following this learner
+            # may not have it (it came while the previous learner was stopping): tell them, they deduplicate.
+            self._tell(msg)
+            return
         if msg.id and not self.applied_ids.first_time(msg.id):
             return
         if msg.topic == "feed.profile_reset":
-            user_id = str(msg.payload["user_id"])
-            self.state.forget_user(user_id)
-            with self.scorer.lock:
-                self.scorer.apply_pending()  # what came before the reset is forgotten with it
-                self.scorer.model.forget_user(user_id)
+            self.forget(str(msg.payload["user_id"]))
+            if self.applied is not None:
+                self.applied.reset(msg.id, str(msg.payload["user_id"]))
             return
         if msg.topic == "video.ready":
             self._describe(str(msg.payload["video_id"]))
             return
         if msg.topic == "video.moderated":
-            self.recommender.index_texts({v.id: v for v in video_infos(self.db)})  # forgets removed videos
+            if self.serving:
+                self.recommender.index_texts({v.id: v for v in video_infos(self.db)})  # forgets removed videos
             return
         signals = signals_from_message(msg.topic, msg.payload)
         if not signals:
             return
+        self.apply_signals(signals)
+        if self.applied is not None:
+            self.applied.signals(msg.id, signals)
+
+    def _tell(self, msg: Message) -> None:
+        if self.applied is None:
+            return
+        if msg.topic == "feed.profile_reset":
+            self.applied.reset(msg.id, str(msg.payload["user_id"]))
+        elif signals := signals_from_message(msg.topic, msg.payload):
+            self.applied.signals(msg.id, signals)
+
+    def hold(self) -> None:
+        """Refuse further events (they are redelivered to the next learner): the learner process is stopping."""
+        self._held = True
+
+    def apply_signals(self, signals: list[Signal], *, learn: bool = True) -> None:
+        """Fold signals into the live state and the model; `learn=False` (a replica) skips the gradient steps,
+        whose rows come from the learner process instead."""
         self.state.apply(signals)
-        self.scorer.observe(model_events(signals, self._durations))
+        events = model_events(signals, self._durations)
+        if learn:
+            self.scorer.observe(events)
+        else:
+            with self.scorer.lock:
+                self.scorer.apply_pending()
+                self.scorer.model.observe(events, learn=False)
         self.last_event_at = time.time()
+
+    def forget(self, user_id: str) -> None:
+        """A profile reset: the viewer's recent history and vector no longer steer their feed."""
+        self.state.forget_user(user_id)
+        with self.scorer.lock:
+            self.scorer.apply_pending()  # what came before the reset is forgotten with it
+            self.scorer.model.forget_user(user_id)
 
     def _describe(self, video_id: str) -> None:
         videos = {v.id: v for v in video_infos(self.db)}
@@ -125,7 +184,8 @@ class Learner:
         self._durations[video_id] = info.duration_s
         with self.scorer.lock:
             self.scorer.model.describe([info])
-        self.recommender.index_texts(videos)  # embeds only what is new; forgets deleted videos
+        if self.serving:
+            self.recommender.index_texts(videos)  # embeds only what is new; forgets deleted videos
 
     def swap_to(self, version: str) -> None:
         """Check and load a saved version, catch it up on events after its training cut-off, then serve it."""

@@ -3,7 +3,8 @@
 The consumers come to life at different moments (the learner with the runtime, the feed snapshot with the
 app, a media worker when one is started), so each is connected where it is built, by `connect`, from the one
 table below. `events.topics` names the consumers of each topic; tests/backends/test_topics.py checks that it
-agrees with this table.
+agrees with this table. A prefix of a live topic (`events.topics.LIVE_TOPICS`: the learner's deltas) is
+listened to (`Bus.listen`: every process its own copy, from now on) instead of subscribed to.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from __future__ import annotations
 from typing import Literal
 
 from sovereel.events.bus.interface import Bus, Handler
+from sovereel.events.topics import LIVE_TOPICS
 from sovereel.telemetry import timed_consumer
 
-Consumer = Literal["learner", "feed_snapshot", "media_worker", "inbox", "analytics"]
+Consumer = Literal["learner", "feed_replica", "feed_snapshot", "media_worker", "inbox", "analytics"]
 
 SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
+    # In the scaled layout only the `sovereel learner` process connects it (one durable consumer per region).
     "learner": ("watch.", "social.", "feed.", "video.ready", "video.moderated"),
+    # API processes of the scaled layout: the learner's deltas instead of raw events; catalogue changes they read
+    # from the database themselves.
+    "feed_replica": ("foryou.", "video.ready", "video.moderated"),
     # Any change to a video (ready, deleted, moderated, a creator suspended) re-reads it into the feed snapshot.
     "feed_snapshot": ("video.",),
     # A new upload wakes the transcode threads at once; they poll as well, so a lost wake-up only delays.
@@ -29,7 +35,7 @@ SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
 }
 """Topic prefixes each consumer subscribes to (a prefix matches every topic starting with it)."""
 
-TIMED: frozenset[Consumer] = frozenset({"learner"})
+TIMED: frozenset[Consumer] = frozenset({"learner", "feed_replica"})
 """Consumers whose delivery lag and count are exported as metrics (`telemetry.timed_consumer`)."""
 
 
@@ -38,7 +44,15 @@ def connect(bus: Bus, consumer: Consumer, handler: Handler) -> None:
     if consumer in TIMED:
         handler = timed_consumer(consumer, handler)
     for prefix in SUBSCRIPTIONS[consumer]:
-        bus.subscribe(prefix, handler)
+        if is_live(prefix):
+            bus.listen(prefix, handler)
+        else:
+            bus.subscribe(prefix, handler)
+
+
+def is_live(prefix: str) -> bool:
+    """Whether a prefix names live topics (never both kinds: a prefix of a live topic matches no stored one)."""
+    return any(name.startswith(prefix) for name in LIVE_TOPICS)
 
 
 def subscribers(topic: str) -> frozenset[Consumer]:

@@ -1,8 +1,12 @@
-"""The processes of the scaled layout besides the API: the outbox relay and the trainer.
+"""The processes of the scaled layout besides the API: the outbox relay, the learner and the trainer.
 
 - `run_relay`: the only process that reads the outbox and publishes to the bus, so API processes only write
   outbox rows in their transactions. Several relays may run (a spare for failover): JetStream drops the
   copies a second relay publishes, by message id.
+- `run_learner`: the region's one online learner. It consumes the region's events once, through a durable
+  consumer (a restart resumes where it stopped; what it had replayed from the database is not applied twice),
+  and broadcasts what serving needs every `interval_s` (`foryou.delta`); API processes run with
+  `learner_process` on and apply that instead of each learning from every event.
 - `run_trainer`: trains a full For You version on schedule when enough new events came (the one rule,
   `foryou.training.train_if_due`), and publishes it by moving the registry's CURRENT pointer; every serving
   process polls the pointer (`Learner.watch_registry`) and swaps the new version in without a restart.
@@ -16,8 +20,12 @@ import time
 
 from sovereel.events.bus.interface import open_bus
 from sovereel.events.relay import OutboxRelay
+from sovereel.foryou.delta import DeltaPublisher
+from sovereel.foryou.learner import Learner
 from sovereel.foryou.training import train_if_due
 from sovereel.governance.model_registry import ModelRegistry
+from sovereel.governance.signing import region_keys
+from sovereel.runtime.consumers import connect
 from sovereel.settings import Settings
 from sovereel.storage.db import open_region_db
 
@@ -37,6 +45,51 @@ def run_relay(settings: Settings, stop: threading.Event, interval_s: float = 0.1
     relay.stop()
     bus.close()
     db.dispose()
+
+
+LEARNER_CONSUMER = "learner"  # the durable consumer's name when SOVEREEL_BUS_CONSUMER is empty
+
+
+class LearnerProcess:
+    """The region's one online learner, as a process of the scaled layout (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.bus_url == "memory://":
+            raise SystemExit(
+                "`sovereel learner` serves other processes over a shared bus: set SOVEREEL_BUS_URL=nats://…"
+            )
+        self.db = open_region_db(settings)
+        consumer = settings.bus_consumer or LEARNER_CONSUMER
+        self.bus = open_bus(settings.bus_url, region=settings.region, consumer=consumer)
+        self.learner = Learner(self.db, settings.region_dir, region_keys(settings), serving=False)
+        self.learner.bootstrap()
+        self.publisher = DeltaPublisher(self.learner, self.bus)
+        connect(self.bus, "learner", self.learner.on_message)
+        self.learner.watch_registry()  # new versions are swapped in here too; the rows their replay touched ship
+        log.info("learner for region %s listening through durable consumer %r", settings.region, consumer)
+
+    def run(self, stop: threading.Event, interval_s: float = 0.15) -> None:
+        """Broadcast a delta every `interval_s` until `stop` is set, then stop cleanly and close."""
+        # The first delta ships what the start-up replay touched: the servers replayed the same log, so it only
+        # settles differences between the moments each one read it.
+        while not stop.wait(interval_s):
+            try:
+                self.publisher.flush()
+            except Exception:
+                log.exception("publishing a For You delta failed")
+        # Stop taking events (held ones are redelivered to the next learner), then ship what was applied: every
+        # event this learner acknowledged reaches the servers.
+        self.learner.hold()
+        time.sleep(interval_s)  # a handler already running finishes
+        self.publisher.flush()
+        self.bus.close()  # the durable consumer keeps its position: unacknowledged events come again after a restart
+        self.learner.stop()
+        self.db.dispose()
+
+
+def run_learner(settings: Settings, stop: threading.Event, interval_s: float = 0.15) -> None:
+    """Learn from the region's events and broadcast deltas until `stop` is set."""
+    LearnerProcess(settings).run(stop, interval_s)
 
 
 def run_trainer(settings: Settings, stop: threading.Event, every_s: float, min_new_events: int = 100) -> None:

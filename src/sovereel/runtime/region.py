@@ -12,6 +12,7 @@ from sovereel.events.bus.interface import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
 from sovereel.foryou.impression_writer import ImpressionWriter
 from sovereel.foryou.learner import Learner
+from sovereel.foryou.replica import DeltaReplica
 from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
 from sovereel.runtime.analytics import AnalyticsConsumer
@@ -32,6 +33,7 @@ class RegionRuntime:
     bus: Bus
     relay: OutboxRelay
     learner: Learner
+    replica: DeltaReplica | None = None  # the split layout: follows the region's learner process
     background: list[object] = field(default_factory=list)
     hot: HotState = field(default_factory=lambda: open_hot_state("memory://"))
     inbox: InboxHub = field(default_factory=InboxHub)  # this process's open inbox streams, woken from the bus
@@ -98,7 +100,12 @@ def open_runtime(
         bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
     learner = Learner(db, settings.region_dir, region_keys(settings))
     learner.bootstrap()
-    connect(bus, "learner", learner.on_message)
+    replica = None
+    if settings.learner_process:  # one learner per region learns; this process applies what it publishes
+        replica = DeltaReplica(learner)
+        connect(bus, "feed_replica", replica.on_message)
+    else:
+        connect(bus, "learner", learner.on_message)
     inbox = InboxHub()
     connect(bus, "inbox", inbox.on_message)
     connect(bus, "analytics", AnalyticsConsumer(db).on_message)
@@ -109,6 +116,7 @@ def open_runtime(
         bus=bus,
         relay=OutboxRelay(db, bus),
         learner=learner,
+        replica=replica,
         hot=open_hot_state(settings.hot_state_url, region=settings.region),
         inbox=inbox,
     )

@@ -1,9 +1,11 @@
 """`sovereel up`: the scaled layout on one machine, supervised.
 
 It starts, each as its own process: the API (uvicorn with N worker processes on one port), the outbox relay,
-the media worker and the trainer. API processes only write outbox rows; the relay publishes them to NATS,
-and every API process's learner reads every event through its own consumer. A child that dies is restarted
-with backoff; Ctrl-C (SIGINT) or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace period).
+the learner, the media worker and the trainer. API processes only write outbox rows; the relay publishes them to
+NATS; the learner alone learns from every event (one durable consumer for the region) and publishes deltas that
+every API process applies (`learner_process`), so learning costs the same with 1 or N API processes. A child that
+dies is restarted with backoff; Ctrl-C (SIGINT) or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace
+period).
 """
 
 from __future__ import annotations
@@ -83,13 +85,16 @@ def plan(
         **env,
         "SOVEREEL_RUN_WORKERS": "false",  # the media worker is its own process
         "SOVEREEL_TRAIN_EVERY_S": "0",  # and so is the trainer; API processes swap in what it publishes
-        "SOVEREEL_BUS_CONSUMER": "",  # a consumer per process: each learner must see every event
+        "SOVEREEL_BUS_CONSUMER": "",  # a consumer per process: each must see every catalogue change
+        "SOVEREEL_LEARNER_PROCESS": "true",  # they follow the learner process instead of learning themselves
     }
+    learner_env = {**env, "SOVEREEL_BUS_CONSUMER": "learner"}  # durable: a restart resumes where it stopped
     api = [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port)]
     api += ["--workers", str(api_workers), "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]
     children = [
         Child("api", api, api_env),
         Child("relay", [py, "-m", "sovereel.cli", "relay"], env),
+        Child("learner", [py, "-m", "sovereel.cli", "learner"], learner_env),
         Child("worker", [py, "-m", "sovereel.cli", "worker", "--threads", str(media_threads)], env),
     ]
     if trainer:
@@ -184,6 +189,10 @@ def run_up(
         base_env=env,
     )
     log.info(
-        "region %s: %d API processes on http://%s:%d, relay, media worker", settings.region, api_workers, host, port
+        "region %s: %d API processes on http://%s:%d, relay, learner, media worker",
+        settings.region,
+        api_workers,
+        host,
+        port,
     )
     return Supervisor(children).run()

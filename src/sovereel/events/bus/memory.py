@@ -15,15 +15,26 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._handlers: list[tuple[str, Handler]] = []
+        self._listeners: list[tuple[str, Handler]] = []  # live topics: a separate table, as on NATS
         self._lock = threading.Lock()
 
     def subscribe(self, topic_prefix: str, handler: Handler) -> None:
         with self._lock:
             self._handlers.append((topic_prefix, handler))
 
-    def publish(self, message: Message) -> None:
+    def listen(self, topic_prefix: str, handler: Handler) -> None:
         with self._lock:
-            handlers = [h for p, h in self._handlers if message.topic.startswith(p)]
+            self._listeners.append((topic_prefix, handler))
+
+    def publish(self, message: Message) -> None:
+        self._deliver(message, self._handlers)
+
+    def broadcast(self, message: Message) -> None:
+        self._deliver(message, self._listeners)
+
+    def _deliver(self, message: Message, table: list[tuple[str, Handler]]) -> None:
+        with self._lock:
+            handlers = [h for p, h in table if message.topic.startswith(p)]
         for handler in handlers:
             # A failing consumer must not block others; consumers are idempotent and see the event log anyway.
             try:
@@ -34,3 +45,4 @@ class InProcessBus:
     def close(self) -> None:
         with self._lock:
             self._handlers.clear()
+            self._listeners.clear()

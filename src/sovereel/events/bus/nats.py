@@ -10,6 +10,9 @@
   the moment the bus was opened (the learner replays older events from the database) and is deleted on
   close, or by the server after an hour of inactivity when the process died.
 - A handler that raises gets the message again (up to `MAX_DELIVER` times): consumers must be idempotent.
+- Live messages (`broadcast` / `listen`: the learner's deltas) go by core NATS on `sovereel-live.<region>.<topic>`,
+  outside the stream: nothing is stored, every process listening gets a copy, and one that was not listening
+  misses it (live topics carry state a process can rebuild from the database).
 
 nats-py is asyncio; the bus runs its own event loop in one background thread so the rest of the code stays
 synchronous, and handlers run in worker threads so a slow one never stalls the connection.
@@ -57,6 +60,11 @@ def filter_for(region: str, topic_prefix: str) -> str:
     if topic_prefix.endswith("."):
         return f"sovereel.{region}.{topic_prefix}>"
     return f"sovereel.{region}.>"  # a partial token cannot be filtered by NATS: the bus filters locally
+
+
+def live_subject(region: str, topic: str) -> str:
+    """Live topics' subjects lie outside the region's stream (`sovereel.<region>.>`), so nothing stores them."""
+    return f"sovereel-live.{region}.{topic}"
 
 
 def consumer_name(base: str, topic_prefix: str) -> str:
@@ -162,6 +170,34 @@ class NatsBus:
         self._consumers.append(name)
         sub = await self._js.pull_subscribe_bind(durable=name, stream=self.stream)
         self._tasks.append(self._loop.create_task(self._pump(sub, topic_prefix, handler)))
+
+    def broadcast(self, message: Message) -> None:
+        """Publish a live message with core NATS (no stream, no acknowledgement, no redelivery)."""
+        self._run(self._nc.publish(live_subject(self.region, message.topic), encode(message)))
+
+    def listen(self, topic_prefix: str, handler: Handler) -> None:
+        """Hand every live message whose topic starts with `topic_prefix` to `handler`, in order, from now on."""
+        self._run(self._listen(topic_prefix, handler))
+
+    async def _listen(self, topic_prefix: str, handler: Handler) -> None:
+        wild = f"sovereel-live.{self.region}.{topic_prefix}>" if topic_prefix.endswith(".") else None
+        sub = await self._nc.subscribe(wild or f"sovereel-live.{self.region}.>")
+
+        async def pump() -> None:
+            async for raw in sub.messages:
+                try:
+                    message = decode(raw.data)
+                except (ValueError, KeyError, TypeError):
+                    log.error("dropping an undecodable live message on %s", raw.subject)
+                    continue
+                if not message.topic.startswith(topic_prefix):
+                    continue
+                try:  # one at a time, in order: a handler applies deltas that build on each other
+                    await asyncio.to_thread(handler, message)
+                except Exception:
+                    log.exception("handler for live %s failed on message %s", topic_prefix, message.id)
+
+        self._tasks.append(self._loop.create_task(pump()))
 
     async def _pump(self, sub: Any, topic_prefix: str, handler: Handler) -> None:
         while not self._closing:
