@@ -101,6 +101,30 @@ def test_a_failing_handler_does_not_stop_other_subscribers(bus: Bus) -> None:
     assert wait_for(lambda: inbox.ids() == [1, 2])
 
 
+def test_a_live_message_reaches_every_listener_in_order_and_never_a_subscriber(bus_url: str, region: str) -> None:
+    # Two processes listening (two bus connections), as two API processes follow one learner.
+    listeners = [open_bus(bus_url, region=region), open_bus(bus_url, region=region)] if bus_url != "memory://" else []
+    buses = listeners or [open_bus(bus_url, region=region)]
+    sender = buses[0]
+    try:
+        inboxes = [Inbox() for _ in buses]
+        stored = Inbox()
+        for b, inbox in zip(buses, inboxes, strict=True):
+            b.listen("foryou.", inbox)
+            b.subscribe("foryou.", stored)  # live messages are not events: no stream consumer sees them
+        for i in range(1, 51):
+            sender.broadcast(Message(id=i, topic="foryou.delta", payload={"part": i}, created_at=1.0))
+        assert wait_for(lambda: all(inbox.ids() == list(range(1, 51)) for inbox in inboxes))
+        assert inboxes[0].items[0] == Message(id=1, topic="foryou.delta", payload={"part": 1}, created_at=1.0)
+        sender.publish(Message(id=99, topic="foryou.other", payload={}))  # and stored events reach no listener
+        assert wait_for(lambda: stored.ids() == [99] * len(buses))
+        time.sleep(0.2)
+        assert all(len(inbox.ids()) == 50 for inbox in inboxes)
+    finally:
+        for b in buses:
+            b.close()
+
+
 @pytest.mark.nats
 def test_nats_durable_consumer_resumes_after_a_restart_and_redelivers_failures() -> None:
     require(nats_available(), f"NATS with JetStream is not reachable at {NATS_URL}")

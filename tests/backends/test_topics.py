@@ -26,8 +26,9 @@ from sovereel.actions.safety_settings import do_answer_follow_request, do_update
 from sovereel.actions.social import do_comment, do_follow, do_like, do_share, do_unfollow, do_unlike
 from sovereel.actions.videos import do_delete_video
 from sovereel.events import kinds, topics
+from sovereel.events.live import broadcast
 from sovereel.events.outbox import emit
-from sovereel.events.topics import TOPICS, TopicName
+from sovereel.events.topics import LIVE_TOPICS, TOPICS, TopicName
 from sovereel.runtime.consumers import SUBSCRIPTIONS, subscribers
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import ModerationNotice, OutboxMessage, User, Video
@@ -84,9 +85,26 @@ def test_topic_names_the_registry_the_table_and_the_emit_overloads_agree() -> No
 def test_the_consumers_each_topic_names_are_the_ones_subscribed() -> None:
     for name, topic in TOPICS.items():
         assert set(topic.consumed_by) == subscribers(name), name
+    for name, live in LIVE_TOPICS.items():
+        assert set(live.consumed_by) == subscribers(name), name
+        assert name not in TOPICS and not any(t.startswith(name.split(".")[0] + ".") for t in TOPICS), name
     for consumer, prefixes in SUBSCRIPTIONS.items():
         for prefix in prefixes:
-            assert any(name.startswith(prefix) for name in TOPICS), f"{consumer} listens to {prefix!r}: no such topic"
+            known = any(name.startswith(prefix) for name in (*TOPICS, *LIVE_TOPICS))
+            assert known, f"{consumer} listens to {prefix!r}: no such topic"
+
+
+def test_live_topics_are_declared_with_their_publishers_and_broadcast_refuses_others() -> None:
+    table = topics.__doc__ or ""
+    for name, live in LIVE_TOPICS.items():
+        assert name in table and live.payload.__name__ in table
+        for module in live.published_by:
+            source = (SRC / Path(*module.split(".")[1:])).with_suffix(".py").read_text()
+            assert f'"{name}"' in source and "broadcast(" in source, f"{module} does not broadcast {name}"
+    with pytest.raises(ValueError, match="unknown live topic"):
+        broadcast(None, "foryou.other", {}, number=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="declared"):
+        broadcast(None, "foryou.delta", {"part": 1}, number=1)  # type: ignore[arg-type]
 
 
 def test_emit_refuses_an_undeclared_topic_or_other_fields() -> None:

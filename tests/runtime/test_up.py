@@ -38,16 +38,19 @@ def test_up_explains_what_a_scaled_layout_needs(tmp_path: Path) -> None:
     assert "SOVEREEL_BUS_URL=nats://" in proc.stderr
 
 
-def test_the_plan_keeps_relay_training_and_media_out_of_the_api(tmp_path: Path) -> None:
+def test_the_plan_keeps_relay_learning_training_and_media_out_of_the_api(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, region="eu", bus_url=NATS_URL, hot_state_url=REDIS_URL)
     children = {c.name: c for c in plan(settings, host="127.0.0.1", port=9000, api_workers=3, media_threads=2,
                                         trainer=True, base_env={})}  # fmt: skip
-    assert set(children) == {"api", "relay", "worker", "trainer"}
+    assert set(children) == {"api", "relay", "learner", "worker", "trainer"}
     api = children["api"]
     assert api.argv[api.argv.index("--workers") + 1] == "3"
     assert api.env["SOVEREEL_RUN_RELAY"] == "false" and api.env["SOVEREEL_RUN_WORKERS"] == "false"
     assert api.env["SOVEREEL_TRAIN_EVERY_S"] == "0" and api.env["SOVEREEL_BUS_CONSUMER"] == ""
     assert children["relay"].argv[-1] == "relay"
+    # One learner per region, on a durable consumer; the API processes follow its deltas instead of learning.
+    assert api.env["SOVEREEL_LEARNER_PROCESS"] == "true"
+    assert children["learner"].argv[-1] == "learner" and children["learner"].env["SOVEREEL_BUS_CONSUMER"] == "learner"
     assert children["worker"].env["SOVEREEL_REGION"] == "eu"
 
 
@@ -101,7 +104,8 @@ def test_up_runs_supervises_and_stops_the_scaled_layout(tmp_path: Path) -> None:
 
         assert poll(serving, timeout_s=240, every_s=1.0), (tmp_path / "up.log").read_text()[-4000:]
         children = {" ".join(c.cmdline()[2:4]): c for c in psutil.Process(up.pid).children()}
-        assert {"uvicorn --factory", "sovereel.cli relay", "sovereel.cli worker"} <= set(children)
+        expected = {"uvicorn --factory", "sovereel.cli relay", "sovereel.cli learner", "sovereel.cli worker"}
+        assert expected <= set(children)
         api_workers = [c for c in children["uvicorn --factory"].children() if "spawn_main" in " ".join(c.cmdline())]
         assert len(api_workers) == 2
         # Metrics are summed over both API processes (a new connection each time: the kernel spreads them).
