@@ -174,7 +174,9 @@ def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api") -
             like = (v, vid) not in liked
             liked.add((v, vid))
             if via == "db":
-                rows = [WatchEvent(e["client_id"], e["kind"], e["video_id"], e["ts"] / 1e3, e["watched_s"]) for e in batch]
+                rows = [
+                    WatchEvent(e["client_id"], e["kind"], e["video_id"], e["ts"] / 1e3, e["watched_s"]) for e in batch
+                ]
                 sent += do_record_events(db, user_id=viewer_ids[v], events=rows).accepted
                 if like:
                     do_like(db, user_id=viewer_ids[v], video_id=vid)

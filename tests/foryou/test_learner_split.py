@@ -25,7 +25,11 @@ from sovereel.actions.social import do_like
 from sovereel.actions.watch import WatchEvent, do_record_events
 from sovereel.api.app import create_app
 from sovereel.events.bus.interface import Message
+from sovereel.events.bus.memory import InProcessBus
 from sovereel.feed.model import Event as ModelEvent
+from sovereel.foryou.delta import DeltaPublisher
+from sovereel.foryou.learner import Learner
+from sovereel.foryou.replica import DeltaReplica
 from sovereel.runtime.processes import LearnerProcess
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings
@@ -34,7 +38,6 @@ from tests.support.foryou import deliver, seed_ready_videos
 from tests.support.scale import NATS_URL, delete_stream, nats_available, unique_region, wait_for
 from tests.support.settings import make_settings, require
 
-pytestmark = [pytest.mark.nats, pytest.mark.slow]
 TOPICS = ("cooking", "travel", "pets", "dance")
 
 
@@ -131,6 +134,8 @@ def _finish(rt: RegionRuntime, user_id: str, video_id: str) -> None:
     assert do_record_events(rt.db, user_id=user_id, events=events).accepted == 3
 
 
+@pytest.mark.nats
+@pytest.mark.slow
 def test_one_learner_changes_every_servers_next_page_and_servers_never_learn(split: Split) -> None:
     one, two = split.servers
     learner = RunningLearner(split.settings)
@@ -175,6 +180,8 @@ def test_one_learner_changes_every_servers_next_page_and_servers_never_learn(spl
         learner.stop()
 
 
+@pytest.mark.nats
+@pytest.mark.slow
 def test_a_restarted_learner_resumes_from_its_durable_consumer_without_applying_twice(split: Split) -> None:
     one = split.servers[0]
     first = RunningLearner(split.settings)
@@ -213,3 +220,34 @@ def test_a_restarted_learner_resumes_from_its_durable_consumer_without_applying_
             assert server.steps == []
     finally:
         second.stop()
+
+
+def test_a_large_delta_is_cut_into_parts_a_gap_is_counted_and_rows_of_another_version_are_left_out(
+    sqlite_rt: RegionRuntime,
+) -> None:
+    # The learner's side and a server's side on the in-process bus: the same code, without NATS.
+    bus = InProcessBus()
+    publisher = DeltaPublisher(sqlite_rt.learner, bus)
+    server = Learner(sqlite_rt.db, sqlite_rt.settings.region_dir)
+    server.bootstrap()
+    replica = DeltaReplica(server)
+    bus.listen("foryou.", replica.on_message)
+    model = sqlite_rt.learner.scorer.model
+    keys: list[str | int] = [f"u{i}" for i in range(5000)]  # a swap's replay can touch this many rows at once
+    vectors = np.random.default_rng(1).normal(size=(len(keys), model.config.dim)).astype(np.float32)
+    model.users.assign(keys, vectors, 0.0)
+    parts = publisher.flush()
+    assert parts > 1  # each part stays well under a NATS message's 1 MiB
+    assert replica.deltas == parts and replica.gaps == 0
+    mine, _ = model.users.lookup(keys)
+    theirs, present = server.scorer.model.users.lookup(keys)
+    assert present.all() and np.array_equal(mine, theirs)
+    assert publisher.flush() == 0  # nothing new: nothing sent
+
+    publisher.part += 1  # a delta lost on the way
+    model.users.assign(["u1"], np.ones((1, model.config.dim)), 0.0)
+    model.base_version = "another"  # and the learner has swapped to a version this server does not serve yet
+    assert publisher.flush() == 1
+    assert replica.gaps == 1 and replica.rows_skipped == 1
+    assert not np.array_equal(server.scorer.model.users.get("u1"), np.ones(model.config.dim, dtype=np.float32))
+    server.stop()

@@ -83,6 +83,10 @@ def region_snapshot(rt: RegionRuntime) -> dict[str, Any]:
         "last_event_age_s": max(0.0, now - learner.last_event_at) if learner.last_event_at else -1.0,
         "duplicates": learner.applied_ids.duplicates,
         "applied": learner.state.applied,
+        # The split layout: deltas of the region's learner process this process applied, missed, or could not use.
+        "deltas": rt.replica.deltas if rt.replica else 0,
+        "delta_gaps": rt.replica.gaps if rt.replica else 0,
+        "delta_rows_skipped": rt.replica.rows_skipped if rt.replica else 0,
     }
 
 
@@ -142,6 +146,21 @@ class RegionCollector(Collector):
             "sovereel_learner_duplicates_ignored",
             "Redelivered bus messages this process's learner recognised and skipped.",
             snap["duplicates"],
+        )
+        yield gauge(
+            "sovereel_foryou_deltas_applied",
+            "Deltas of the region's learner process this API process applied (0 unless SOVEREEL_LEARNER_PROCESS).",
+            snap["deltas"],
+        )
+        yield gauge(
+            "sovereel_foryou_deltas_missed",
+            "Deltas of the learner process that never reached this process (a gap in their numbering).",
+            snap["delta_gaps"],
+        )
+        yield gauge(
+            "sovereel_foryou_delta_rows_skipped",
+            "Embedding rows of another model version than the one served here (during a swap), left out.",
+            snap["delta_rows_skipped"],
         )
 
 

@@ -26,11 +26,16 @@ from sovereel.foryou.learner import Learner
 from sovereel.foryou.live_state import Signal
 
 TOPIC = "foryou.delta"
-# One core NATS message carries at most 1 MiB by default: a row is 32 floats (~180 bytes in base64 with its id),
-# an op ~170 bytes of JSON, so a part holds at most this many of each. A model swap's first delta (every row the
-# replay touched) is split into several parts.
-MAX_ROWS = 2000
-MAX_OPS = 2500
+# One core NATS message carries at most 1 MiB by default. A part holds about 250 kB of ops (~170 bytes of JSON
+# each) and 250 kB of rows of each table (a row of `dim` floats is dim * 16/3 bytes of base64, plus its id), so it
+# stays well under that. A model swap's first delta (every row the replay touched) is cut into several parts.
+MAX_OPS = 1500
+PART_ROW_BYTES = 250_000
+
+
+def rows_per_part(dim: int) -> int:
+    """How many rows of `dim` floats one part carries per table."""
+    return max(1, PART_ROW_BYTES // (dim * 16 // 3 + 40))
 
 
 def encode_rows(keys: list[str], vectors: Any) -> RowBatch:
@@ -124,4 +129,5 @@ class DeltaPublisher:
 
 def _row_parts(batch: SyncBatch) -> list[RowBatch]:
     keys = [str(k) for k in batch.keys]
-    return [encode_rows(keys[a : a + MAX_ROWS], batch.vectors[a : a + MAX_ROWS]) for a in range(0, len(keys), MAX_ROWS)]
+    step = rows_per_part(int(batch.vectors.shape[1]) if batch.vectors.ndim == 2 else 1)
+    return [encode_rows(keys[a : a + step], batch.vectors[a : a + step]) for a in range(0, len(keys), step)]
