@@ -92,7 +92,7 @@ def served_events(client: httpx.Client, headers: dict[str, str]) -> int:
     return max((online_events(it["reason"]["model_version"]) for it in items), default=0)
 
 
-def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api") -> dict[str, Any]:
+def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api", per_batch: int = 3) -> dict[str, Any]:
     region = unique_region()
     data = tmp / f"{mode}-{apis}"
     overrides = {"region": region, "data_dir": str(data), "environment": "test", "rate_limits": "false"}
@@ -153,7 +153,8 @@ def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api") -
         time.sleep(IDLE_S)
         idle_rate = {k: (v - idle_from[k]) / IDLE_S for k, v in lay.cpu().items()}
 
-        # The load: batches of 10 watch events and a like, round robin over viewers and API processes.
+        # The load: batches of watch events (3 per video, a progress) and a like, round robin over viewers and API
+        # processes.
         rng = random.Random(7)
         sent, started, cpu0 = 0, time.monotonic(), lay.cpu()
         liked: set[tuple[int, str]] = set()
@@ -162,7 +163,7 @@ def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api") -
             v = k % len(viewers)
             client = clients[k % apis]
             batch: list[dict[str, Any]] = []
-            for _ in range(3):
+            for _ in range(per_batch):
                 vid = rng.choice(videos)
                 done = rng.random() < 0.5
                 ts = int(time.time() * 1000)
@@ -226,6 +227,7 @@ def run_config(mode: str, apis: int, events: int, tmp: Path, via: str = "api") -
         db.dispose()
         return {
             "via": via,
+            "events_per_batch": 3 * per_batch + 1,
             "mode": mode,
             "api_processes": apis,
             "events": sent,
@@ -244,6 +246,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--apis", default="1,2")
     parser.add_argument("--modes", default="split,each")
+    parser.add_argument("--videos-per-batch", type=int, default=3, help="videos per event batch (3 events each)")
     parser.add_argument("--via", choices=("api", "db"), default="api", help="send events through the API or not")
     parser.add_argument("--out", type=Path, default=Path("bench/results/learner_split.json"))
     args = parser.parse_args()
@@ -251,7 +254,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes.split(","):
             for apis in (int(n) for n in args.apis.split(",")):
-                result = run_config(mode, apis, args.events, Path(tmp), args.via)
+                result = run_config(mode, apis, args.events, Path(tmp), args.via, args.videos_per_batch)
                 print(json.dumps(result), flush=True)
                 results.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

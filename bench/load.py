@@ -292,7 +292,8 @@ def make_clip(path: Path) -> Path:
 
 
 def learner_lag(base: str) -> dict[str, float | None]:
-    """Commit → applied by the online learner, from the `sovereel_event_lag_seconds` histogram at /metrics.
+    """Commit → applied by the online learner, from the `sovereel_event_lag_seconds` histogram at /metrics (in
+    the scaled layout, commit → applied by the API process from the learner process's delta: `feed_replica`).
 
     Quantiles are interpolated within the histogram's buckets (so they are as coarse as the buckets)."""
     try:
@@ -301,7 +302,8 @@ def learner_lag(base: str) -> dict[str, float | None]:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "count": None}
     buckets: dict[float, float] = {}
     for line in text.splitlines():
-        if line.startswith("sovereel_event_lag_seconds_bucket{") and 'consumer="learner"' in line:
+        followed = 'consumer="learner"' in line or 'consumer="feed_replica"' in line
+        if line.startswith("sovereel_event_lag_seconds_bucket{") and followed:
             le = line.split('le="', 1)[1].split('"', 1)[0]
             bound = float("inf") if le == "+Inf" else float(le)
             buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])

@@ -15,11 +15,12 @@ from sovereel.events.bus.interface import Bus, Message
 from sovereel.events.topics import LIVE_TOPICS
 
 
-def broadcast(bus: Bus, topic: str, payload: Mapping[str, Any], *, number: int) -> None:
-    """Send `payload` on the live `topic` to every process listening now; `number` becomes the message id."""
+def broadcast(bus: Bus, topic: str, payload: Mapping[str, Any], *, number: int, created_at: float = 0.0) -> None:
+    """Send `payload` on the live `topic` to every process listening now; `number` becomes the message id and
+    `created_at` its time (default now; a delta gives its oldest event's commit time, so lag is end to end)."""
     declared = LIVE_TOPICS.get(topic)
     if declared is None:
         raise ValueError(f"unknown live topic {topic!r}: declare it in sovereel.events.topics.LIVE_TOPICS")
     if set(payload) != declared.fields:
         raise ValueError(f"{topic} payload has {sorted(payload)}; declared: {sorted(declared.fields)}")
-    bus.broadcast(Message(id=number, topic=topic, payload=dict(payload), created_at=time.time()))
+    bus.broadcast(Message(id=number, topic=topic, payload=dict(payload), created_at=created_at or time.time()))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sovereel.events.bus.interface import Bus
+from sovereel.events.bus.interface import Bus, Message
 from sovereel.events.live import broadcast
 from sovereel.events.topics import DeltaOp, ForYouDelta, RowBatch
 from sovereel.feed.embedding_table import SyncBatch
@@ -85,21 +85,25 @@ class DeltaPublisher:
         self.instance = uuid.uuid4().hex[:12]  # a restarted learner numbers its parts afresh
         self.part = 0
         self._ops: list[DeltaOp] = []
+        self._oldest = 0.0  # commit time of the oldest event in `_ops`: the servers' lag is measured from it
         self._lock = threading.Lock()
         learner.applied = self
 
-    def signals(self, message_id: int, signals: list[Signal]) -> None:
+    def signals(self, msg: Message, signals: list[Signal]) -> None:
         with self._lock:
-            self._ops.extend(_op(message_id, s.kind, s.user_id, s) for s in signals)
+            self._ops.extend(_op(msg.id, s.kind, s.user_id, s) for s in signals)
+            self._oldest = min(self._oldest or msg.created_at, msg.created_at)
 
-    def reset(self, message_id: int, user_id: str) -> None:
+    def reset(self, msg: Message, user_id: str) -> None:
         with self._lock:
-            self._ops.append(_op(message_id, "reset", user_id, None))
+            self._ops.append(_op(msg.id, "reset", user_id, None))
+            self._oldest = min(self._oldest or msg.created_at, msg.created_at)
 
     def flush(self) -> int:
         """Broadcast what was applied since the last flush; returns the number of parts sent (0 when idle)."""
         with self._lock:
             ops, self._ops = self._ops, []
+            oldest, self._oldest = self._oldest, 0.0
         # Ops first, then rows: every op taken here was applied (its steps queued) before it was recorded, so
         # the rows drained below include its steps.
         scorer = self.learner.scorer
@@ -123,7 +127,7 @@ class DeltaPublisher:
                 "users": user_parts[k] if k < len(user_parts) else empty,
                 "items": item_parts[k] if k < len(item_parts) else empty,
             }
-            broadcast(self.bus, TOPIC, delta, number=self.part)
+            broadcast(self.bus, TOPIC, delta, number=self.part, created_at=oldest)
         return n
 
 

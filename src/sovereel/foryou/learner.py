@@ -49,8 +49,8 @@ class LearnerHeld(RuntimeError):
 class AppliedListener(Protocol):
     """Told, in order, what the learner applied (the learner process's delta publisher)."""
 
-    def signals(self, message_id: int, signals: list[Signal]) -> None: ...
-    def reset(self, message_id: int, user_id: str) -> None: ...
+    def signals(self, msg: Message, signals: list[Signal]) -> None: ...
+    def reset(self, msg: Message, user_id: str) -> None: ...
 
 
 class Learner:
@@ -128,7 +128,7 @@ class Learner:
         if msg.topic == "feed.profile_reset":
             self.forget(str(msg.payload["user_id"]))
             if self.applied is not None:
-                self.applied.reset(msg.id, str(msg.payload["user_id"]))
+                self.applied.reset(msg, str(msg.payload["user_id"]))
             return
         if msg.topic == "video.ready":
             self._describe(str(msg.payload["video_id"]))
@@ -142,15 +142,15 @@ class Learner:
             return
         self.apply_signals(signals)
         if self.applied is not None:
-            self.applied.signals(msg.id, signals)
+            self.applied.signals(msg, signals)
 
     def _tell(self, msg: Message) -> None:
         if self.applied is None:
             return
         if msg.topic == "feed.profile_reset":
-            self.applied.reset(msg.id, str(msg.payload["user_id"]))
+            self.applied.reset(msg, str(msg.payload["user_id"]))
         elif signals := signals_from_message(msg.topic, msg.payload):
-            self.applied.signals(msg.id, signals)
+            self.applied.signals(msg, signals)
 
     def hold(self) -> None:
         """Refuse further events (they are redelivered to the next learner): the learner process is stopping."""
