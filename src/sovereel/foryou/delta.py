@@ -87,23 +87,27 @@ class DeltaPublisher:
         self._ops: list[DeltaOp] = []
         self._oldest = 0.0  # commit time of the oldest event in `_ops`: the servers' lag is measured from it
         self._lock = threading.Lock()
+        self.waiting = threading.Event()  # set when ops wait to be sent: the process sends at once when idle
         learner.applied = self
 
     def signals(self, msg: Message, signals: list[Signal]) -> None:
         with self._lock:
             self._ops.extend(_op(msg.id, s.kind, s.user_id, s) for s in signals)
             self._oldest = min(self._oldest or msg.created_at, msg.created_at)
+        self.waiting.set()
 
     def reset(self, msg: Message, user_id: str) -> None:
         with self._lock:
             self._ops.append(_op(msg.id, "reset", user_id, None))
             self._oldest = min(self._oldest or msg.created_at, msg.created_at)
+        self.waiting.set()
 
     def flush(self) -> int:
         """Broadcast what was applied since the last flush; returns the number of parts sent (0 when idle)."""
         with self._lock:
             ops, self._ops = self._ops, []
             oldest, self._oldest = self._oldest, 0.0
+            self.waiting.clear()
         # Ops first, then rows: every op taken here was applied (its steps queued) before it was recorded, so
         # the rows drained below include its steps.
         scorer = self.learner.scorer
