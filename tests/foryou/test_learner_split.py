@@ -182,6 +182,34 @@ def test_one_learner_changes_every_servers_next_page_and_servers_never_learn(spl
 
 @pytest.mark.nats
 @pytest.mark.slow
+def test_an_erased_account_leaves_the_learner_and_every_server(split: Split) -> None:
+    """Erasure is handled by one API process; the learner process and the other server drop the user too."""
+    one, two = split.servers
+    learner = RunningLearner(split.settings)
+    try:
+        viewer = signup(one.client, "gone")
+        viewer_id = one.client.get("/api/me", headers=viewer).json()["id"]
+        liked = next(iter(split.topic_of))
+        do_like(one.rt.db, user_id=viewer_id, video_id=liked)
+        _finish(one.rt, viewer_id, liked)
+        deliver(one.rt)
+        holders = [learner.proc.learner, one.rt.learner, two.rt.learner]
+        assert wait_for(lambda: all(h.state.recent(viewer_id) for h in holders), timeout_s=10)
+
+        r = one.client.request("DELETE", "/api/me", headers=viewer, json={"password": "correct horse battery"})
+        assert r.status_code in (200, 202, 204), r.text
+
+        def gone(h: Learner) -> bool:  # no recent engagements, and a vector of zeros (forget_user's erasure)
+            vector = h.scorer.user_vector(viewer_id)
+            return not h.state.recent(viewer_id) and (vector is None or not np.any(vector))
+
+        assert wait_for(lambda: all(gone(h) for h in holders), timeout_s=10), [gone(h) for h in holders]
+    finally:
+        learner.stop()
+
+
+@pytest.mark.nats
+@pytest.mark.slow
 def test_a_restarted_learner_resumes_from_its_durable_consumer_without_applying_twice(split: Split) -> None:
     one = split.servers[0]
     first = RunningLearner(split.settings)

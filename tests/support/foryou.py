@@ -31,7 +31,7 @@ def seed_ready_videos(rt: RegionRuntime, creators: dict[str, str], per_topic: in
                 s.add(video)
                 s.flush()
                 _attach_caption(s, video)
-                emit(s, "video.ready", {"video_id": vid, "creator_id": creator})
+                emit(s, "video.ready", {"video_id": vid, "creator_id": creator, "sound_id": None})
                 topic_of[vid] = topic
     deliver(rt)
     return topic_of

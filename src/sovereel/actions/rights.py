@@ -24,6 +24,7 @@ from sqlalchemy import Text, cast, delete, func, select, update
 
 from sovereel.actions.sounds import retire_sounds
 from sovereel.errors import Conflict, NotFound, Unauthorized
+from sovereel.events.live import broadcast
 from sovereel.events.outbox import emit
 from sovereel.governance.audit import append_audit, pseudonym
 from sovereel.governance.residency import user_columns
@@ -249,11 +250,10 @@ def do_delete_account(rt: Any, user_id: str, password: str) -> Erasure:
 
 
 def _forget(rt: Any, user_id: str) -> None:
-    """Drop the user from the live model and feed state (saved versions are handled by the next training)."""
-    rt.learner.state.forget_user(user_id)
-    with rt.learner.scorer.lock:
-        rt.learner.scorer.apply_pending()
-        rt.learner.scorer.model.forget_user(user_id)
+    """Drop the user from the live model and feed state (saved versions are handled by the next training): in this
+    process at once, and in every other one (the scaled layout's learner and API processes) through the bus."""
+    rt.learner.forget(user_id)
+    broadcast(rt.bus, "foryou.forget", {"user_id": user_id}, number=0)
 
 
 def _unlink_references(s: Any, user_id: str, subject_hash: str) -> None:

@@ -40,6 +40,7 @@ moment gets a copy (one that was not listening has nothing to catch up on: it re
 | live topic | payload | published by (sovereel.…) | consumed by |
 |---|---|---|---|
 | foryou.delta | ForYouDelta | foryou.delta (`sovereel learner`) | feed_replica (API processes, scaled layout) |
+| foryou.forget | ForYouForget | actions.rights (account erasure) | learner, feed_replica |
 """
 
 from __future__ import annotations
@@ -259,6 +260,14 @@ class RowBatch(TypedDict):
     vectors: str
 
 
+class ForYouForget(TypedDict):
+    """An erased account: every process holding live For You state drops the user now (a process that was not
+    listening rebuilds from the database, where the account's events are already gone). Not an outbox event: the
+    id must not outlive the account in a stored stream."""
+
+    user_id: str
+
+
 class ForYouDelta(TypedDict):
     """What serving needs of what the region's learner applied since its previous delta.
 
@@ -384,6 +393,10 @@ class LiveTopic:
 
 
 LIVE_TOPICS: dict[str, LiveTopic] = {
-    t.name: t for t in (LiveTopic("foryou.delta", ForYouDelta, ("sovereel.foryou.delta",), (_REPLICA,)),)
+    t.name: t
+    for t in (
+        LiveTopic("foryou.delta", ForYouDelta, ("sovereel.foryou.delta",), (_REPLICA,)),
+        LiveTopic("foryou.forget", ForYouForget, (_ACTIONS + "rights",), (_LEARNER, _REPLICA)),
+    )
 }
 """Every live topic, by name."""

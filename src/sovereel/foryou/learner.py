@@ -125,6 +125,9 @@ class Learner:
             return
         if msg.id and not self.applied_ids.first_time(msg.id):
             return
+        if msg.topic == "foryou.forget":  # an erased account (live, not stored: no outbox id, never replayed)
+            self.forget(str(msg.payload["user_id"]))
+            return
         if msg.topic == "feed.profile_reset":
             self.forget(str(msg.payload["user_id"]))
             if self.applied is not None:
@@ -146,6 +149,9 @@ class Learner:
 
     def _tell(self, msg: Message) -> None:
         if self.applied is None:
+            return
+        if msg.topic == "foryou.forget":  # an erased account (live, not stored: no outbox id, never replayed)
+            self.forget(str(msg.payload["user_id"]))
             return
         if msg.topic == "feed.profile_reset":
             self.applied.reset(msg, str(msg.payload["user_id"]))

@@ -38,6 +38,9 @@ class DeltaReplica:
         """The replica's bus handler: deltas, and the catalogue changes every server reads itself."""
         if msg.topic == TOPIC:
             self.apply(cast(ForYouDelta, msg.payload))
+        elif msg.topic == "foryou.forget":
+            with self._lock:
+                self.learner.forget(str(msg.payload["user_id"]))
         elif msg.topic in ("video.ready", "video.moderated"):
             self.learner.on_message(msg)
 

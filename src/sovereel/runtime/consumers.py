@@ -20,7 +20,7 @@ Consumer = Literal["learner", "feed_replica", "feed_snapshot", "media_worker", "
 SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     # Online learning and the live state: watch events and interactions; profile resets; new and moderated videos.
     # In the scaled layout only the `sovereel learner` process connects it (one durable consumer per region).
-    "learner": ("watch.", "social.", "feed.", "video.ready", "video.moderated"),
+    "learner": ("watch.", "social.", "feed.", "video.ready", "video.moderated", "foryou.forget"),
     # API processes of the scaled layout: the learner's deltas instead of raw events; catalogue changes they read
     # from the database themselves.
     "feed_replica": ("foryou.", "video.ready", "video.moderated"),
