@@ -1,0 +1,39 @@
+"""Serving speed-ups must not change a single served page: the golden world's pages against those served before."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from sovereel.feed.model import FeedModel
+from tests.support.golden_feed import GOLDEN_DIR, GoldenWorld
+
+
+def _first_difference(want: Any, got: Any, where: str = "") -> str:
+    if isinstance(want, dict) and isinstance(got, dict):
+        for key in sorted(set(want) | set(got)):
+            if want.get(key) != got.get(key):
+                return _first_difference(want.get(key), got.get(key), f"{where}.{key}")
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        for i, (a, b) in enumerate(zip(want, got, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{where}[{i}]")
+    return f"{where}: {str(want)[:200]} != {str(got)[:200]}"
+
+
+def test_every_served_page_is_the_golden_one() -> None:
+    world = GoldenWorld(FeedModel.load(GOLDEN_DIR / "model"))
+    with gzip.open(GOLDEN_DIR / "pages.json.gz", "rt", encoding="utf-8") as f:
+        golden = json.load(f)
+    # Through JSON, as the golden was stored: floats round-trip exactly, tuples become lists.
+    served = json.loads(json.dumps(world.pages(), sort_keys=True))
+    assert sum(len(page) for pages in served.values() for page in pages) == 270
+    assert served == golden, _first_difference(golden, served)
+
+
+def test_pages_served_again_over_the_same_world_are_the_same() -> None:
+    # The caches behind serving (catalogue, model and per-viewer) must give the first answer on every later call.
+    world = GoldenWorld(FeedModel.load(GOLDEN_DIR / "model"))
+    first = json.dumps(world.pages(), sort_keys=True)
+    assert json.dumps(world.pages(), sort_keys=True) == first
