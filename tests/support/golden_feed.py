@@ -163,7 +163,8 @@ class GoldenWorld:
                 )
                 # The platform passes what it served earlier in the scroll only on every other page: both
                 # exclusion paths (cursor digests, world.served) are exercised.
-                page = self.recommender.recommend(request, self.world(viewer, frozenset(served) if p % 2 else frozenset()))
+                world = self.world(viewer, frozenset(served) if p % 2 else frozenset())
+                page = self.recommender.recommend(request, world)
                 pages.append([{"video_id": i.video_id, "reason": i.reason.as_dict()} for i in page.items])
                 served.update(i.video_id for i in page.items)
                 cursor = page.next_cursor

@@ -12,13 +12,17 @@ only write is the catalogue's memo of its hashtag and creator matrices (`Catalog
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from sovereel.feed.viewer_stats import TOP_K_STATS, SignalScale, ViewerStats, ranks_of, scale_of, scores_at
+
 if TYPE_CHECKING:
+    from sovereel.feed.catalogue import Catalogue
     from sovereel.feed.model import FeedModel
 
 FloatArray = npt.NDArray[np.float32]
@@ -34,7 +38,6 @@ BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "ord
 # link, the mean of the three strongest, and how many history videos link to the candidate at all.
 AGG_MATRICES: tuple[str, ...] = ("ease", "burst", "order_near", "order", "order_far")
 CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
-TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
 USER_NEIGHBOURS = 50
 FEATURES: tuple[str, ...] = (
     *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
@@ -69,18 +72,29 @@ def profile_matrix(profiles: dict[str, dict[int, float]], user_ids: list[str | N
 
 
 def ranker_features(
-    model: FeedModel, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]
+    model: FeedModel,
+    user_ids: list[str | None],
+    cols: IntArray,
+    now: npt.NDArray[np.float64],
+    stats: ViewerStats | None = None,
 ) -> FloatArray:
-    """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
+    """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user; with `stats`,
+    one viewer's whole-catalogue co-signal scale is kept there between calls (serving: see viewer_stats)."""
     step = users_per_batch(len(model.catalogue.ids))
     parts = [
-        _features(model, user_ids[a : a + step], cols[a : a + step], now[a : a + step])
+        _features(model, user_ids[a : a + step], cols[a : a + step], now[a : a + step], stats)
         for a in range(0, len(user_ids), step)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, cols.shape[1], len(FEATURES)), dtype=np.float32)
 
 
-def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
+def _features(
+    model: FeedModel,
+    user_ids: list[str | None],
+    cols: IntArray,
+    now: npt.NDArray[np.float64],
+    stats: ViewerStats | None,
+) -> FloatArray:
     cat, n_users, n_cand = model.catalogue, cols.shape[0], cols.shape[1]
     out = np.zeros((n_users, n_cand, len(FEATURES)), dtype=np.float32)
     hist = profile_matrix(model.history, user_ids, len(cat.ids))
@@ -92,7 +106,11 @@ def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now:
     safe = np.where(known, cols, 0)
     h_co = hist[:, : model.co_items]
     f = 0
-    for name in CO_SIGNALS:
+    if stats is not None and n_users == 1:
+        # One viewer (a served page): the catalogue-wide scale comes from the viewer's kept summary.
+        _one_viewer_co(out, _viewer_scales(model, h_co, user_ids[0], stats), known, safe)
+        f += 4 * len(CO_SIGNALS)
+    for name in CO_SIGNALS if f == 0 else ():
         scores = _co_scores(model, name, h_co, user_ids)
         if scores is None:
             f += 4
@@ -122,14 +140,14 @@ def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now:
     norms = np.linalg.norm(uvec, axis=1)[:, None] * np.linalg.norm(ivec, axis=2) + 1e-6
     out[:, :, f], out[:, :, f + 1] = dot, dot / norms
     f += 2
-    lpop = np.log1p(cat.engagements[: len(cat.ids)])
-    out[:, :, f] = lpop[cols]
+    # Elementwise over the candidates' and the history's columns only (the same floats as over the catalogue).
+    out[:, :, f] = np.log1p(cat.engagements[cols])
     out[:, :, f + 1] = np.log1p(cat.trending(cols, now, model.config.trend_days))
     first = np.where(np.isnan(cat.first_seen[cols]), now[:, None], cat.first_seen[cols])
     created = np.where(np.isnan(cat.created_at[cols]), first, cat.created_at[cols])
-    all_created = np.where(np.isnan(cat.created_at), cat.first_seen, cat.created_at)[: len(cat.ids)]
-    all_created = np.where(np.isnan(all_created), 0.0, all_created)
-    mean_created = np.where(n_hist > 0, (binary @ all_created) / np.maximum(n_hist, 1), now)[:, None]
+    mean_created = np.where(
+        n_hist > 0, _history_sum(binary, lambda c: _created_or_first(cat, c)) / np.maximum(n_hist, 1), now
+    )[:, None]
     out[:, :, f + 2] = np.clip((now[:, None] - created) / YEAR_S, -1, 80)
     out[:, :, f + 3] = np.clip((now[:, None] - first) / YEAR_S, -1, 80)
     out[:, :, f + 4] = np.clip(np.abs(created - mean_created) / YEAR_S, 0, 80)
@@ -148,7 +166,7 @@ def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now:
     out[:, :, f + 2] = np.where(np.isnan(dur), 0.0, np.log1p(np.nan_to_num(dur)))
     out[:, :, f + 3] = np.isnan(dur)
     out[:, :, f + 4] = np.log1p(n_hist)[:, None]
-    out[:, :, f + 5] = ((binary @ lpop) / np.maximum(n_hist, 1))[:, None]
+    out[:, :, f + 5] = (_history_sum(binary, lambda c: np.log1p(cat.engagements[c])) / np.maximum(n_hist, 1))[:, None]
     f += 6
     # Swipe-away rates with one engagement's worth of doubt: rejected / (rejected + engaged + 1).
     out[:, :, f] = _group_mean(tags, rej_tags / (rej_tags + eng_tags + 1.0), cols)
@@ -159,6 +177,61 @@ def _features(model: FeedModel, user_ids: list[str | None], cols: IntArray, now:
     f += 5
     out[:, :, f : f + 3 * len(AGG_MATRICES)] = _aggregates(model, user_ids, cols, known)
     return out
+
+
+def _created_or_first(cat: Catalogue, cols: IntArray) -> npt.NDArray[np.float64]:
+    # When each item was made: its creation time, else when it was first seen, else 0.
+    created = np.where(np.isnan(cat.created_at[cols]), cat.first_seen[cols], cat.created_at[cols])
+    return np.where(np.isnan(created), 0.0, created)
+
+
+def _history_sum(
+    profiles: sp.csr_matrix, values_at: Callable[[IntArray], npt.NDArray[np.float64]]
+) -> npt.NDArray[np.float64]:
+    """`profiles @ values` with the values computed at the profiles' columns only (not over the catalogue)."""
+    # The same entries in the same order against the same values: the sums round as in the whole product.
+    compact = sp.csr_matrix(
+        (profiles.data, np.arange(len(profiles.indices)), profiles.indptr),
+        shape=(profiles.shape[0], len(profiles.indices)),
+    )
+    return np.asarray(compact @ values_at(profiles.indices))
+
+
+def _one_viewer_co(
+    out: FloatArray, scales: dict[str, SignalScale | None], known: npt.NDArray[np.bool_], safe: IntArray
+) -> None:
+    # The co signals' four features for one viewer's candidates, from the viewer's kept scale: the same
+    # operations as the batch loop in _features, on the candidates' scores instead of the whole row.
+    for s, name in enumerate(CO_SIGNALS):
+        scale, f = scales[name], 4 * s
+        if scale is None:
+            continue
+        raw = np.where(known, scores_at(scale, safe[0])[None, :], 0.0)
+        z = (raw - scale.mean) / (scale.std + 1e-6)
+        out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / scale.top, z
+        out[:, :, f + 3] = np.where(known, np.log1p(ranks_of(scale, raw[0])[None, :]), np.log1p(scale.n_cols))
+
+
+def _viewer_scales(
+    model: FeedModel, h_co: sp.csr_matrix, user_id: str | None, stats: ViewerStats
+) -> dict[str, SignalScale | None]:
+    # Keyed by the viewer's co-range profile (columns and values, in order) and, by identity, the model objects
+    # the scores come from: any change to either is a new key, so a kept scale is always the current one.
+    held = (*model.co.values(), model.neighbour_matrix, model.neighbour_norms, model.neighbour_rows)
+    key = (user_id, model.co_items, tuple(model.co), h_co.indices.tobytes(), h_co.data.tobytes())
+    scales = stats.get(key, held)
+    if scales is None:
+        scales = {}
+        for name in CO_SIGNALS:
+            operands = _co_operands(model, name, h_co, [user_id])
+            if operands is None:
+                scales[name] = None
+                continue
+            weights, matrix = operands
+            scores = np.asarray((weights @ matrix).todense(), dtype=np.float32)
+            scales[name] = scale_of(weights, matrix, scores)
+        stats.put(key, held, scales)
+    return scales
 
 
 def _aggregates(
@@ -187,13 +260,25 @@ def _aggregates(
 
 def _co_scores(model: FeedModel, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]) -> FloatArray | None:
     # users x co_items scores of one co-engagement signal for these users' profiles.
+    operands = _co_operands(model, name, h_co, user_ids)
+    if operands is None:
+        return None
+    weights, matrix = operands
+    return np.asarray((weights @ matrix).todense(), dtype=np.float32)
+
+
+def _co_operands(
+    model: FeedModel, name: str, h_co: sp.csr_matrix, user_ids: list[str | None]
+) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
+    # A co signal's scores are weights (users x K) @ matrix (K x co_items): the profiles and an item x item
+    # matrix, or for userknn the similarities to the most similar viewers at fit and those viewers' profiles.
     if model.co_items == 0:
         return None
     if name in model.co:
         if name in BINARY_PROFILE:
             h_co = sp.csr_matrix(h_co, copy=True)
             h_co.data[:] = 1.0
-        return np.asarray((h_co @ model.co[name]).todense(), dtype=np.float32)
+        return h_co, model.co[name]
     if name != "userknn" or model.neighbour_matrix is None:
         return None
     people = model.neighbour_matrix  # users at fit x co_items, binary
@@ -209,7 +294,7 @@ def _co_scores(model: FeedModel, name: str, h_co: sp.csr_matrix, user_ids: list[
     if k < sims.shape[1]:
         cut = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k][:, None]
         sims = np.where(sims >= cut, sims, 0.0)
-    return np.asarray((sp.csr_matrix(sims) @ people).todense(), dtype=np.float32)
+    return sp.csr_matrix(sims), people
 
 
 def _user_vec(model: FeedModel, user_id: str | None) -> FloatArray:

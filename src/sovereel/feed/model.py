@@ -44,6 +44,7 @@ from sovereel.feed.features import FEATURES, profile_matrix, ranker_features, us
 from sovereel.feed.interface import TASKS, VideoInfo
 from sovereel.feed.once import OncePerDay
 from sovereel.feed.ranker_net import LOGIT_CLIP, RankerNet, prior_logits
+from sovereel.feed.viewer_stats import ViewerStats
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -211,6 +212,7 @@ class FeedModel:
         self.manifest: dict[str, Any] = {}
         self._weights = dict(cfg.kind_weights)
         self._item_cache: tuple[str, tuple[list[str], FloatArray]] | None = None
+        self.viewer_stats = ViewerStats()  # serving's per-viewer co-signal scale (feed.viewer_stats)
 
     # -- the Scorer protocol ---------------------------------------------------------
     @property
@@ -250,9 +252,12 @@ class FeedModel:
         for v in videos:
             self.catalogue.describe(v)
 
-    def features(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
-        """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user."""
-        return ranker_features(self, user_ids, cols, now)
+    def features(
+        self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64], keep_scale: bool = False
+    ) -> FloatArray:
+        """The ranker's inputs (users x candidates x len(FEATURES)) for candidate item columns per user;
+        `keep_scale` keeps a single viewer's catalogue-wide co-signal scale for their next page (serving)."""
+        return ranker_features(self, user_ids, cols, now, self.viewer_stats if keep_scale else None)
 
     def score_lists(self, user_ids: list[str | None], cols: IntArray, now: npt.NDArray[np.float64]) -> FloatArray:
         """Ranker scores in (0, 1), users x candidates x tasks, for candidate item columns."""

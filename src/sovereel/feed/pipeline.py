@@ -206,6 +206,33 @@ ItemScore = tuple[float, dict[str, float], dict[str, Any]]
 """A candidate's final score, its terms, and the scoring inputs its Reason records."""
 
 
+class PageScores:
+    """The filtered candidates' final scores, and each one's terms and Reason inputs built on demand.
+
+    Only the items placed on the page need their terms and inputs: building them for every candidate cost more
+    than the scores themselves."""
+
+    def __init__(self, score: dict[str, float], detail: Callable[[str], tuple[dict[str, float], dict[str, Any]]]):
+        self.score = score
+        self._detail = detail
+
+    def item(self, video_id: str) -> ItemScore:
+        """The candidate's score, terms and inputs."""
+        terms, extra = self._detail(video_id)
+        return self.score[video_id], terms, extra
+
+
+def weighted_scores(params: Params, preds: Mapping[str, np.ndarray]) -> tuple[list[float], dict[str, list[float]]]:
+    """`score_terms` for a whole batch: per item its total and per task its terms, the very same floats."""
+    # Each term is one float64 product and the total adds them from 0 in TASKS order, as score_terms does
+    # item by item: elementwise float64 arithmetic in the same order rounds exactly the same.
+    terms = {task: params.weights[task] * np.asarray(preds[task], dtype=np.float64) for task in TASKS}
+    total = np.zeros(len(next(iter(terms.values()))) if terms else 0, dtype=np.float64)
+    for task in TASKS:
+        total = total + terms[task]
+    return total.tolist(), {task: terms[task].tolist() for task in TASKS}
+
+
 def _score(
     scorer: Scorer,
     params: Params,
@@ -213,9 +240,8 @@ def _score(
     world: CandidateWorld,
     videos: list[VideoInfo],
     memo: RegionMemo,
-) -> dict[str, ItemScore]:
+) -> PageScores:
     """Score the filtered candidates: the model's weighted sum, or region popularity when not personalised."""
-    per_item: dict[str, ItemScore] = {}
     if request.personalised:
         features: Any = None
         if isinstance(scorer, RecordingScorer):
@@ -224,22 +250,30 @@ def _score(
             preds = checked_predictions(scorer, recorded, len(videos))
         else:
             preds = predictions_for(scorer, request.user_id, videos, request.now)
-        for i, video in enumerate(videos):
-            item_preds = {task: float(preds[task][i]) for task in TASKS}
-            score, terms = score_terms(params, item_preds)
-            extra: dict[str, Any] = {"predictions": item_preds, "weights": dict(params.weights)}
+        totals, terms = weighted_scores(params, preds)
+        values = {task: preds[task].tolist() for task in TASKS}
+        row = {video.id: i for i, video in enumerate(videos)}
+
+        def detail(video_id: str) -> tuple[dict[str, float], dict[str, Any]]:
+            i = row[video_id]
+            extra: dict[str, Any] = {
+                "predictions": {task: values[task][i] for task in TASKS},
+                "weights": dict(params.weights),
+            }
             if features is not None:
-                extra["features"] = [float(x) for x in features[i]]  # float32 values: exact in JSON
-            per_item[video.id] = (score, terms, extra)
-        return per_item
+                extra["features"] = features[i].tolist()  # float32 values as Python floats: exact in JSON
+            return {task: terms[task][i] for task in TASKS}, extra
+
+        return PageScores({video.id: totals[i] for i, video in enumerate(videos)}, detail)
     # Content-neutral: region popularity only, no model and nothing about the viewer.
     popularity = region_trending_scores(world, params.trending, request.now, videos, memo)
     top = max((popularity.get(v.id, 0.0) for v in videos), default=0.0)
-    for video in videos:
-        raw = popularity.get(video.id, 0.0)
-        score = raw / top if top > 0 else 0.0
-        per_item[video.id] = (score, {"popularity": score}, {"popularity": raw, "max_popularity": top})
-    return per_item
+    scores = {v.id: popularity.get(v.id, 0.0) / top if top > 0 else 0.0 for v in videos}
+
+    def neutral(video_id: str) -> tuple[dict[str, float], dict[str, Any]]:
+        return {"popularity": scores[video_id]}, {"popularity": popularity.get(video_id, 0.0), "max_popularity": top}
+
+    return PageScores(scores, neutral)
 
 
 class ForYouRecommender:
@@ -318,7 +352,7 @@ class ForYouRecommender:
                 v.id,
                 v.creator_id,
                 primary_topic(v),
-                per_item[v.id][0],
+                per_item.score[v.id],
                 "exploration" in merged[v.id],
                 tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
                 fatigued=primary_topic(v) in tired,  # never "": a video without a hashtag tires no topic
@@ -418,7 +452,7 @@ class ForYouRecommender:
         self,
         placed: Placed,
         merged: dict[str, dict[str, SourceHit]],
-        per_item: dict[str, ItemScore],
+        per_item: PageScores,
         world: CandidateWorld,
         base: dict[str, Any],
         model_version: str,
@@ -427,7 +461,7 @@ class ForYouRecommender:
         vid = placed.item.video_id
         video = world.videos[vid]
         by_source = merged[vid]
-        score, terms, extra = per_item[vid]
+        score, terms, extra = per_item.item(vid)
         via = {s: h.via for s, h in by_source.items() if h.via}
         inputs = {
             **base,

@@ -100,7 +100,7 @@ def predict_with_features(
         empty = np.zeros((0, len(FEATURES)), dtype=np.float32)
         return {t: np.zeros(0, dtype=np.float32) for t in TASKS}, empty
     cols = np.array([model._column(v) for v in videos], dtype=np.int64)[None, :]
-    feats = model.features([user_id], cols, np.array([now], dtype=np.float64))[0]
+    feats = model.features([user_id], cols, np.array([now], dtype=np.float64), keep_scale=True)[0]
     return predictions_from_features(serving_ranker(model), feats), feats
 
 

@@ -17,7 +17,7 @@ import hashlib
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -385,10 +385,29 @@ def content_candidates(index: ItemIndex, seeds: Sequence[tuple[str, float]], k: 
     profile = profile / np.linalg.norm(profile)
     seed_ids = {s for s, _ in seeds}
     hits = [(vid, s) for vid, s in index.search(profile, k + len(seed_ids)) if vid not in seed_ids][:k]
-    out: list[SourceHit] = []
-    for vid, score in hits:
-        vector = index.vector(vid)
-        # Name the single seed most like this hit, for the explanation.
-        via = max(seed_vectors, key=lambda sv: float(sv[1] @ vector))[0] if vector is not None else ""
-        out.append(SourceHit(vid, "content", score, via))
-    return out
+    vectors = [index.vector(vid) for vid, _ in hits]
+    closest = _closest_seeds(seed_vectors, [v for v in vectors if v is not None])
+    return [
+        SourceHit(vid, "content", score, seed_vectors[next(closest)][0] if vector is not None else "")
+        for (vid, score), vector in zip(hits, vectors, strict=True)
+    ]
+
+
+def _closest_seeds(seed_vectors: Sequence[tuple[str, np.ndarray]], vectors: Sequence[np.ndarray]) -> Iterator[int]:
+    """Per vector, the position of the first seed with the largest inner product (names a hit's seed)."""
+    if not vectors:
+        return iter(())
+    seeds = np.stack([v for _, v in seed_vectors])
+    hits = np.stack(vectors)
+    products = hits @ seeds.T  # one matrix product instead of a Python loop of dot products per hit
+    # The matrix product may round each product differently from the one-pair dot product the choice was made
+    # with; within twice the rounding bound of a float32 dot product the top two are compared pair by pair.
+    bound = 4.0 * seeds.shape[1] * 2.0**-24 * np.linalg.norm(hits, axis=1) * np.linalg.norm(seeds, axis=1).max()
+    top2 = -np.partition(-products, 1, axis=1)[:, :2] if seeds.shape[0] > 1 else None
+    out = []
+    for i, row in enumerate(products):
+        if top2 is not None and top2[i, 0] - top2[i, 1] <= bound[i]:
+            out.append(max(range(len(seed_vectors)), key=lambda s: float(seed_vectors[s][1] @ vectors[i])))
+        else:
+            out.append(int(np.argmax(row)))
+    return iter(out)

@@ -1,0 +1,118 @@
+"""One viewer's co-engagement scale, kept between pages: the whole-catalogue part of the co signals' features.
+
+Each co signal's scale-free features compare a candidate's score with the viewer's own scores over the whole
+catalogue (their maximum, the mean and spread of the best `TOP_K_STATS`, how many items score higher): a pass
+over every item. That pass depends only on the viewer's profile and the model's matrices, so `ViewerStats` keeps
+its summary under exactly those (the profile's columns and values, the matrices by identity); a later page of an
+unchanged profile then scores only its candidates. A new engagement, an online step that changes the profile, or
+a refit (new matrices) is a different key: the summary is computed afresh, the same floats as without the cache.
+
+Pure in effect: a summary is a function of its key; the cache only saves recomputing it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+TOP_K_STATS = 100  # a user's score scale is summarised over their best this-many items
+CACHE_BYTES = 64 * 2**20  # summaries kept (sorted non-zero scores are most of it), least recently used dropped
+
+
+@dataclass(frozen=True)
+class SignalScale:
+    """One signal's scores for one viewer: how to score any column, and their scale over the whole catalogue."""
+
+    weights: sp.csr_matrix  # 1 x K: the viewer's profile (or neighbour similarities) the scores are a product of
+    matrix: sp.csr_matrix  # K x items
+    top: FloatArray  # (1, 1): the highest score, at least 1e-6
+    mean: FloatArray  # (1, 1): the mean of the best TOP_K_STATS
+    std: FloatArray  # (1, 1): and their standard deviation
+    nonzero: FloatArray  # every non-zero score, sorted
+    n_cols: int
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held beyond the model's own matrices."""
+        return int(self.nonzero.nbytes + self.weights.data.nbytes + self.weights.indices.nbytes)
+
+
+def scale_of(weights: sp.csr_matrix, matrix: sp.csr_matrix, scores: FloatArray) -> SignalScale:
+    """The scale of one viewer's scores (1 x items, the product of weights and matrix)."""
+    # The same operations, on the same single row, as features.py applies to a batch of viewers.
+    top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
+    k = min(TOP_K_STATS, scores.shape[1])
+    best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
+    nonzero = np.sort(scores[0][scores[0] != 0])
+    mean, std = best.mean(axis=1, keepdims=True), best.std(axis=1, keepdims=True)
+    return SignalScale(weights, matrix, top, mean, std, nonzero, scores.shape[1])
+
+
+def scores_at(scale: SignalScale, cols: IntArray) -> FloatArray:
+    """The viewer's scores at these columns, equal to the whole product's entries there bit for bit."""
+    # Only the profile's rows and the candidates' columns of the matrix: sparse products add each output's
+    # terms in the order of the left row's stored entries, and that order is kept here, so every sum rounds
+    # as it does in the whole product.
+    w = scale.weights
+    rows = w.indices[w.indptr[0] : w.indptr[1]]
+    values = w.data[w.indptr[0] : w.indptr[1]]
+    left = sp.csr_matrix((values, np.arange(len(rows)), [0, len(rows)]), shape=(1, len(rows)))
+    right = scale.matrix[rows][:, cols]
+    out: FloatArray = np.asarray((left @ right).todense(), dtype=np.float32)[0]
+    return out
+
+
+def ranks_of(scale: SignalScale, raw: npt.NDArray[np.floating]) -> FloatArray:
+    """How many catalogue items score strictly higher than each of `raw` (as features._ranks_of counts)."""
+    above = len(scale.nonzero) - np.searchsorted(scale.nonzero, raw, side="right")
+    zeros = scale.n_cols - len(scale.nonzero)
+    out = np.zeros(raw.shape, dtype=np.float32)
+    out[:] = above + np.where(raw < 0, zeros, 0)
+    return out
+
+
+class ViewerStats:
+    """Per (viewer, profile, model matrices), each co signal's `SignalScale`; least recently used dropped."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, SignalScale | None]]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+
+    def get(self, key: tuple[Any, ...], held: tuple[Any, ...]) -> dict[str, SignalScale | None] | None:
+        """The scales kept under `key`, if the objects `held` (compared by identity) are those it was made with."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or len(entry[0]) != len(held):
+                return None
+            if any(a is not b for a, b in zip(entry[0], held, strict=True)):
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[Any, ...], held: tuple[Any, ...], scales: dict[str, SignalScale | None]) -> None:
+        """Keep scales under `key`; `held` are the model objects they came from (kept alive with them, so an
+        id in the key is never another object's)."""
+        size = sum(s.nbytes for s in scales.values() if s is not None)
+        if size > self._max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= sum(s.nbytes for s in old[1].values() if s is not None)
+            self._entries[key] = (held, scales)
+            self._bytes += size
+            while self._bytes > self._max_bytes and self._entries:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= sum(s.nbytes for s in dropped.values() if s is not None)
