@@ -150,9 +150,10 @@ def apply_filters(
         if video is None:
             dropped[vid] = "unknown"
             continue
-        failed = next((name for name, keep in FILTERS if not keep(video, ctx)), None)
-        if failed is None:
-            kept.append(vid)
+        for name, keep in FILTERS:  # a plain loop: this runs for every candidate of every page
+            if not keep(video, ctx):
+                dropped[vid] = name
+                break
         else:
-            dropped[vid] = failed
+            kept.append(vid)
     return kept, dropped

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -114,6 +115,7 @@ def _no_stage(_stage: str) -> None:
     """The default `on_stage`: nobody is timing."""
 
 
+@functools.lru_cache(maxsize=1 << 18)  # asked for every candidate of every page; the same ids recur
 def served_digest(video_id: str) -> bytes:
     """What a cursor stores for a served id: 4 bytes, enough to exclude it with negligible collisions."""
     return hashlib.blake2b(video_id.encode("utf-8"), digest_size=4).digest()

@@ -56,13 +56,23 @@ class EligibleVideos(Mapping[str, VideoInfo]):
         self._hidden = gate.blocked | (gate.followers_only_creators - self._following)
         if viewer_id is not None:
             self._hidden = self._hidden | {viewer_id}
+        # The answers given so far: one request asks about the same candidates several times (sources, filters,
+        # scoring, reasons), and the view lives only as long as its request.
+        self._answers: dict[str, VideoInfo | None] = {}
 
     def get(self, key: str, default: Any = None) -> Any:
+        try:
+            info = self._answers[key]
+        except KeyError:
+            info = self._answers[key] = self._eligible(key)
+        return default if info is None else info
+
+    def _eligible(self, key: str) -> VideoInfo | None:
         info = self._videos.get(key)
         if info is None or info.creator_id in self._hidden or key in self._restricted:
-            return default
+            return None
         if info.visibility != "public" and info.creator_id not in self._following:
-            return default
+            return None
         return info
 
     def __getitem__(self, key: str) -> VideoInfo:
@@ -75,7 +85,7 @@ class EligibleVideos(Mapping[str, VideoInfo]):
         return isinstance(key, str) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return (vid for vid in self._videos if self.get(vid) is not None)
+        return (vid for vid in self._videos if self._eligible(vid) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
