@@ -90,6 +90,11 @@ class ViewerStats:
         )
         self._bytes = 0
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the kept scales."""
+        return self._bytes
+
     def get(self, key: tuple[Any, ...], held: tuple[Any, ...]) -> dict[str, SignalScale | None] | None:
         """The scales kept under `key`, if the objects `held` (compared by identity) are those it was made with."""
         with self._lock:
