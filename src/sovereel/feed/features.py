@@ -108,7 +108,7 @@ def _features(
     f = 0
     if stats is not None and n_users == 1:
         # One viewer (a served page): the catalogue-wide scale comes from the viewer's kept summary.
-        _one_viewer_co(out, _viewer_scales(model, h_co, user_ids[0], stats), known, safe)
+        _one_viewer_co(out, *_viewer_scales(model, h_co, user_ids[0], stats), known, safe)
         f += 4 * len(CO_SIGNALS)
     for name in CO_SIGNALS if f == 0 else ():
         scores = _co_scores(model, name, h_co, user_ids)
@@ -198,7 +198,11 @@ def _history_sum(
 
 
 def _one_viewer_co(
-    out: FloatArray, scales: dict[str, SignalScale | None], known: npt.NDArray[np.bool_], safe: IntArray
+    out: FloatArray,
+    scales: dict[str, SignalScale | None],
+    fresh: dict[str, FloatArray],
+    known: npt.NDArray[np.bool_],
+    safe: IntArray,
 ) -> None:
     # The co signals' four features for one viewer's candidates, from the viewer's kept scale: the same
     # operations as the batch loop in _features, on the candidates' scores instead of the whole row.
@@ -206,7 +210,8 @@ def _one_viewer_co(
         scale, f = scales[name], 4 * s
         if scale is None:
             continue
-        raw = np.where(known, scores_at(scale, safe[0])[None, :], 0.0)
+        at = fresh[name][0, safe[0]] if name in fresh else scores_at(scale, safe[0])
+        raw = np.where(known, at[None, :], 0.0)
         z = (raw - scale.mean) / (scale.std + 1e-6)
         out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / scale.top, z
         out[:, :, f + 3] = np.where(known, np.log1p(ranks_of(scale, raw[0])[None, :]), np.log1p(scale.n_cols))
@@ -214,12 +219,13 @@ def _one_viewer_co(
 
 def _viewer_scales(
     model: FeedModel, h_co: sp.csr_matrix, user_id: str | None, stats: ViewerStats
-) -> dict[str, SignalScale | None]:
+) -> tuple[dict[str, SignalScale | None], dict[str, FloatArray]]:
     # Keyed by the viewer's co-range profile (columns and values, in order) and, by identity, the model objects
     # the scores come from: any change to either is a new key, so a kept scale is always the current one.
     held = (*model.co.values(), model.neighbour_matrix, model.neighbour_norms, model.neighbour_rows)
     key = (user_id, model.co_items, tuple(model.co), h_co.indices.tobytes(), h_co.data.tobytes())
     scales = stats.get(key, held)
+    fresh: dict[str, FloatArray] = {}  # the whole rows, where just computed: read, not recomputed, at candidates
     if scales is None:
         scales = {}
         for name in CO_SIGNALS:
@@ -228,10 +234,10 @@ def _viewer_scales(
                 scales[name] = None
                 continue
             weights, matrix = operands
-            scores = np.asarray((weights @ matrix).todense(), dtype=np.float32)
-            scales[name] = scale_of(weights, matrix, scores)
+            fresh[name] = np.asarray((weights @ matrix).todense(), dtype=np.float32)
+            scales[name] = scale_of(weights, matrix, fresh[name])
         stats.put(key, held, scales)
-    return scales
+    return scales, fresh
 
 
 def _aggregates(
