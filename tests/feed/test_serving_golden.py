@@ -6,6 +6,8 @@ import gzip
 import json
 from typing import Any
 
+import numpy as np
+
 from sovereel.feed.model import FeedModel
 from tests.support.golden_feed import GOLDEN_DIR, GoldenWorld
 
@@ -37,3 +39,18 @@ def test_pages_served_again_over_the_same_world_are_the_same() -> None:
     world = GoldenWorld(FeedModel.load(GOLDEN_DIR / "model"))
     first = json.dumps(world.pages(), sort_keys=True)
     assert json.dumps(world.pages(), sort_keys=True) == first
+
+
+def test_a_content_hit_names_the_seed_the_pairwise_products_name_ties_included() -> None:
+    from sovereel.feed.sources import _closest_seeds
+
+    rng = np.random.default_rng(5)
+    seeds = rng.normal(size=(12, 384)).astype(np.float32)
+    seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+    seeds[7] = seeds[2]  # an exact tie: the earlier seed is named
+    seeds[9] = seeds[4] * np.float32(1.0 + 1e-7)  # a near tie, inside the matrix product's rounding
+    hits = [seeds[2].copy(), seeds[4].copy(), *rng.normal(size=(60, 384)).astype(np.float32)]
+    named = [(f"s{i}", v) for i, v in enumerate(seeds)]
+    want = [max(range(len(named)), key=lambda s: float(named[s][1] @ h)) for h in hits]
+    assert list(_closest_seeds(named, hits)) == want
+    assert want[0] == 2

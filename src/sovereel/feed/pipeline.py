@@ -349,17 +349,18 @@ class ForYouRecommender:
         )
         # Equal scores (a model that knows nothing yet of a new viewer) go to the videos more sources agree on,
         # then in a per-scroll shuffled order rather than by id (ids sort by age).
+        topics = [primary_topic(v) for v in videos]
         ranked = [
             Scored(
                 v.id,
                 v.creator_id,
-                primary_topic(v),
+                topic,
                 per_item.score[v.id],
                 "exploration" in merged[v.id],
                 tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
-                fatigued=primary_topic(v) in tired,  # never "": a video without a hashtag tires no topic
+                fatigued=topic in tired,  # never "": a video without a hashtag tires no topic
             )
-            for v in videos
+            for v, topic in zip(videos, topics, strict=True)
         ]
         history = [
             (world.videos[t].creator_id, primary_topic(world.videos[t])) for t in cursor.tail if t in world.videos

@@ -401,13 +401,16 @@ def _closest_seeds(seed_vectors: Sequence[tuple[str, np.ndarray]], vectors: Sequ
     hits = np.stack(vectors)
     products = hits @ seeds.T  # one matrix product instead of a Python loop of dot products per hit
     # The matrix product may round each product differently from the one-pair dot product the choice was made
-    # with; within twice the rounding bound of a float32 dot product the top two are compared pair by pair.
-    bound = 4.0 * seeds.shape[1] * 2.0**-24 * np.linalg.norm(hits, axis=1) * np.linalg.norm(seeds, axis=1).max()
-    top2 = -np.partition(-products, 1, axis=1)[:, :2] if seeds.shape[0] > 1 else None
+    # with (each by at most the rounding bound of a float32 dot product, well under a quarter of `bound`): seeds
+    # within `bound` of the best are compared pair by pair, in seed order, so ties resolve as they always did.
+    bound = 5.0 * seeds.shape[1] * 2.0**-24 * np.linalg.norm(hits, axis=1) * np.linalg.norm(seeds, axis=1).max()
+    best = products.max(axis=1)
+    near = products >= (best - bound)[:, None]
     out = []
-    for i, row in enumerate(products):
-        if top2 is not None and top2[i, 0] - top2[i, 1] <= bound[i]:
-            out.append(max(range(len(seed_vectors)), key=lambda s: float(seed_vectors[s][1] @ vectors[i])))
+    for i, row in enumerate(near):
+        close = np.flatnonzero(row)
+        if len(close) == 1:
+            out.append(int(close[0]))
         else:
-            out.append(int(np.argmax(row)))
+            out.append(max((int(s) for s in close), key=lambda s: float(seed_vectors[s][1] @ vectors[i])))
     return iter(out)
