@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from sovereel.feed.filters import (
+    FILTERS,
     FilterContext,
     apply_filters,
     audience_ok,
@@ -13,6 +16,7 @@ from sovereel.feed.filters import (
     not_rejected,
     not_seen,
     not_served,
+    passes_all,
 )
 from sovereel.feed.interface import CandidateWorld
 from tests.support.feed import video
@@ -135,3 +139,34 @@ def test_without_history_the_seen_set_is_not_consulted_but_explicit_controls_are
     ctx = FilterContext.from_world(world, "me", use_history=False)
     assert not_seen(video("v1", "a"), ctx)
     assert not creator_not_hidden(video("v2", "eve"), ctx)
+
+
+def test_the_inlined_check_keeps_exactly_what_every_filter_keeps() -> None:
+    rng = random.Random(3)
+    creators, tags = ["ann", "bob", "me", "zed"], ["Cats", "#cats", "dogs", "horror_movie", "chess"]
+    videos = [
+        video(
+            f"v{i}",
+            rng.choice(creators),
+            tags=tuple(rng.sample(tags, rng.randrange(3))),
+            caption=rng.choice(["", "a horror movie night", "cats and dogs", "chess opening"]),
+            visibility=rng.choice(["public", "public", "followers", "private"]),
+            moderation=rng.choice(["ok", "ok", "ok", "removed", "pending"]),
+        )
+        for i in range(300)
+    ]
+    for _ in range(60):
+        world = CandidateWorld(
+            videos={},
+            seen=frozenset(rng.sample([v.id for v in videos], 40)),
+            following=frozenset(rng.sample(creators, rng.randrange(3))),
+            not_interested_videos=frozenset(rng.sample([v.id for v in videos], 5)),
+            not_interested_creators=frozenset(rng.sample(creators, rng.randrange(2))),
+            not_interested_hashtags=frozenset(rng.sample(tags, rng.randrange(2))),
+            hidden_creators=frozenset(rng.sample(creators, rng.randrange(2))),
+            keyword_filters=tuple(rng.sample(["horror movie", "DOGS", "opening"], rng.randrange(3))),
+        )
+        viewer = rng.choice([None, "me", "ann"])
+        ctx = FilterContext.from_world(world, viewer, use_history=rng.random() < 0.5, served=["v1", "v2", "v3"])
+        for v in videos:
+            assert passes_all(v, ctx) == all(keep(v, ctx) for _, keep in FILTERS), (v, ctx)
