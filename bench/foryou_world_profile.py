@@ -18,7 +18,17 @@ import pstats
 import time
 from pathlib import Path
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+
+from sovereel.telemetry import FORYOU_STAGES
+
+
+def _stage_sums() -> dict[str, float]:
+    return {
+        stage: REGISTRY.get_sample_value("sovereel_foryou_stage_seconds_sum", {"stage": stage}) or 0.0
+        for stage in FORYOU_STAGES
+    }
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -65,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             viewers = list(s.scalars(by_history.limit(args.viewers)))
         for viewer in viewers[:3]:
             service.for_you(viewer, 10, None)  # warm: the region-wide memos and the first snapshot load
+        stages = _stage_sums()
         profiler = cProfile.Profile() if args.profile else None
         times: list[float] = []
         cpu: list[float] = []
@@ -82,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         if profiler is not None:
             profiler.disable()
         print(f"pages {len(times)}, model {rt.learner.scorer.version}")
+        after = _stage_sums()
+        print("wall ms per page by stage: " + ", ".join(f"{s} {1000 * (after[s] - stages[s]) / len(times):.1f}" for s in FORYOU_STAGES))
         for name, values in (("wall", times), ("cpu", cpu)):
             ms = [1000 * t for t in values]
             print(
