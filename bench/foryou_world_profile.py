@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
             profiler.disable()
         print(f"pages {len(times)}, model {rt.learner.scorer.version}")
         after = _stage_sums()
-        print("wall ms per page by stage: " + ", ".join(f"{s} {1000 * (after[s] - stages[s]) / len(times):.1f}" for s in FORYOU_STAGES))
+        per_stage = (f"{s} {1000 * (after[s] - stages[s]) / len(times):.1f}" for s in FORYOU_STAGES)
+        print("wall ms per page by stage: " + ", ".join(per_stage))
         for name, values in (("wall", times), ("cpu", cpu)):
             ms = [1000 * t for t in values]
             print(
