@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
 
@@ -261,6 +262,11 @@ def test_with_a_shared_catalogue_following_and_trending_match_the_eligible_set_w
     world = _shared(everything, {"a_new", "a_mid", "b_new", "stranger"})
     plain = replace(world, region_videos=None, region_by_creator=None)
     assert following_candidates(world, FOLLOW, NOW, k=10) == following_candidates(plain, FOLLOW, NOW, k=10)
+    memo = RegionMemo()
+    for _ in range(2):  # the newest-first order is built on first use, then reused
+        assert following_candidates(world, FOLLOW, NOW, k=10, memo=memo) == following_candidates(
+            plain, FOLLOW, NOW, k=10
+        )
     assert trending_candidates(world, TREND, NOW, k=10, memo=RegionMemo()) == trending_candidates(
         plain, TREND, NOW, k=10
     )
@@ -351,3 +357,19 @@ def test_minilm_is_absent_without_its_package_and_never_downloads() -> None:
     out = embed(["Easy pasta recipe #cooking", "How to cook spaghetti", "Skateboard tricks at the park"])
     assert out.shape == (3, 384)
     assert out[0] @ out[1] > out[0] @ out[2]
+
+
+def test_the_newest_first_walk_of_followed_creators_matches_checking_every_video() -> None:
+    rng = random.Random(4)
+    videos = [
+        video(f"v{i:03d}", f"c{rng.randrange(6)}", age_s=rng.choice([0.5, 1.0, 3.0, 9.0, 20.0]) * DAY)
+        for i in range(200)
+    ]
+    everything = _world(*videos, following=frozenset({"c0", "c2", "c3", "c9"}))
+    memo = RegionMemo()
+    for trial in range(20):
+        world = _shared(everything, {v.id for v in videos if rng.random() < 0.6})
+        plain = replace(world, region_videos=None, region_by_creator=None)
+        params = replace(FOLLOW, per_creator=trial % 4, max_age_s=rng.choice([2.0, 10.0, 30.0]) * DAY)
+        want = following_candidates(plain, params, NOW, k=50)
+        assert following_candidates(world, params, NOW, k=50, memo=memo) == want

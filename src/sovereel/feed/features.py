@@ -323,8 +323,9 @@ def _ranks_of(scores: FloatArray, raw: npt.NDArray[np.floating]) -> FloatArray:
 def _group_mean(groups: sp.csr_matrix, per_group: npt.NDArray[np.floating], cols: IntArray) -> FloatArray:
     # Per row r and candidate, the mean of per_group[r] over the candidate's groups (items x groups, 0/1); 0 when
     # it has none (a video without hashtags, or without a known creator).
-    n_groups = np.maximum(np.asarray(groups.sum(axis=1)).ravel(), 1)
     out = np.zeros(cols.shape, dtype=np.float32)
     for r in range(cols.shape[0]):
-        out[r] = (groups[cols[r]] @ per_group[r]) / n_groups[cols[r]]
+        rows = groups[cols[r]]
+        # Group counts of the candidates' rows only (whole numbers: exact in any order, the same as over all items).
+        out[r] = (rows @ per_group[r]) / np.maximum(np.asarray(rows.sum(axis=1)).ravel(), 1)
     return out

@@ -434,7 +434,8 @@ class ForYouRecommender:
                 found = embedding_candidates(index, user_vector, ask(q["embedding"]))
                 hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
             hits["following"] = fresh(
-                following_candidates(world, params.following, now, ask(q["following"])), q["following"]
+                following_candidates(world, params.following, now, ask(q["following"]), self._region_memo),
+                q["following"],
             )
             seeds = history_seeds(world, params.history, now)
             co = co_engagement_candidates(world, seeds, ask(q["co_engagement"]))

@@ -71,14 +71,30 @@ def embedding_candidates(index: ItemIndex, user_vector: Any, k: int) -> list[Sou
     return [SourceHit(vid, "embedding", score) for vid, score in index.search(user_vector, k)]
 
 
-def following_candidates(world: CandidateWorld, params: FollowingParams, now: float, k: int) -> list[SourceHit]:
+def following_candidates(
+    world: CandidateWorld, params: FollowingParams, now: float, k: int, memo: RegionMemo | None = None
+) -> list[SourceHit]:
     """Followed creators' newest videos, newest first, at most `per_creator` each."""
     if not world.following or k <= 0:
         return []
     by_creator: dict[str, list[VideoInfo]] = defaultdict(list)
+    scores: dict[str, float] = {}
+    if world.region_by_creator is not None and memo is not None:
+        # Each creator's videos newest first (sorted once per snapshot, on first use): a walk stops at the
+        # creator's `per_creator` newest eligible ones, or at the first too old, instead of checking them all.
+        newest: dict[str, tuple[VideoInfo, ...]] = memo.get("following_newest", (world.region_by_creator,), dict)
+        for creator in world.following:
+            order = newest.get(creator)
+            if order is None:
+                videos = world.region_by_creator.get(creator, ())
+                order = newest[creator] = tuple(sorted(videos, key=lambda v: (-v.created_at, v.id)))
+            if not _newest_eligible(world, params, now, order, scores):
+                by_creator[creator] = []  # a view that answers with other objects: the full check below
+        if not by_creator:
+            return _top(scores, k, "following")
     if world.region_by_creator is not None:
         # The followed creators' videos only, each checked against the eligible set: the same set, found by index.
-        for creator in world.following:
+        for creator in by_creator if memo is not None else world.following:
             for video in world.region_by_creator.get(creator, ()):
                 if now - video.created_at <= params.max_age_s and video.id in world.videos:
                     by_creator[creator].append(world.videos[video.id])
@@ -86,11 +102,30 @@ def following_candidates(world: CandidateWorld, params: FollowingParams, now: fl
         for video in world.videos.values():
             if video.creator_id in world.following and now - video.created_at <= params.max_age_s:
                 by_creator[video.creator_id].append(video)
-    scores: dict[str, float] = {}
     for videos in by_creator.values():
         for video in sorted(videos, key=lambda v: (-v.created_at, v.id))[: params.per_creator]:
             scores[video.id] = decay(now - video.created_at, params.half_life_s)
     return _top(scores, k, "following")
+
+
+def _newest_eligible(
+    world: CandidateWorld, params: FollowingParams, now: float, order: Sequence[VideoInfo], scores: dict[str, float]
+) -> bool:
+    """Score a creator's newest eligible videos from their videos newest first; False (nothing scored) when the
+    eligible set answers with objects other than the region's, whose times might differ."""
+    found: list[VideoInfo] = []
+    for video in order:
+        if len(found) >= params.per_creator or now - video.created_at > params.max_age_s:
+            break  # enough, or (newest first) every later one is older still
+        eligible = world.videos.get(video.id)
+        if eligible is None:
+            continue
+        if eligible is not video:
+            return False
+        found.append(video)
+    for video in found:
+        scores[video.id] = decay(now - video.created_at, params.half_life_s)
+    return True
 
 
 def trending_scores(world: CandidateWorld, params: TrendingParams, now: float) -> dict[str, float]:
