@@ -224,3 +224,18 @@ class ContentIndex:
                 self.index.upsert([v.id for v in chunk], self._embed([video_text(v) for v in chunk]))
                 self._texts.update((v.id, (v.caption, v.hashtags)) for v in chunk)
             self._last = videos
+
+    def update(self, upsert: Sequence[VideoInfo] = (), remove: Iterable[str] = ()) -> None:
+        """Embed these videos' texts where new or edited and forget `remove`: one video's change (a `video.ready`,
+        a moderation decision) without a pass over the whole catalogue, which `sync` makes."""
+        with self._lock:
+            gone = [vid for vid in remove if vid in self._texts]
+            if gone:
+                self.index.remove(gone)
+                for vid in gone:
+                    del self._texts[vid]
+            stale = [v for v in upsert if self._texts.get(v.id) != (v.caption, v.hashtags)]
+            if stale:
+                self.index.upsert([v.id for v in stale], self._embed([video_text(v) for v in stale]))
+                self._texts.update((v.id, (v.caption, v.hashtags)) for v in stale)
+            self._last = None  # the next `sync` compares its mapping again

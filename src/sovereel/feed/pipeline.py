@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import hashlib
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -311,6 +311,11 @@ class ForYouRecommender:
         # Requests embed only what is new since; a cold start would otherwise embed the whole catalogue in one request.
         if self._content is not None:
             self._content.sync(videos, cancelled)
+
+    def index_changes(self, upsert: Sequence[VideoInfo] = (), remove: Iterable[str] = ()) -> None:
+        """Keep the text index current for a few videos (published, edited or removed) without a catalogue pass."""
+        if self._content is not None:
+            self._content.update(upsert, remove)
 
     def _prepare(self, scorer: Scorer) -> tuple[Scorer, ItemIndex]:
         index = ItemIndex(self.params.index)

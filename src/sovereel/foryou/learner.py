@@ -32,7 +32,7 @@ from sovereel.feed.text_embed import default_text_embedder
 from sovereel.foryou.event_rows import durations_of, model_events
 from sovereel.foryou.live_state import RegionFeedState, Signal, signals_from_message
 from sovereel.foryou.model_gate import ModelGate
-from sovereel.foryou.readers import profile_signals, video_infos
+from sovereel.foryou.readers import profile_signals, servable_video_info, video_infos
 from sovereel.foryou.scorer import LockedScorer
 from sovereel.foryou.training import train_if_due
 from sovereel.governance.model_registry import ModelRefused, ModelRegistry
@@ -137,8 +137,10 @@ class Learner:
             self._describe(str(msg.payload["video_id"]))
             return
         if msg.topic == "video.moderated":
-            if self.serving:
-                self.recommender.index_texts({v.id: v for v in video_infos(self.db)})  # forgets removed videos
+            moderated = msg.payload.get("video_id")
+            if self.serving and moderated:  # (a whole account's suspension leaves the text index as it is)
+                info = servable_video_info(self.db, str(moderated))
+                self.recommender.index_changes(upsert=[info] if info else [], remove=[] if info else [moderated])
             return
         signals = signals_from_message(msg.topic, msg.payload)
         if not signals:
@@ -183,15 +185,15 @@ class Learner:
             self.scorer.model.forget_user(user_id)
 
     def _describe(self, video_id: str) -> None:
-        videos = {v.id: v for v in video_infos(self.db)}
-        info = videos.get(video_id)
+        # One row, not the catalogue: every upload comes through here, in every process that serves.
+        info = servable_video_info(self.db, video_id)
         if info is None:
             return
         self._durations[video_id] = info.duration_s
         with self.scorer.lock:
             self.scorer.model.describe([info])
         if self.serving:
-            self.recommender.index_texts(videos)  # embeds only what is new; forgets deleted videos
+            self.recommender.index_changes(upsert=[info])
 
     def swap_to(self, version: str) -> None:
         """Check and load a saved version, catch it up on events after its training cut-off, then serve it."""

@@ -50,6 +50,15 @@ def video_infos(db: RegionDB) -> list[VideoInfo]:
         ]
 
 
+def servable_video_info(db: RegionDB, video_id: str) -> VideoInfo | None:
+    """One video's facts if it is in the catalogue `video_infos` reads (ready and not removed), else None."""
+    with db.session() as s:
+        row = s.get(Video, video_id)
+        if row is None or row.status != "ready" or row.moderation_state == "removed":
+            return None
+        return video_info(row)
+
+
 def reset_times(db: RegionDB) -> dict[str, float]:
     """When each user last asked to "Refresh For You": their earlier events no longer train their profile."""
     with db.session() as s:
