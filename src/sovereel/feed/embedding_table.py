@@ -81,6 +81,7 @@ class EmbeddingTable:
         self._deleted: dict[Key, int] = {}
         self.version = 0
         self._synced = 0
+        self.expiries = 0  # expire() passes that dropped rows: a reader of `touched_since` must re-read all then
 
     # -- admission -------------------------------------------------------------------
     def observe(self, key: Key, now: float) -> bool:
@@ -214,6 +215,8 @@ class EmbeddingTable:
         for key, (_, seen_at) in list(self._pending.items()):
             if seen_at < cutoff:
                 del self._pending[key]
+        if gone:
+            self.expiries += 1
         return gone
 
     # -- sync to serving ---------------------------------------------------------------

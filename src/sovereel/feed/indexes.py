@@ -39,6 +39,7 @@ class ItemIndex:
         self._pos: dict[str, int] = {}  # live id -> faiss position
         # The last sync's ids, matrix, token and faiss positions of those ids.
         self._last: tuple[Sequence[str], Any, object, np.ndarray] | None = None
+        self.source_state: object = None  # where its source stood at the last refresh (`pipeline._refresh`)
 
     def __len__(self) -> int:
         return len(self._pos)

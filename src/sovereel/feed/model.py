@@ -232,6 +232,17 @@ class FeedModel:
         """The user's retrieval vector, or None for a signed-out or unknown user."""
         return None if user_id is None else self.users.get(user_id)
 
+    def item_vectors_since(self, state: object) -> tuple[object, bool, list[str], FloatArray]:
+        """(new state, whole, ids, vectors): the item rows changed since `state` (what an earlier call returned), or
+        every row (`whole`) when that cannot be told: no earlier state, another fitted version, expired items."""
+        table = self.items
+        now = (self.base_version, id(table), table.version, table.expiries)
+        if isinstance(state, tuple) and state[:2] == now[:2] and state[3] == now[3] and state[2] <= now[2]:
+            keys = table.touched_since(state[2])
+            return now, False, [str(k) for k in keys], table.lookup(keys)[0]
+        ids, vectors = self.item_vectors()
+        return now, True, ids, vectors
+
     def item_vectors(self) -> tuple[list[str], FloatArray]:
         """Item ids and retrieval vectors; the same objects are returned until the table changes."""
         key = f"{self.version}:{self.items.version}"

@@ -111,6 +111,22 @@ def _lookup(world: CandidateWorld) -> Callable[[str], VideoInfo | None]:
     return lambda vid: world.videos.get(vid) or region.get(vid)
 
 
+def _refresh(scorer: Scorer, index: ItemIndex) -> None:
+    """Bring the item index up to the scorer's vectors. A scorer that can tell which rows changed since the last
+    refresh (`item_vectors_since`: online learning touches a few per event) costs that many rows, not a pass over
+    the catalogue; any other scorer is compared whole (cheap while its vectors and version stay the same)."""
+    since = getattr(scorer, "item_vectors_since", None)
+    if since is None:
+        index.sync(*scorer.item_vectors(), token=scorer.version)
+        return
+    state, whole, ids, vectors = since(index.source_state)
+    if whole:
+        index.sync(ids, vectors, token=state)
+    elif ids:
+        index.upsert(ids, vectors)
+    index.source_state = state
+
+
 def _no_stage(_stage: str) -> None:
     """The default `on_stage`: nobody is timing."""
 
@@ -319,7 +335,7 @@ class ForYouRecommender:
 
     def _prepare(self, scorer: Scorer) -> tuple[Scorer, ItemIndex]:
         index = ItemIndex(self.params.index)
-        index.sync(*scorer.item_vectors(), token=scorer.version)
+        _refresh(scorer, index)
         return scorer, index
 
     def recommend(
@@ -434,8 +450,7 @@ class ForYouRecommender:
         hits: dict[str, list[SourceHit]] = {}
         if request.personalised:
             if user_vector is not None and q["embedding"] > 0:
-                # Cheap unless the model's vectors or version changed since the last request.
-                index.sync(*scorer.item_vectors(), token=scorer.version)
+                _refresh(scorer, index)  # the rows online learning changed since the last request, if any
                 found = embedding_candidates(index, user_vector, ask(q["embedding"]))
                 hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
             hits["following"] = fresh(

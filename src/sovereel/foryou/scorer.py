@@ -71,3 +71,9 @@ class LockedScorer:
         with self.lock:
             self.apply_pending()
             return self.model.item_vectors()
+
+    def item_vectors_since(self, state: object) -> tuple[object, bool, list[str], Any]:
+        """The item rows changed since `state` (`FeedModel.item_vectors_since`), read under the model's lock."""
+        with self.lock:
+            self.apply_pending()
+            return self.model.item_vectors_since(state)
