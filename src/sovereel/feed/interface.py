@@ -44,6 +44,9 @@ class VideoInfo:
     creator_name: str = ""  # the handle shown as "@name" in explanations; creator_id when empty
     visibility: str = "public"  # "public" | "followers" | "private"
     moderation: str = "ok"  # "ok" is servable; "removed", "not_for_you" and any other state are not
+    # The sound it credits (`storage.models.sounds`): a ranker input, a candidate source ("sound") and a re-ranking
+    # rule (two videos with one sound are never adjacent). None when it has none (no audio, exchanged, simulated).
+    sound_id: str | None = None
 
 
 ENGAGEMENT_KINDS: tuple[str, ...] = kinds.ENGAGEMENT_KINDS

@@ -35,7 +35,7 @@ from sovereel.feed.interface import (
     VideoInfo,
 )
 from sovereel.feed.params import SOURCES, Params
-from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page
+from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page, spacing_memory
 from sovereel.feed.sources import (
     RegionMemo,
     SourceHit,
@@ -380,11 +380,14 @@ class ForYouRecommender:
                 "exploration" in merged[v.id],
                 tiebreak=-len(merged[v.id]) * 2**64 + tiebreak(cursor.seed, v.id),
                 fatigued=topic in tired,  # never "": a video without a hashtag tires no topic
+                sound=v.sound_id or "",
             )
             for v, topic in zip(videos, topics, strict=True)
         ]
         history = [
-            (world.videos[t].creator_id, primary_topic(world.videos[t])) for t in cursor.tail if t in world.videos
+            (world.videos[t].creator_id, primary_topic(world.videos[t]), world.videos[t].sound_id or "")
+            for t in cursor.tail
+            if t in world.videos
         ]
         placed, more = rerank_page(
             ranked,
@@ -408,7 +411,7 @@ class ForYouRecommender:
 
         next_cursor = None
         if more and placed:
-            keep = max(params.rerank.creator_window, params.rerank.topic_window) - 1
+            keep = spacing_memory(params.rerank)
             new_ids = [p.item.video_id for p in placed]
             next_cursor = Cursor(
                 seed=cursor.seed,

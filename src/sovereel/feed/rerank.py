@@ -4,6 +4,8 @@ Rules, all from the parameter set:
 - creator spacing: any `creator_window` consecutive slots hold distinct creators
   (with the default 3, two videos of one creator have at least two others between them);
 - topic spacing: likewise for the primary hashtag over `topic_window` slots;
+- sound spacing: two videos with the same sound are never adjacent (TikTok's published rule), a fixed rule
+  rather than a parameter: when only same-sound candidates are left the page ends short instead of breaking it;
 - exploration slots: a share of the slots is reserved for the exploration source,
   evenly spaced, their phase picked by the request seed;
 - skip fatigue: a topic the viewer has swiped away `skip_fatigue` times since they last
@@ -37,6 +39,7 @@ class Scored:
     exploration: bool  # proposed by the exploration source
     tiebreak: int = 0  # among equal scores the lower goes first (ids settle what is still tied)
     fatigued: bool = False  # its topic is one the viewer keeps swiping away (`fatigued_topics`)
+    sound: str = ""  # the sound it credits; "" when it has none (never counts as the same sound as another)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,18 @@ class Placed:
     item: Scored
     position: int  # 0-based position in the whole scroll, not just this page
     slot: str  # "exploration" when it fills a reserved exploration slot, else "ranked"
+
+
+Recent = tuple[str, str] | tuple[str, str, str]
+"""A slot just before, for spacing: (creator, topic) or (creator, topic, sound)."""
+
+
+def spacing_memory(params: RerankParams) -> int:
+    """How many of the last placed videos the spacing rules look back on (what a cursor carries across pages)."""
+    return max(params.creator_window, params.topic_window, SOUND_WINDOW) - 1
+
+
+SOUND_WINDOW = 2  # any two consecutive slots hold distinct sounds
 
 
 def primary_topic(video: VideoInfo) -> str:
@@ -110,30 +125,35 @@ def rerank(
     limit: int,
     start: int = 0,
     phase: int = 0,
-    history: Sequence[tuple[str, str]] = (),
+    history: Sequence[Recent] = (),
 ) -> list[Placed]:
-    """Fill up to `limit` slots from position `start`, best score first within the spacing and exploration rules."""
+    """Fill up to `limit` slots from position `start`, best score first within the spacing and exploration rules
+    (fewer when every candidate left has the sound of the slot before)."""
     remaining = sorted(candidates, key=lambda c: (-c.score, c.tiebreak, c.video_id))
-    keep = max(params.creator_window, params.topic_window) - 1
-    recent: list[tuple[str, str]] = list(history)[-keep:] if keep else []
+    keep = spacing_memory(params)
+    recent: list[tuple[str, str, str]] = [(h[0], h[1], h[2] if len(h) > 2 else "") for h in history][-keep:]
     placed: list[Placed] = []
     for position in range(start, start + limit):
         if not remaining:
             break
         explore = is_exploration_slot(position, exploration_share, phase)
         index = _choose(remaining, recent, params, explore)
+        if index is None:
+            break  # only videos with the previous slot's sound are left
         item = remaining.pop(index)
         slot = "exploration" if explore and item.exploration else "ranked"
         placed.append(Placed(item, position, slot))
-        if keep:
-            recent = [*recent, (item.creator_id, item.topic)][-keep:]
+        recent = [*recent, (item.creator_id, item.topic, item.sound)][-keep:]
     return placed
 
 
-def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: RerankParams, explore: bool) -> int:
-    # `recent` holds (creator, topic) of the slots just before, newest last.
-    creators = {c for c, _ in recent[max(0, len(recent) - (params.creator_window - 1)) :]}
-    topics = {t for _, t in recent[max(0, len(recent) - (params.topic_window - 1)) :] if t}
+def _choose(
+    remaining: list[Scored], recent: list[tuple[str, str, str]], params: RerankParams, explore: bool
+) -> int | None:
+    # `recent` holds (creator, topic, sound) of the slots just before, newest last.
+    creators = {c for c, _, _ in recent[max(0, len(recent) - (params.creator_window - 1)) :]}
+    topics = {t for _, t, _ in recent[max(0, len(recent) - (params.topic_window - 1)) :] if t}
+    last_sound = recent[-1][2] if recent else ""
     # Passes of (exploration candidates only, topic spacing required), strictest first. An exploration slot
     # takes an exploration candidate whenever creator spacing allows: the reserved share is a promise to new videos.
     # Within each pass a candidate of a topic the viewer keeps skipping comes only when no other fits.
@@ -142,7 +162,7 @@ def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: Rera
     for only_exploration, need_topic in passes:
         fallback = None
         for i, c in enumerate(remaining):
-            if only_exploration and not c.exploration:
+            if (only_exploration and not c.exploration) or (c.sound and c.sound == last_sound):
                 continue
             if c.creator_id not in creators and not (need_topic and c.topic in topics):
                 if not c.fatigued:
@@ -150,7 +170,9 @@ def _choose(remaining: list[Scored], recent: list[tuple[str, str]], params: Rera
                 fallback = i if fallback is None else fallback
         if fallback is not None:
             return fallback
-    return 0  # every candidate left breaks creator spacing: the best of them, rather than an empty slot
+    # Every candidate left breaks creator spacing: the best of them, rather than an empty slot; but never one with
+    # the sound just played.
+    return next((i for i, c in enumerate(remaining) if not (c.sound and c.sound == last_sound)), None)
 
 
 def rerank_page(
@@ -161,7 +183,7 @@ def rerank_page(
     limit: int,
     start: int,
     seed: int,
-    history: Sequence[tuple[str, str]] = (),
+    history: Sequence[Recent] = (),
 ) -> tuple[list[Placed], bool]:
     """One page of `rerank` with the exploration phase drawn from the seed; also whether candidates remain."""
     period = exploration_period(exploration_share)

@@ -37,6 +37,7 @@ def video_info(row: Any, *, creator_name: str = "", creator_suspended: bool = Fa
         view_count=row.view_count,
         # The pipeline's moderation filter drops all but "ok": a suspended account's videos with the rest.
         moderation="suspended" if creator_suspended else row.moderation_state,
+        sound_id=row.sound_id,
     )
 
 

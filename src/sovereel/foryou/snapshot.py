@@ -103,7 +103,7 @@ def _columns() -> Any:
     v = Video.__table__.c
     return select(
         v.id, v.creator_id, v.created_at, v.duration_s, v.caption, v.visibility,
-        v.like_count, v.comment_count, v.share_count, v.view_count, v.moderation_state,
+        v.like_count, v.comment_count, v.share_count, v.view_count, v.moderation_state, v.sound_id,
     ).where(v.status == "ready", v.visibility != "private")  # fmt: skip
 
 
