@@ -91,8 +91,11 @@ def _seed_sentence(source: str, ctx: ExplainContext) -> str:
         return {
             "co_engagement": "Often watched together with videos you engaged with",
             "content": "Its caption and hashtags are like those of videos you engaged with",
+            "sound": "Uses the sound of a video you engaged with",
         }[source]
     verb = _verb_for(seed.id, ctx.world.recent_engagements)
+    if source == "sound":
+        return f"Uses the sound of a video by {handle(seed)} that you {verb}"
     if source == "co_engagement":
         return f"Often watched together with a video by {handle(seed)} that you {verb}"
     shared = sorted({normalise_tag(t) for t in seed.hashtags} & {normalise_tag(t) for t in ctx.video.hashtags})
@@ -131,13 +134,13 @@ def explain(reason: Reason, ctx: ExplainContext) -> list[str]:
         sentences.append("You are new here, so you see popular and new videos until your feed learns what you like")
     if "following" in sources:
         sentences.append(f"From {handle(ctx.video)}, whom you follow")
-    if reason.personalised and sources & {"embedding", "co_engagement", "content"}:
+    if reason.personalised and sources & {"embedding", "co_engagement", "content", "sound"}:
         history = hashtag_history(ctx.video, ctx.world)
         if history:
             sentences.append(history)
     if "embedding" in sources:
         sentences.append("Similar to videos you watched and liked")
-    for source in ("co_engagement", "content"):
+    for source in ("co_engagement", "content", "sound"):
         if source in sources:
             sentences.append(_seed_sentence(source, ctx))
     if "trending" in sources:

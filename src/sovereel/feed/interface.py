@@ -166,6 +166,9 @@ class CandidateWorld:
     # Every servable video of each creator (public or not), shared like `region_videos`: the following source
     # looks up the followed creators' videos instead of walking the eligible set.
     region_by_creator: Mapping[str, Sequence[VideoInfo]] | None = None
+    # The newest servable videos of each sound (a bounded list per sound), shared like `region_videos`: the sound
+    # source looks up the sounds of the viewer's recent videos instead of walking the eligible set.
+    region_by_sound: Mapping[str, Sequence[VideoInfo]] | None = None
 
 
 TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", "follow")

@@ -22,8 +22,10 @@ from typing import Any
 
 from sovereel.feed.interface import ENGAGEMENT_KINDS, TASKS
 
-SOURCES: tuple[str, ...] = ("embedding", "following", "trending", "exploration", "co_engagement", "content")
+SOURCES: tuple[str, ...] = ("embedding", "following", "trending", "exploration", "co_engagement", "content", "sound")
 """Candidate source tags, in the order their hits are merged."""
+# Sources a parameter file may leave out (quota 0): parameter sets from before them keep their version.
+OPTIONAL_SOURCES: frozenset[str] = frozenset({"sound"})
 
 
 class ParamsError(ValueError):
@@ -118,7 +120,7 @@ class Params:
             "name": self.name,
             "description": self.description,
             "weights": dict(self.weights),
-            "quotas": dict(self.quotas),
+            "quotas": {s: n for s, n in self.quotas.items() if n or s not in OPTIONAL_SOURCES},
             "max_candidates": self.max_candidates,
             "exploration": {
                 "share": ex.share,
@@ -232,7 +234,9 @@ def params_from_dict(raw: Any) -> Params:
     """Validate a parsed parameter file and build the frozen parameter set."""
     top = _Section(raw, "params")
     quotas_section = top.section("quotas")
-    quotas = MappingProxyType({s: quotas_section.count(s) for s in SOURCES})
+    quotas = MappingProxyType(
+        {s: quotas_section.count(s) if s not in OPTIONAL_SOURCES or quotas_section.has(s) else 0 for s in SOURCES}
+    )
     quotas_section.done()
 
     ex = top.section("exploration")

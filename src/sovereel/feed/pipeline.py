@@ -46,6 +46,7 @@ from sovereel.feed.sources import (
     following_candidates,
     history_seeds,
     region_trending_scores,
+    sound_candidates,
     tiebreak,
     trending_candidates,
 )
@@ -467,6 +468,8 @@ class ForYouRecommender:
                 if self.embed_on_request:
                     self._content.sync(world.videos)
                 hits["content"] = fresh(content_candidates(self._content.index, seeds, ask(q["content"])), q["content"])
+            if seeds and q["sound"] > 0:
+                hits["sound"] = fresh(sound_candidates(world, seeds, ask(q["sound"])), q["sound"])
         trending = trending_candidates(world, params.trending, now, ask(q["trending"]), self._region_memo)
         hits["trending"] = fresh(trending, q["trending"])
         exploring = exploration_candidates(

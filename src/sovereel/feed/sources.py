@@ -406,6 +406,49 @@ def co_engagement_candidates(world: CandidateWorld, seeds: Sequence[tuple[str, f
     return _top(scores, k, "co_engagement", {vid: b[1] for vid, b in best.items()})
 
 
+def sound_candidates(world: CandidateWorld, seeds: Sequence[tuple[str, float]], k: int) -> list[SourceHit]:
+    """Other videos with the sounds of the ones the viewer just engaged with, newest first within a sound.
+
+    A sound scores the summed weight of the seeds that use it (a sound the viewer keeps coming back to comes first);
+    its videos share that score, discounted by their recency rank. Bounded: it reads at most the region's index
+    list of each seed's sound (`region_by_sound`), never the catalogue.
+    """
+    region = world.region_videos or {}
+    seed_ids = {s for s, _ in seeds}
+    weight_of: dict[str, float] = defaultdict(float)
+    strongest: dict[str, str] = {}  # sound -> its strongest seed (seeds come strongest first), for the explanation
+    for seed, weight in seeds:
+        video = world.videos.get(seed) or region.get(seed)
+        if video is not None and video.sound_id:
+            weight_of[video.sound_id] += weight
+            strongest.setdefault(video.sound_id, seed)
+    if not weight_of:
+        return []
+    scores: dict[str, float] = {}
+    via: dict[str, str] = {}
+    for sound, listed in _videos_of_sounds(world, set(weight_of)).items():
+        rank = 0
+        for video in listed:
+            if video.id in seed_ids or video.id not in world.videos:
+                continue
+            score = weight_of[sound] / (1.0 + rank)
+            rank += 1
+            if score > scores.get(video.id, 0.0):
+                scores[video.id], via[video.id] = score, strongest[sound]
+    return _top(scores, k, "sound", via)
+
+
+def _videos_of_sounds(world: CandidateWorld, sounds: set[str]) -> dict[str, Sequence[VideoInfo]]:
+    # Newest first. Without the region's index (a world built by hand), the eligible set is walked once.
+    if world.region_by_sound is not None:
+        return {s: world.region_by_sound.get(s, ()) for s in sounds}
+    found: dict[str, list[VideoInfo]] = defaultdict(list)
+    for video in world.videos.values():
+        if video.sound_id in sounds:
+            found[video.sound_id].append(video)
+    return {s: sorted(vs, key=lambda v: (-v.created_at, v.id)) for s, vs in found.items()}
+
+
 def content_candidates(index: ItemIndex, seeds: Sequence[tuple[str, float]], k: int) -> list[SourceHit]:
     """Videos whose caption/hashtag text is closest to the texts of what the viewer just engaged with."""
     seed_vectors: list[tuple[str, np.ndarray]] = []

@@ -93,6 +93,7 @@ class FeedService:
             co_engagement=state.co_engagement(),
             region_videos=catalogue.public,
             region_by_creator=catalogue.by_creator,
+            region_by_sound=catalogue.by_sound,
         )
         if viewer_id is None:
             world = replace(base, videos=EligibleVideos(catalogue, None, frozenset(), self._gate(None)))

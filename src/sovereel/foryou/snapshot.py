@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from sovereel.storage.models import User, Video
 # announces: an erased account's videos (they go by cascade), creators' renames and the lifetime counts the
 # cold-start trending fallback reads (which lag up to this long), and a message lost by a non-durable consumer.
 FULL_RELOAD_S = 600.0
+SOUND_INDEX_SIZE = 100  # videos kept per sound: a popular sound's candidates stay a bounded list
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class RegionCatalogue:
     videos: Mapping[str, VideoInfo]  # public and followers-only
     public: Mapping[str, VideoInfo]  # also every request's `region_videos`: one object per version
     by_creator: Mapping[str, tuple[VideoInfo, ...]]  # every video of each creator, public or not
+    # The newest SOUND_INDEX_SIZE videos of each sound, newest first, public or not: the sound source's look-up.
+    by_sound: Mapping[str, tuple[VideoInfo, ...]] = field(default_factory=dict)
 
 
 class EligibleVideos(Mapping[str, VideoInfo]):
@@ -93,10 +96,16 @@ class EligibleVideos(Mapping[str, VideoInfo]):
 
 def _catalogue(videos: Mapping[str, VideoInfo]) -> RegionCatalogue:
     by_creator: dict[str, list[VideoInfo]] = {}
+    by_sound: dict[str, list[VideoInfo]] = {}
     for info in videos.values():
         by_creator.setdefault(info.creator_id, []).append(info)
+        if info.sound_id:
+            by_sound.setdefault(info.sound_id, []).append(info)
     public = {vid: info for vid, info in videos.items() if info.visibility == "public"}
-    return RegionCatalogue(dict(videos), public, {c: tuple(vs) for c, vs in by_creator.items()})
+    newest = {
+        s: tuple(sorted(vs, key=lambda v: (-v.created_at, v.id))[:SOUND_INDEX_SIZE]) for s, vs in by_sound.items()
+    }
+    return RegionCatalogue(dict(videos), public, {c: tuple(vs) for c, vs in by_creator.items()}, newest)
 
 
 def _columns() -> Any:

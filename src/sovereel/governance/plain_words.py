@@ -21,6 +21,7 @@ SOURCE_WORDS: dict[str, str] = {
     "exploration": "new videos that are still finding their first audience",
     "co_engagement": "videos often enjoyed by people who enjoyed the videos you engaged with",
     "content": "videos whose caption and hashtags are similar to videos you engaged with",
+    "sound": "other videos that use the sound of videos you engaged with",
 }
 ACTION_WORDS: dict[str, str] = {
     "complete": "a watch to the end",
