@@ -40,6 +40,11 @@ def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
     return chain, int(page), inner or None
 
 
+def _same_sound(world: CandidateWorld, before: str | None, after: str) -> bool:
+    first, second = world.videos.get(before or ""), world.videos.get(after)
+    return bool(first and second and first.sound_id and first.sound_id == second.sound_id)
+
+
 class FeedService:
     """For You and Following pages for one region."""
 
@@ -136,7 +141,11 @@ class FeedService:
             again = self._recommend(
                 request, replace(world, seen=frozenset(), served=ctx["served"] | {i.video_id for i in items}), timer
             )
-            for item in again.items[: limit - len(items)]:
+            for item in again.items:
+                if len(items) >= limit:
+                    break
+                if _same_sound(world, items[-1].video_id if items else None, item.video_id):
+                    continue  # the re-ranker keeps one sound from playing twice in a row; so does this seam
                 item.reason.sources.append("rewatch")
                 item.reason.explanation.append("You have seen everything new here; this one again")
                 items.append(item)
