@@ -1,7 +1,7 @@
 """What the model knows about each video, and the D2Q watch-time quantiles.
 
 `Catalogue` keeps, per video (a dense column number assigned on first sight): public facts
-(creation time, duration, creator, hashtags) and engagement statistics (count, first seen,
+(creation time, duration, creator, hashtags, sound) and engagement statistics (count, first seen,
 a per-day histogram for trending). The D2Q functions (Kuaishou, "Deconfounding Duration Bias
 in Watch-time Prediction", KDD 2022) turn a watch time into its quantile among plays of
 videos in the same duration bucket, so a label says "watched more than most videos of this
@@ -41,6 +41,8 @@ class Catalogue:
     tags: list[tuple[int, ...]] = field(default_factory=list)
     creators: dict[str, int] = field(default_factory=dict)
     tag_ids: dict[str, int] = field(default_factory=dict)
+    sound: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # index in `sound_ids`; -1: none
+    sound_ids: dict[str, int] = field(default_factory=dict)
     day0: int = 0
     days: FloatArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # day x item counts
     revision: int = 0  # bumped when public facts change (invalidates the cached matrices)
@@ -62,6 +64,7 @@ class Catalogue:
             self.created_at = _grow(self.created_at, cap, np.nan)
             self.duration = _grow(self.duration, cap, np.nan)
             self.creator = _grow(self.creator, cap, -1)
+            self.sound = _grow(self.sound, cap, -1)
             self.days = np.pad(self.days, ((0, 0), (0, cap - self.days.shape[1])))
         self.tags.append(())
         return c
@@ -74,6 +77,7 @@ class Catalogue:
         if video.creator_id:
             self.creator[c] = self.creators.setdefault(video.creator_id, len(self.creators))
         self.tags[c] = tuple(self.tag_ids.setdefault(t.lower(), len(self.tag_ids)) for t in video.hashtags)
+        self.sound[c] = self.sound_ids.setdefault(video.sound_id, len(self.sound_ids)) if video.sound_id else -1
         self.revision += 1
         return c
 
@@ -141,6 +145,18 @@ class Catalogue:
             self._cache["creators_key"] = key
         return self._cache["creators"]
 
+    def sound_matrix(self) -> sp.csr_matrix:
+        """Items x sounds, binary (cached until the catalogue changes); a row of zeros for a video without one."""
+        key = ("sounds", len(self.ids), self.revision)
+        if self._cache.get("sounds_key") != key:
+            sound = self.sound[: len(self.ids)]
+            has = np.nonzero(sound >= 0)[0]
+            shape = (len(self.ids), max(1, len(self.sound_ids)))
+            ones = np.ones(len(has), dtype=np.float32)
+            self._cache["sounds"] = sp.csr_matrix((ones, (has, sound[has])), shape=shape)
+            self._cache["sounds_key"] = key
+        return self._cache["sounds"]
+
     def reset_counts(self) -> None:
         """Forget engagement counts (before a rebuild from the event log); facts stay."""
         self.engagements[:] = 0.0
@@ -162,6 +178,8 @@ class Catalogue:
             tags=list(self.tags),
             creators=dict(self.creators),
             tag_ids=dict(self.tag_ids),
+            sound=self.sound.copy(),
+            sound_ids=dict(self.sound_ids),
         )
         out.days = np.zeros((0, len(out.engagements)), dtype=np.float32)
         return out

@@ -4,7 +4,8 @@
 item columns. The co-engagement signals (`CO_SIGNALS`) each give a raw score and scale-free versions of it
 (against the viewer's own scores over the whole catalogue, never the other candidates, so a video's features do
 not depend on the batch it is scored in); then come embedding, popularity, age, hashtag/creator affinity and
-rejection, and per-matrix aggregates of the links from the viewer's history.
+rejection, per-matrix aggregates of the links from the viewer's history, and the video's sound against the
+viewer's history (`sound_features`, last: appended after the rest so the earlier columns keep their places).
 
 Pure in effect: every function here reads the model's state and returns new arrays. None changes the model; the
 only write is the catalogue's memo of its hashtag and creator matrices (`Catalogue.tag_matrix`, `creator_matrix`).
@@ -39,6 +40,7 @@ BINARY_PROFILE: frozenset[str] = frozenset({"burst", "order_near", "order", "ord
 AGG_MATRICES: tuple[str, ...] = ("ease", "burst", "order_near", "order", "order_far")
 CO_SIGNALS: tuple[str, ...] = (*CO_MATRICES, "userknn")  # userknn: what the most similar viewers engaged with
 USER_NEIGHBOURS = 50
+SOUND_FEATURES: tuple[str, ...] = ("sound_share", "sound_rejection", "sound_log_uses")
 FEATURES: tuple[str, ...] = (
     *(f"co_{m}{s}" for m in CO_SIGNALS for s in ("", "_rel", "_z", "_rank")),
     *("max_cosine", "emb_dot", "emb_cos", "log_engagements", "log_trending", "age_y", "first_seen_age_y"),
@@ -50,6 +52,9 @@ FEATURES: tuple[str, ...] = (
     # What everyone else did when shown the candidate: its engagement rate per viewer shown it, and how many.
     *("item_engage_rate", "item_log_shown"),
     *(f"agg_{m}_{stat}" for m in AGG_MATRICES for stat in ("max", "top3", "npos")),
+    # The candidate's sound: the share of the viewer's engaged videos that use it, the viewer's swipe-away rate on
+    # it, and how many catalogue videos use it (a sound taking off). All 0 for a video without a sound.
+    *SOUND_FEATURES,
 )
 
 
@@ -176,6 +181,36 @@ def _features(
     out[:, :, f + 4] = np.log1p(cat.viewers(cols))
     f += 5
     out[:, :, f : f + 3 * len(AGG_MATRICES)] = _aggregates(model, user_ids, cols, known)
+    out[:, :, len(FEATURES) - len(SOUND_FEATURES) :] = sound_features(model, user_ids, cols)
+    return out
+
+
+def sound_features(model: FeedModel, user_ids: list[str | None], cols: IntArray) -> FloatArray:
+    """The SOUND_FEATURES columns (users x candidates x 3): the candidate's sound against the viewer's engaged and
+    swiped-away videos, as `hashtag_affinity` and `hashtag_rejection` read hashtags, and the sound's catalogue uses."""
+    cat = model.catalogue
+    out = np.zeros((*cols.shape, len(SOUND_FEATURES)), dtype=np.float32)
+    sound = cat.sound[cols]  # users x candidates; -1 where the video has no sound
+    if not cat.sound_ids or not np.any(sound >= 0):
+        return out
+    sounds = cat.sound_matrix()
+    engaged = profile_matrix(model.history, user_ids, len(cat.ids))
+    engaged.data[:] = 1.0
+    rejected = profile_matrix(model.rejections, user_ids, len(cat.ids))
+    rejected.data[:] = 1.0
+    n_hist = np.maximum(np.asarray(engaged.sum(axis=1)).ravel(), 1.0)
+    eng = (engaged @ sounds).tocsr()
+    rej = (rejected @ sounds).tocsr()
+    has = sound >= 0
+    rows = np.broadcast_to(np.arange(cols.shape[0])[:, None], cols.shape)[has]
+    picked = sound[has]
+    # Only the (viewer, candidate's sound) cells are read: never a dense viewers x sounds matrix.
+    e = np.asarray(eng[rows, picked]).ravel()
+    r = np.asarray(rej[rows, picked]).ravel()
+    uses = np.asarray(sounds.sum(axis=0)).ravel()
+    out[has, 0] = e / n_hist[rows]
+    out[has, 1] = r / (r + e + 1.0)
+    out[has, 2] = np.log1p(uses[picked])
     return out
 
 

@@ -37,6 +37,10 @@ IDS = "ids.json"
 MANIFEST = "manifest.json"
 
 
+class IncompatibleModel(ValueError):
+    """A version this code cannot serve: trained on another list of ranker inputs (`features.FEATURES`)."""
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -76,6 +80,7 @@ def save_model(model: FeedModel, directory: Path) -> Path:
     arrays["cat.created_at"] = cat.created_at[:n].copy()
     arrays["cat.duration"] = cat.duration[:n].copy()
     arrays["cat.creator"] = cat.creator[:n].copy()
+    arrays["cat.sound"] = cat.sound[:n].copy()
     arrays["cat.days"] = np.ascontiguousarray(cat.days[:, :n])
     arrays["cat.tags"] = np.array([t for ts in cat.tags for t in ts], dtype=np.int64)
     arrays["cat.tags_ptr"] = np.cumsum([0] + [len(ts) for ts in cat.tags]).astype(np.int64)
@@ -95,6 +100,7 @@ def save_model(model: FeedModel, directory: Path) -> Path:
         "catalogue": cat.ids,
         "creators": list(cat.creators),
         "tags": list(cat.tag_ids),
+        "sounds": list(cat.sound_ids),
         "history": owners,
         "rejections": rejecters,
         "neighbours": list(model.neighbour_rows),
@@ -133,7 +139,7 @@ def load_model(directory: Path) -> FeedModel:
     arrays = load_file(str(directory / ARRAYS))
     ids = json.loads((directory / IDS).read_text())
     if list(manifest.get("features", FEATURES)) != list(FEATURES):
-        raise ValueError(
+        raise IncompatibleModel(
             f"model version {manifest.get('version')} was trained on a different set of ranker inputs than this "
             "code computes; train a new version (`sovereel train`)"
         )
@@ -173,6 +179,9 @@ def load_model(directory: Path) -> FeedModel:
     cat.created_at[:n] = arrays["cat.created_at"]
     cat.duration[:n] = arrays["cat.duration"]
     cat.creator[:n] = arrays["cat.creator"]
+    if "cat.sound" in arrays:  # versions saved before sounds know none (the catalogue's -1)
+        cat.sound[:n] = arrays["cat.sound"]
+        cat.sound_ids = {snd: i for i, snd in enumerate(ids.get("sounds", []))}
     days = arrays["cat.days"]
     cat.days = np.zeros((days.shape[0], len(cat.engagements)), dtype=np.float32)
     cat.days[:, :n] = days

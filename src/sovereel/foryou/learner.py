@@ -26,6 +26,7 @@ from typing import Protocol
 from sovereel.events.bus.interface import Message
 from sovereel.events.dedupe import AppliedIds, newest_outbox_id
 from sovereel.feed.model import FeedModel
+from sovereel.feed.model_io import IncompatibleModel
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import default_text_embedder
@@ -64,6 +65,9 @@ class Learner:
         self.gate = ModelGate(db, region_dir, keys)  # every version is checked (and refusals logged) before use
         self.registry: ModelRegistry = self.gate.registry
         self.state = RegionFeedState()
+        # Versions this code cannot serve (trained on other ranker inputs, before an upgrade): never retried, and
+        # the schedule trains a replacement at its first check instead of waiting for new events.
+        self.incompatible: set[str] = set()
         self.scorer = LockedScorer(self._load_current())
         self.recommender = ForYouRecommender(
             self.scorer, default_params(), embed_texts=default_text_embedder(), embed_on_request=False
@@ -86,6 +90,9 @@ class Learner:
                 return self.registry.load(version)
             except ModelRefused as exc:
                 log.error("%s; starting untrained", exc.message)
+            except IncompatibleModel as exc:
+                self.incompatible.add(version)
+                log.error("%s; starting untrained until a version is trained on this code's inputs", exc)
             except Exception:
                 log.exception("model %s could not be loaded; starting untrained", version)
         return FeedModel()
@@ -213,16 +220,26 @@ class Learner:
         schedule when `train_every_s` > 0 (the first check one interval after start)."""
 
         def run() -> None:
-            trained_at = self.registry.trained_log_size()  # resumes from what the published version learnt from
+            # Resumes from what the published version learnt from (from nothing when this code cannot serve it).
+            current = self.registry.current()
+            trained_at = 0 if current in self.incompatible else self.registry.trained_log_size()
             next_train = time.monotonic() + train_every_s
             while not self._stop.wait(interval_s):
                 if train_every_s > 0 and time.monotonic() >= next_train:
                     trained_at = train_if_due(self.db, self.region_dir, trained_at, min_new_events, keys=self.gate.keys)
                     next_train = time.monotonic() + train_every_s
                 version = self.registry.current()
-                if version and not self.scorer.model.version.startswith(version) and self.gate.should_try(version):
+                if (
+                    version
+                    and version not in self.incompatible
+                    and not self.scorer.model.version.startswith(version)
+                    and self.gate.should_try(version)
+                ):
                     try:
                         self.swap_to(version)
+                    except IncompatibleModel as exc:
+                        self.incompatible.add(version)  # the model serving now keeps serving
+                        log.error("not swapping to model %s: %s", version, exc)
                     except Exception:
                         log.exception("could not swap to model %s", version)
 
