@@ -154,8 +154,12 @@ def replay_reason(reason: dict[str, Any], params: Params, rankers: RankerCache) 
         check = TermCheck("popularity", None, None, None, logged_terms.get("popularity", float("nan")), popularity)
         return ReplayResult(model_version, None, params.version, False, float(reason["score"]), popularity, [check], {})
     features = inputs.get("features")
-    if not isinstance(features, list) or len(features) != len(FEATURES):
+    if not isinstance(features, list):
         raise ReplayUnavailable("this impression was logged without its ranker inputs (served before replay logging)")
+    if len(features) != len(FEATURES):  # e.g. ranked before the sound inputs were added
+        raise ReplayUnavailable(
+            f"this impression was ranked on {len(features)} ranker inputs and this code computes {len(FEATURES)}"
+        )
     registry_version = base_version(model_version)
     ranker = rankers.get(registry_version)
     row = np.asarray(features, dtype=np.float32)[None, :]

@@ -23,6 +23,7 @@ const SOURCE_WORDS = {
   exploration: 'new videos finding a first audience',
   co_engagement: 'often watched together with videos you engaged with',
   content: 'captions and hashtags like those you engaged with',
+  sound: 'the sound of a video you engaged with',
   recent_popular: 'popular and recent in your region',
   rewatch: 'something you watched before',
 };
