@@ -12,7 +12,7 @@ Rules, all from the parameter set:
   engaged with it waits behind the other topics (a softer, automatic "Not interested").
 The rules hold across page boundaries: the tail of the previous page is passed in.
 When the candidates cannot satisfy a rule the page still fills: skip fatigue is given up
-first, then topic spacing, creator spacing only when every remaining candidate would break it.
+first, then topic spacing, creator spacing only when every remaining candidate would break it; sound spacing never.
 """
 
 from __future__ import annotations
