@@ -55,3 +55,16 @@ def test_a_saved_version_keeps_its_videos_sounds(tmp_path: Path) -> None:
     loaded = FeedModel.load(model.save(tmp_path / "v").parent)
     assert loaded.catalogue.sound_ids == model.catalogue.sound_ids
     assert np.allclose(_sound_columns(loaded, "fan")["sound_share"], [2 / 3, 0.0, 0.0])
+
+
+def test_the_sound_inputs_start_at_zero_weight_and_leave_the_seeded_initialisation_as_it_was() -> None:
+    import torch
+
+    from sovereel.feed.ranker_net import RankerNet
+
+    net = RankerNet(len(FEATURES), 16, 0.0, 2, seed=5)
+    for m, member in enumerate(net.members):
+        torch.manual_seed(5 + m)
+        before = torch.nn.Linear(len(FEATURES) - len(SOUND_FEATURES), 16)  # the first layer before sounds
+        assert torch.equal(member[0].weight[:, : before.in_features], before.weight)
+        assert not member[0].weight[:, before.in_features :].any()

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from sovereel.feed.features import FEATURES
+from sovereel.feed.features import FEATURES, SOUND_FEATURES
 from sovereel.feed.interface import TASKS
 
 FloatArray = npt.NDArray[np.float32]
@@ -24,6 +24,11 @@ Z_CLIP = 8.0
 # Logits are clipped to +-LOGIT_CLIP before the sigmoid, so every prediction stays strictly inside (0, 1) in
 # float32 (a ranker trained on impressions of a world it can separate perfectly would otherwise say 0 or 1).
 LOGIT_CLIP = 15.0
+# Inputs appended to FEATURES after the ranker's first release (the sound inputs) start with zero weights and draw
+# nothing from the seeded generator: a net of a given seed starts exactly where it did before they were added, so
+# adding an input changes what a model learns only through what that input carries. Without this, the wider first
+# layer reshuffled every initial weight, and a world without sounds (the simulator) moved by initialisation alone.
+LATE_INPUTS = len(SOUND_FEATURES)
 
 
 class RankerNet(nn.Module):
@@ -40,11 +45,12 @@ class RankerNet(nn.Module):
     def __init__(self, n_features: int, hidden: int, dropout: float, ensemble: int, seed: int) -> None:
         super().__init__()
         members = []
+        late = LATE_INPUTS if n_features == len(FEATURES) else 0
         for m in range(ensemble):
             torch.manual_seed(seed + m)
             members.append(
                 nn.Sequential(
-                    nn.Linear(n_features, hidden),
+                    nn.Linear(n_features - late, hidden),
                     nn.ReLU(),
                     nn.Dropout(dropout),
                     nn.Linear(hidden, hidden),
@@ -53,6 +59,9 @@ class RankerNet(nn.Module):
                     nn.Linear(hidden, len(TASKS)),
                 )
             )
+        for member in members:
+            if late:
+                member[0] = _widened(member[0], late)
         self.members = nn.ModuleList(members)
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
@@ -91,3 +100,13 @@ def prior_logits(feats: torch.Tensor) -> torch.Tensor:
         w[FEATURES.index(name)] = weight
     logit = feats @ w + PRIOR_BIAS
     return logit.unsqueeze(-1).expand(*logit.shape, len(TASKS))
+
+
+def _widened(layer: nn.Linear, extra: int) -> nn.Linear:
+    """`layer` with `extra` more inputs whose weights are zero (built without drawing from the generator)."""
+    wide: nn.Linear = nn.utils.skip_init(nn.Linear, layer.in_features + extra, layer.out_features)
+    with torch.no_grad():
+        wide.weight.zero_()
+        wide.weight[:, : layer.in_features] = layer.weight
+        wide.bias.copy_(layer.bias)
+    return wide
