@@ -60,8 +60,9 @@ class RankerNet(nn.Module):
                 )
             )
         for member in members:
-            if late:
-                member[0] = _widened(member[0], late)
+            first = member[0]
+            if late and isinstance(first, nn.Linear):
+                member[0] = _widened(first, late)
         self.members = nn.ModuleList(members)
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
@@ -103,8 +104,10 @@ def prior_logits(feats: torch.Tensor) -> torch.Tensor:
 
 
 def _widened(layer: nn.Linear, extra: int) -> nn.Linear:
-    """`layer` with `extra` more inputs whose weights are zero (built without drawing from the generator)."""
-    wide: nn.Linear = nn.utils.skip_init(nn.Linear, layer.in_features + extra, layer.out_features)
+    """`layer` with `extra` more inputs whose weights are zero (leaving the generator as it found it)."""
+    state = torch.get_rng_state()
+    wide = nn.Linear(layer.in_features + extra, layer.out_features)
+    torch.set_rng_state(state)  # training goes on drawing dropout masks and batches from where it was
     with torch.no_grad():
         wide.weight.zero_()
         wide.weight[:, : layer.in_features] = layer.weight
