@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sovereel.feed.cursor import InvalidCursor
 from sovereel.feed.interface import (
     TASKS,
     CandidateWorld,
@@ -22,7 +23,7 @@ from sovereel.feed.interface import (
     VideoInfo,
 )
 from sovereel.feed.params import Params, default_params
-from sovereel.feed.pipeline import ForYouRecommender, InvalidCursor, replay
+from sovereel.feed.pipeline import ForYouRecommender, replay
 from sovereel.feed.text_embed import HashingTextEmbedder
 from tests.support.feed import DAY, NOW, DotScorer, build_co_engagement, topic_vector, video
 

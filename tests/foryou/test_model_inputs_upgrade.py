@@ -1,5 +1,6 @@
-"""After an upgrade that adds ranker inputs (the sound features), a version trained on the old inputs cannot be
-loaded: the region keeps serving, never retries it in a loop, and trains a replacement when its schedule runs."""
+"""After an upgrade that changes ranker inputs other than by appending (appended ones, like the sound features,
+are read with zero weight by older versions: `RankerNet.widen_inputs`), a version trained on the old inputs cannot
+be loaded: the region keeps serving, never retries it in a loop, and trains a replacement when its schedule runs."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def test_a_version_trained_on_other_ranker_inputs_leaves_the_region_serving(
     region_dir = sqlite_rt.settings.region_dir
     version, _ = train_version(sqlite_rt.db, region_dir, epochs=1)
     serving = sqlite_rt.learner.scorer.model.version
-    # The code now computes one input more than the version was trained on (as sounds did to earlier versions).
-    monkeypatch.setattr(model_io, "FEATURES", (*FEATURES, "an_input_of_a_later_release"))
+    # The code now computes another last input than the version was trained on (a change no zero weight bridges).
+    monkeypatch.setattr(model_io, "FEATURES", (*FEATURES[:-1], "an_input_of_a_later_release"))
 
     sqlite_rt.learner.watch_registry(interval_s=0.05)
     deadline = time.monotonic() + 10

@@ -138,17 +138,22 @@ def load_model(directory: Path) -> FeedModel:
             raise ValueError(f"{name} does not match the manifest's digest")
     arrays = load_file(str(directory / ARRAYS))
     ids = json.loads((directory / IDS).read_text())
-    if list(manifest.get("features", FEATURES)) != list(FEATURES):
+    saved = list(manifest.get("features", FEATURES))
+    # Inputs are only ever appended: a version trained before some were added reads the ones it knew and gives the
+    # new ones zero weight, so it serves (and replays) what it served. Any other difference cannot be bridged.
+    if saved != list(FEATURES)[: len(saved)]:
         raise IncompatibleModel(
             f"model version {manifest.get('version')} was trained on a different set of ranker inputs than this "
             "code computes; train a new version (`sovereel train`)"
         )
     cfg = ModelConfig.from_dict(manifest["config"])
     model = FeedModel(cfg)
-    net = RankerNet(len(FEATURES), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
+    net = RankerNet(len(saved), cfg.hidden, cfg.dropout, cfg.ensemble, cfg.seed)
     state = {k[len("ranker.") :]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("ranker.")}
     state.setdefault("offset", torch.zeros(len(TASKS)))  # versions saved before heads were calibrated
     net.load_state_dict(state)
+    if len(saved) < len(FEATURES):
+        net.widen_inputs(len(FEATURES) - len(saved))
     net.eval()
     model.ranker = net
     _load_table(model.users, "users", ids["users"], arrays)

@@ -68,6 +68,16 @@ class RankerNet(nn.Module):
         self.register_buffer("scale", torch.ones(n_features))
         self.register_buffer("offset", torch.zeros(len(TASKS)))
 
+    def widen_inputs(self, extra: int) -> None:
+        """Take `extra` more inputs (appended to FEATURES after this net was trained) with zero weight, a mean of 0
+        and a scale of 1: its logits on the old inputs are unchanged, so a version saved before an input was added
+        keeps serving, and replaying, exactly what it served."""
+        for member in self.members:
+            if isinstance(member, nn.Sequential) and isinstance(member[0], nn.Linear):
+                member[0] = _widened(member[0], extra)
+        self.mean = torch.cat([self.mean, torch.zeros(extra, dtype=self.mean.dtype)])
+        self.scale = torch.cat([self.scale, torch.ones(extra, dtype=self.scale.dtype)])
+
     def standardise_on(self, features: FloatArray) -> None:
         """Fit the input standardisation to training features (..., n_features); constant ones are left as is."""
         flat = np.nan_to_num(features.reshape(-1, features.shape[-1]).astype(np.float64))

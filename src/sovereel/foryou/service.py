@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from sovereel.actions.impressions import page_impressions
 from sovereel.errors import Invalid
+from sovereel.feed.cursor import InvalidCursor
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest
-from sovereel.feed.pipeline import InvalidCursor
 from sovereel.foryou.snapshot import EligibleVideos, VideoSnapshot
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate

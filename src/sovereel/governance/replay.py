@@ -156,10 +156,13 @@ def replay_reason(reason: dict[str, Any], params: Params, rankers: RankerCache) 
     features = inputs.get("features")
     if not isinstance(features, list):
         raise ReplayUnavailable("this impression was logged without its ranker inputs (served before replay logging)")
-    if len(features) != len(FEATURES):  # e.g. ranked before the sound inputs were added
+    if len(features) > len(FEATURES):
         raise ReplayUnavailable(
             f"this impression was ranked on {len(features)} ranker inputs and this code computes {len(FEATURES)}"
         )
+    # Ranked before some inputs were appended (the sound inputs): its version reads them with zero weight
+    # (`RankerNet.widen_inputs`), so zeros in their place replay the same logits.
+    features = [*features, *[0.0] * (len(FEATURES) - len(features))]
     registry_version = base_version(model_version)
     ranker = rankers.get(registry_version)
     row = np.asarray(features, dtype=np.float32)[None, :]
