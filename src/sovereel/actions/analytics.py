@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -143,7 +143,7 @@ def _states_before(s: Session, events: list[Event]) -> dict[tuple[str, str], Vie
             func.max(case((Event.kind.in_(sorted(WATCHED_TO_END_KINDS)), 1), else_=0)),
             func.max(case((Event.kind == "play", Event.received_at), else_=None)),
         )
-        .where(tuple_(Event.user_id, Event.video_id).in_(sorted(pairs)), Event.seq < first)
+        .where(_pairs_match(pairs), Event.seq < first)
         .group_by(Event.user_id, Event.video_id)
     )
     states = {pair: ViewerState() for pair in pairs}
@@ -155,6 +155,16 @@ def _states_before(s: Session, events: list[Event]) -> dict[tuple[str, str], Vie
             last_view_day=utc_day(last_play) if last_play is not None else None,
         )
     return states
+
+
+def _pairs_match(pairs: set[tuple[str, str]]) -> ColumnElement[bool]:
+    """Events of these (viewer, video) pairs, as one condition per viewer (a batch is one viewer's): SQLite answers
+    `user_id = ? AND video_id IN (…)` from the viewer's index, where a row-value IN over both columns made it scan
+    the whole event log (68 ms a batch at 100,000 events, on the path every watch batch takes)."""
+    by_user: dict[str, set[str]] = {}
+    for user_id, video_id in pairs:
+        by_user.setdefault(user_id, set()).add(video_id)
+    return or_(*(and_(Event.user_id == u, Event.video_id.in_(sorted(vs))) for u, vs in sorted(by_user.items())))
 
 
 def _write(s: Session, d: Deltas, creators: dict[str, str], now: float) -> None:
