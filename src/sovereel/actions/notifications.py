@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ from sovereel.safety.rules import is_protected_teen
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Follow, ModerationNotice, Notification, NotificationSettings, User, Video
 
-KINDS = (
+NotificationKind = Literal[
     "like",
     "comment",
     "reply",
@@ -45,8 +46,10 @@ KINDS = (
     "follow_approved",
     "follow_declined",
     "moderation",
-)
-"""Every notification kind."""
+]
+"""Every notification kind: defined once, for the rules here and the API's response models."""
+
+KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
 
 SETTING_OF_KIND = {
     "like": "likes",

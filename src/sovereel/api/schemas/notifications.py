@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from sovereel.actions.notifications import NotificationKind
 from sovereel.api.schemas.common import Number, Public
-
-NotificationKind = Literal[
-    "like",
-    "comment",
-    "reply",
-    "mention",
-    "follow",
-    "follow_request",
-    "follow_approved",
-    "follow_declined",
-    "moderation",
-]
 
 
 class NotificationActor(Public):
