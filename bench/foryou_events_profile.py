@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=30)
     parser.add_argument("--pages", type=int, default=2, help="pages per viewer")
     parser.add_argument("--top", type=int, default=40, help="profile lines to print")
+    parser.add_argument("--save", type=Path, default=None, help="also write the profile here (pstats format)")
     args = parser.parse_args()
 
     import sovereel.foryou.learner as learner_module
@@ -79,6 +80,8 @@ def main() -> None:
                 pages += 1
         profile.disable()
         print(f"{pages} pages: {1000 * (time.process_time() - started) / pages:.1f} ms CPU per page and batch")
+        if args.save:
+            profile.dump_stats(args.save)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
     finally:
         rt.close()

@@ -178,7 +178,9 @@ def test_phone_sign_up_upload_watch_and_engage(browser: Browser, site: Site) -> 
 
     # Like: the count changes at once and the server agrees.
     assert count_of(page, "like") == 0
-    active(page).get_by_test_id("like-btn").click()
+    # The count changes before the server answers; the server is asked once it has.
+    with page.expect_response(lambda r: r.url.endswith(f"/api/videos/{second_id}/like") and r.ok):
+        active(page).get_by_test_id("like-btn").click()
     page.wait_for_function(
         "() => document.querySelector('.slide.active [data-testid=like-count]').dataset.count === '1'"
     )
@@ -209,7 +211,8 @@ def test_phone_sign_up_upload_watch_and_engage(browser: Browser, site: Site) -> 
     # Follow the creator (a user made through the API) from the overlay.
     follow = active(page).get_by_test_id("follow-btn")
     assert follow.inner_text() == "Follow"
-    follow.click()
+    with page.expect_response(lambda r: r.url.endswith("/api/users/bob_e2e/follow") and r.ok):
+        follow.click()
     page.wait_for_function(
         "() => document.querySelector('.slide.active [data-testid=follow-btn]').textContent === 'Following'"
     )

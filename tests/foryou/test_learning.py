@@ -138,8 +138,7 @@ def test_scoring_is_deterministic_for_a_version_and_inputs(
     service = FeedService(sqlite_rt)
     viewer = signup(sqlite_client, "twice")
     uid = sqlite_client.get("/api/me", headers=viewer).json()["id"]
-    world_ = service._viewer_context(uid, "chain")
-    assert world_["personalised"] is True
+    assert service._viewer_state(uid, "chain").personalised is True
     from sovereel.feed.interface import CandidateWorld
 
     videos = dict(service.snapshot.get().videos)

@@ -52,6 +52,11 @@ def cmd_world(args: argparse.Namespace, settings_of: Callable[[argparse.Namespac
             version, manifest = train_version(db, settings.region_dir, epochs=args.epochs, keys=region_keys(settings))
             summary.seconds["train"] = round(time.perf_counter() - started, 2)
             print(f"model {version} trained on {manifest.get('training_events')} events and made current")
+        from sovereel.foryou.text_vectors import embed_catalogue
+
+        started = time.perf_counter()  # the first server start then finds every caption's vector on disk
+        embed_catalogue(db, settings.region_dir, progress=True)
+        summary.seconds["captions"] = round(time.perf_counter() - started, 2)
     finally:
         db.dispose()
     print(summary)

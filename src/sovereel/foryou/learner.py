@@ -35,12 +35,19 @@ from sovereel.foryou.live_state import RegionFeedState, Signal, signals_from_mes
 from sovereel.foryou.model_gate import ModelGate
 from sovereel.foryou.readers import profile_signals, servable_video_info, video_infos
 from sovereel.foryou.scorer import LockedScorer
+from sovereel.foryou.text_vectors import TextVectorFile, text_vector_path
 from sovereel.foryou.training import train_if_due
 from sovereel.governance.model_registry import ModelRefused, ModelRegistry
 from sovereel.governance.signing import RegionKeys
 from sovereel.storage.db import RegionDB
 
 log = logging.getLogger(__name__)
+
+
+def region_text_embedder(region_dir: Path) -> TextVectorFile:
+    """The text embedder with the region's file of caption vectors: each caption is embedded once per region."""
+    embed = default_text_embedder()
+    return TextVectorFile(embed, text_vector_path(region_dir, embed))
 
 
 class LearnerHeld(RuntimeError):
@@ -70,7 +77,7 @@ class Learner:
         self.incompatible: set[str] = set()
         self.scorer = LockedScorer(self._load_current())
         self.recommender = ForYouRecommender(
-            self.scorer, default_params(), embed_texts=default_text_embedder(), embed_on_request=False
+            self.scorer, default_params(), embed_texts=region_text_embedder(region_dir), embed_on_request=False
         )
         self.registry.archive_params(self.recommender.params)  # impressions it ranks stay replayable after a change
         self._durations: dict[str, float] = {}

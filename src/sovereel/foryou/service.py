@@ -16,15 +16,11 @@ from sovereel.foryou.snapshot import EligibleVideos, VideoSnapshot
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
 from sovereel.queries.videos import following_feed, video_views
+from sovereel.queries.viewer_state import ViewerState, viewer_state
 from sovereel.runtime.consumers import connect
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import (
-    FeedImpression,
-    FeedPreferences,
-    Follow,
-    NotInterested,
     Video,
-    Watch,
 )
 from sovereel.telemetry import StageTimer
 
@@ -59,27 +55,13 @@ class FeedService:
         except InvalidCursor as exc:
             raise Invalid("malformed cursor", code="bad_cursor") from exc
 
-    def _viewer_context(self, viewer_id: str, chain: str) -> dict[str, Any]:
+    def _viewer_state(self, viewer_id: str, chain: str) -> ViewerState:
+        """The viewer's follows, history, marks, controls and gate, in one statement (`queries.viewer_state`)."""
         # The scroll's earlier pages may still be queued for writing: look there before the table, not after.
         queued = frozenset(r.video_id for r in self.rt.impressions.pending() if r.request_id == chain)
         with self.rt.db.session() as s:
-            prefs = s.get(FeedPreferences, viewer_id)
-            marks = list(
-                s.execute(select(NotInterested.kind, NotInterested.value).where(NotInterested.user_id == viewer_id))
-            )
-            return {
-                "following": frozenset(s.scalars(select(Follow.followee_id).where(Follow.follower_id == viewer_id))),
-                "watched": frozenset(s.scalars(select(Watch.video_id).where(Watch.user_id == viewer_id))),
-                "served": frozenset(
-                    s.scalars(select(FeedImpression.video_id).where(FeedImpression.request_id == chain))
-                )
-                | queued,
-                "personalised": prefs.personalised if prefs else True,
-                "keywords": tuple(prefs.keyword_filters) if prefs else (),
-                "not_interested": {
-                    k: frozenset(v for kind, v in marks if kind == k) for k in ("video", "creator", "hashtag")
-                },
-            }
+            state = viewer_state(s, viewer_id, chain)
+        return replace(state, served=state.served | queued) if queued else state
 
     def _gate(self, viewer_id: str | None) -> FeedGate:
         with self.rt.db.session() as s:
@@ -107,22 +89,22 @@ class FeedService:
             page = self._recommend(request, world, timer)
             return self._timed_render(timer, page.items, None, page.next_cursor, None)
         chain, page_no, inner = _parse_chain(cursor)
-        ctx = self._viewer_context(viewer_id, chain)
-        following: frozenset[str] = ctx["following"]
-        gate = self._gate(viewer_id)  # blocks, age-restricted videos, private and 13-15 accounts
+        viewer = self._viewer_state(viewer_id, chain)
+        gate = viewer.gate  # blocks, age-restricted videos, private and 13-15 accounts
+        personalised = viewer.personalised
         world = replace(
             base,
-            videos=EligibleVideos(catalogue, viewer_id, following, gate),
+            videos=EligibleVideos(catalogue, viewer_id, viewer.following, gate),
             hidden_creators=gate.blocked,
-            seen=ctx["watched"],
-            served=ctx["served"],
-            following=following,
-            recent_engagements=state.recent(viewer_id) if ctx["personalised"] else (),
-            recent_skips=state.recent_skips(viewer_id) if ctx["personalised"] else (),
-            not_interested_videos=ctx["not_interested"]["video"],
-            not_interested_creators=ctx["not_interested"]["creator"],
-            not_interested_hashtags=ctx["not_interested"]["hashtag"],
-            keyword_filters=ctx["keywords"],
+            seen=viewer.watched,
+            served=viewer.served,
+            following=viewer.following,
+            recent_engagements=state.recent(viewer_id) if personalised else (),
+            recent_skips=state.recent_skips(viewer_id) if personalised else (),
+            not_interested_videos=viewer.not_interested["video"],
+            not_interested_creators=viewer.not_interested["creator"],
+            not_interested_hashtags=viewer.not_interested["hashtag"],
+            keyword_filters=viewer.keywords,
         )
         # The recommender's own cursor rides along, so creator and topic spacing hold across page breaks.
         request = FeedRequest(
@@ -131,7 +113,7 @@ class FeedService:
             limit=limit,
             cursor=inner,
             now=now,
-            personalised=ctx["personalised"],
+            personalised=personalised,
         )
         timer.lap("world")
         page = self._recommend(request, world, timer)
@@ -139,7 +121,7 @@ class FeedService:
         if len(items) < limit:
             # Everything new has been seen: offer watched videos again rather than an empty feed.
             again = self._recommend(
-                request, replace(world, seen=frozenset(), served=ctx["served"] | {i.video_id for i in items}), timer
+                request, replace(world, seen=frozenset(), served=viewer.served | {i.video_id for i in items}), timer
             )
             for item in again.items:
                 if len(items) >= limit:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -39,7 +40,11 @@ def open_engine(url: str, *, schema: str | None = None) -> Engine:
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Every request thread (AnyIO's pool holds 40) may want a connection at once; a SQLite connection is a file
+        # handle, so the pool is sized for them instead of making threads queue for one.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16, max_overflow=48
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
@@ -55,6 +60,11 @@ class RegionDB:
         self.region = region
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        # SQLite lets one transaction write at a time, and a writer that finds the file locked sleeps and polls
+        # (its busy handler backs off up to 100 ms a try), so under load writers of one process overtook each
+        # other unfairly and some waited past the busy timeout (a 503). They queue here instead, in order; other
+        # processes (the CLI, a second API process) still meet SQLite's own lock. Readers never wait for it (WAL).
+        self._write_lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -69,7 +79,7 @@ class RegionDB:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any exception."""
-        with self._factory() as s, s.begin():
+        with self._write_lock or nullcontext(), self._factory() as s, s.begin():
             yield s
 
     def dispose(self) -> None:
