@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -10,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from sovereel.storage.write_queue import WriteQueue
 
 if TYPE_CHECKING:
     from sovereel.settings import Settings
@@ -60,11 +61,9 @@ class RegionDB:
         self.region = region
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
-        # SQLite lets one transaction write at a time, and a writer that finds the file locked sleeps and polls
-        # (its busy handler backs off up to 100 ms a try), so under load writers of one process overtook each
-        # other unfairly and some waited past the busy timeout (a 503). They queue here instead, in order; other
-        # processes (the CLI, a second API process) still meet SQLite's own lock. Readers never wait for it (WAL).
-        self._write_lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
+        # SQLite writes one transaction at a time: this process's writers take turns in order (`WriteQueue`)
+        # instead of busy-polling the file. Readers never wait for it (WAL).
+        self._write_lock: WriteQueue | None = WriteQueue() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
