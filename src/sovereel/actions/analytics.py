@@ -6,7 +6,8 @@ message here. Each fold runs in one transaction that first records the message's
 
 A watch batch costs a handful of statements whatever its size: one read of the batch's events, one grouped
 read of what the same viewers did with the same videos before it (the state each viewer moves on from), and
-one upsert per touched (video), (video, second), (video, day) and (video, source) — never a row per event.
+one upsert statement per aggregate table, covering every (video), (video, second), (video, day) and
+(video, source) the batch touched — never a statement per row or per event.
 Viewers are never stored: a viewer's reach, completion and last view day come from the event log, which the
 account's erasure removes; the aggregates keep only counts.
 """
@@ -21,13 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sovereel.actions.counting import utc_day
 from sovereel.events.kinds import PLAYBACK_KINDS, VIEW_SOURCES, WATCHED_TO_END_KINDS
-from sovereel.storage.db import RegionDB
+from sovereel.storage.db import RegionDB, upsert
 from sovereel.storage.models import (
     AnalyticsApplied,
     CreatorDaily,
@@ -168,35 +167,37 @@ def _pairs_match(pairs: set[tuple[str, str]]) -> ColumnElement[bool]:
 
 
 def _write(s: Session, d: Deltas, creators: dict[str, str], now: float) -> None:
-    """Upsert the increments, one statement per touched row, in key order (one lock order for every fold)."""
-    for vid in sorted(set(d.stats) | set(d.watch_s)):
-        counts = d.stats.get(vid, Counter())
-        _add(
-            s,
-            VideoStats,
-            {"video_id": vid},
-            {
-                "views": counts["views"],
-                "viewers": counts["viewers"],
-                "completed": counts["completed"],
-                "watch_s": d.watch_s.get(vid, 0.0),
-                "new_followers": 0,
-            },
-            fixed={"creator_id": creators[vid], "updated_at": now},
-        )
-    for (vid, second), n in sorted(d.reach.items()):
-        if n:
-            _add(s, VideoReach, {"video_id": vid, "second": second}, {"viewers": n})
-    for vid, day in sorted(set(d.daily_views) | set(d.daily_watch_s)):
-        _add(
-            s,
-            VideoDaily,
-            {"video_id": vid, "day": day},
-            {"views": d.daily_views[(vid, day)], "watch_s": d.daily_watch_s.get((vid, day), 0.0)},
-            fixed={"creator_id": creators[vid]},
-        )
-    for (vid, source), n in sorted(d.sources.items()):
-        _add(s, VideoSource, {"video_id": vid, "source": source}, {"views": n})
+    """Upsert the increments: one statement per aggregate table, its rows in key order (one lock order for every
+    fold, so two folds never deadlock)."""
+    stats = [
+        {
+            "video_id": vid,
+            "views": d.stats[vid]["views"] if vid in d.stats else 0,
+            "viewers": d.stats[vid]["viewers"] if vid in d.stats else 0,
+            "completed": d.stats[vid]["completed"] if vid in d.stats else 0,
+            "watch_s": d.watch_s.get(vid, 0.0),
+            "new_followers": 0,
+            "creator_id": creators[vid],
+            "updated_at": now,
+        }
+        for vid in sorted(set(d.stats) | set(d.watch_s))
+    ]
+    _add_rows(s, VideoStats, ("video_id",), stats, fixed=("creator_id", "updated_at"))
+    reach = [{"video_id": vid, "second": sec, "viewers": n} for (vid, sec), n in sorted(d.reach.items()) if n]
+    _add_rows(s, VideoReach, ("video_id", "second"), reach)
+    daily = [
+        {
+            "video_id": vid,
+            "day": day,
+            "views": d.daily_views.get((vid, day), 0),
+            "watch_s": d.daily_watch_s.get((vid, day), 0.0),
+            "creator_id": creators[vid],
+        }
+        for vid, day in sorted(set(d.daily_views) | set(d.daily_watch_s))
+    ]
+    _add_rows(s, VideoDaily, ("video_id", "day"), daily, fixed=("creator_id",))
+    sources = [{"video_id": vid, "source": src, "views": n} for (vid, src), n in sorted(d.sources.items())]
+    _add_rows(s, VideoSource, ("video_id", "source"), sources)
 
 
 def do_fold_follow(db: RegionDB, message_id: int, topic: str, payload: Mapping[str, Any], at: float) -> bool:
@@ -244,16 +245,12 @@ def do_fold_follow(db: RegionDB, message_id: int, topic: str, payload: Mapping[s
 def _first_time(s: Session, message_id: int, now: float) -> bool:
     """Record the message as folded; False when it already was (the ledger's key refuses it)."""
     table = cast(Table, AnalyticsApplied.__table__)
-    stmt = _insert(s, table).values(message_id=message_id, applied_at=now).on_conflict_do_nothing()
+    stmt = upsert(s, table).values(message_id=message_id, applied_at=now).on_conflict_do_nothing()
     if s.execute(stmt.returning(table.c.message_id)).first() is None:
         return False
     if message_id % PRUNE_EVERY == 0:
         s.execute(delete(AnalyticsApplied).where(AnalyticsApplied.applied_at < now - APPLIED_KEEP_S))
     return True
-
-
-def _insert(s: Session, table: Table) -> Any:
-    return pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def _add(
@@ -264,9 +261,20 @@ def _add(
     fixed: dict[str, Any] | None = None,
 ) -> None:
     """INSERT the row with `increments` as its values, or add them to the row already there (one statement)."""
+    _add_rows(s, model, tuple(key), [{**key, **increments, **(fixed or {})}], fixed=tuple(fixed or ()))
+
+
+def _add_rows(
+    s: Session, model: type[Any], key: tuple[str, ...], rows: list[dict[str, Any]], fixed: tuple[str, ...] = ()
+) -> None:
+    """INSERT the rows, or add each one's other columns (`col = col + excluded.col`) to the row already there, in
+    one statement; the `fixed` columns are set to the new values instead. Each key appears once in `rows`."""
+    if not rows:
+        return
     table = cast(Table, model.__table__)
-    values = {**key, **increments, **(fixed or {})}
-    stmt = _insert(s, table).values(**values)
-    sets: dict[str, Any] = {col: table.c[col] + stmt.excluded[col] for col in increments}
-    sets.update({col: stmt.excluded[col] for col in (fixed or {})})
+    stmt = upsert(s, table).values(rows)
+    new = stmt.excluded
+    sets: dict[str, Any] = {
+        col: new[col] if col in fixed else table.c[col] + new[col] for col in rows[0] if col not in key
+    }
     s.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=sets))

@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from sovereel.storage.db import upsert
 from sovereel.storage.models import CounterMark
 
 DAY_S = 86400
@@ -38,20 +37,19 @@ def viewer_key(secret: str, day: int, *, user_id: str | None, address: str | Non
 
 
 def mark_first(s: Session, kind: str, video_ids: Iterable[str], key: str, day: int) -> list[str]:
-    """Mark the viewer as counted on these videos today; returns those not marked before (count them now).
+    """Mark the viewer as counted on these videos today; returns those not marked before (count them now), sorted.
 
-    One INSERT … ON CONFLICT DO NOTHING per video, in sorted order: a concurrent request of the same viewer
-    cannot also count it (the unique key refuses the second), and two transactions take the keys in one order."""
+    One INSERT … ON CONFLICT DO NOTHING of every video, in sorted order: a concurrent request of the same viewer
+    cannot also count one (the unique key refuses the second), and two transactions take the keys in one order."""
     if kind not in COUNTER_KINDS:
         raise ValueError(f"unknown counter kind {kind!r}")
     table = cast(Table, CounterMark.__table__)
-    ins = pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
     # Older days' marks can never match again; yesterday's stay for a process whose clock is a little behind.
     s.execute(delete(CounterMark).where(CounterMark.day < day - 1))
-    first: list[str] = []
-    for vid in sorted(set(video_ids)):
-        stmt = ins.values(kind=kind, video_id=vid, viewer_key=key, day=day).on_conflict_do_nothing()
-        # RETURNING, not rowcount: PostgreSQL drivers need not report a row count for a skipped insert.
-        if s.execute(stmt.returning(table.c.video_id)).first() is not None:
-            first.append(vid)
-    return first
+    vids = sorted(set(video_ids))
+    if not vids:
+        return []
+    marks = [{"kind": kind, "video_id": vid, "viewer_key": key, "day": day} for vid in vids]
+    stmt = upsert(s, table).values(marks).on_conflict_do_nothing()
+    # RETURNING, not rowcount: PostgreSQL drivers need not report a row count for a skipped insert.
+    return sorted(s.scalars(stmt.returning(table.c.video_id)))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from sovereel.errors import Invalid
 from sovereel.events.kinds import PLAYBACK_KINDS, WATCHED_TO_END_KINDS
 from sovereel.events.outbox import emit
 from sovereel.queries.access import unseen_videos
-from sovereel.storage.db import RegionDB
+from sovereel.storage.db import RegionDB, upsert
 from sovereel.storage.models import Event, Video, Watch
 
 
@@ -63,6 +64,9 @@ def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent], co
 
 
 def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret: str) -> RecordResult:
+    # A handful of statements whatever the batch's size (the phone app sends one after every page): one read of
+    # known client ids, one visibility check for all the batch's videos, one insert of the events, one upsert of
+    # the watch rows, one of the counter marks and one executemany of the view counters.
     now = time.time()
     with db.transaction() as s:
         ids = [e.client_id for e in events]
@@ -77,54 +81,80 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret
         if missing:
             # No ids in the message: it must read the same for a hidden video as for a made-up one.
             raise Invalid("an event names a video that does not exist", code="unknown_video")
+        table = cast(Table, Event.__table__)
         rows = [
-            Event(
-                region=db.region,
-                user_id=user_id,
-                client_id=e.client_id,
-                kind=e.kind,
-                video_id=e.video_id,
-                client_ts=e.ts,
-                received_at=now,
-                watched_s=e.watched_s,
-                position_s=e.position_s,
-                request_id=e.request_id,
-                source=e.source,
-            )
+            {
+                "region": db.region,
+                "user_id": user_id,
+                "client_id": e.client_id,
+                "kind": e.kind,
+                "video_id": e.video_id,
+                "client_ts": e.ts,
+                "received_at": now,
+                "watched_s": e.watched_s,
+                "position_s": e.position_s,
+                "request_id": e.request_id,
+                "source": e.source,
+            }
             for e in fresh.values()
         ]
-        s.add_all(rows)
-        s.flush()
-        for e in fresh.values():
-            if e.kind in PLAYBACK_KINDS:
-                _touch_watch(s, user_id, e, now)
+        # In the batch's order: the log's sequence is the order its consumers replay a viewer's events in.
+        seqs = s.scalars(insert(table).returning(table.c.seq, sort_by_parameter_order=True), rows).all()
+        _touch_watches(s, user_id, list(fresh.values()), now)
         # The server's day, not the client's clock: a back-dated play cannot open another day's count.
         day = utc_day(now)
         played = {e.video_id for e in fresh.values() if e.kind == "play"}
         counted = mark_first(s, "view", played, viewer_key(counter_secret, day, user_id=user_id), day)
-        for vid in counted:  # sorted: one lock order for every batch, so no deadlocks between batches
-            s.execute(update(Video).where(Video.id == vid).values(view_count=Video.view_count + 1))
+        if counted:  # sorted: one lock order for every batch, so no deadlocks between batches
+            bump = update(Video).where(Video.id == bindparam("vid")).values(view_count=Video.view_count + 1)
+            s.connection().execute(bump, [{"vid": vid} for vid in counted])
         emit(
             s,
             "watch.events",
             {
                 "user_id": user_id,
                 "events": [
-                    {"seq": r.seq, "video_id": r.video_id, "kind": r.kind, "watched_s": r.watched_s, "ts": r.client_ts}
-                    for r in rows
+                    {"seq": int(seq), "video_id": e.video_id, "kind": e.kind, "watched_s": e.watched_s, "ts": e.ts}
+                    for seq, e in zip(seqs, fresh.values(), strict=True)
                 ],
             },
         )
         return RecordResult(len(rows), len(events) - len(rows))
 
 
-def _touch_watch(s: Session, user_id: str, e: WatchEvent, now: float) -> None:
-    row = s.get(Watch, (user_id, e.video_id))
-    if row is None:
-        row = Watch(user_id=user_id, video_id=e.video_id, watched_s=0.0, completed=False, last_at=now)
-        s.add(row)
-    if e.watched_s is not None:
-        row.watched_s = max(row.watched_s, e.watched_s)
-    if e.kind in WATCHED_TO_END_KINDS:
-        row.completed = True
-    row.last_at = now
+def _touch_watches(s: Session, user_id: str, fresh: list[WatchEvent], now: float) -> None:
+    """Upsert the viewer's watch row of every video the batch played, in one statement: the furthest second
+    watched only grows, a video watched to the end stays completed, and `last_at` is now."""
+    watched: dict[str, float] = {}
+    completed: dict[str, bool] = {}
+    for e in fresh:
+        if e.kind not in PLAYBACK_KINDS:
+            continue
+        watched[e.video_id] = max(watched.get(e.video_id, 0.0), e.watched_s or 0.0)
+        completed[e.video_id] = completed.get(e.video_id, False) or e.kind in WATCHED_TO_END_KINDS
+    if not watched:
+        return
+    table = cast(Table, Watch.__table__)
+    ins = upsert(s, table).values(
+        [
+            {
+                "user_id": user_id,
+                "video_id": v,
+                "watched_s": watched[v],
+                "completed": completed[v],
+                "last_at": now,
+            }
+            for v in sorted(watched)  # one lock order for every batch
+        ]
+    )
+    new = ins.excluded
+    s.execute(
+        ins.on_conflict_do_update(
+            index_elements=["user_id", "video_id"],
+            set_={
+                "watched_s": case((new.watched_s > table.c.watched_s, new.watched_s), else_=table.c.watched_s),
+                "completed": or_(table.c.completed, new.completed),
+                "last_at": new.last_at,
+            },
+        )
+    )

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -94,3 +96,12 @@ def open_region_db(settings: Settings, *, migrate: bool = True, schema: str | No
     if migrate:
         upgrade(engine)
     return RegionDB(settings.region, engine)
+
+
+def upsert(s: Session, table: Table) -> Any:
+    """`INSERT` with the backend's `ON CONFLICT` clauses (`on_conflict_do_nothing` / `on_conflict_do_update`, and
+    `.excluded` for the row that was refused): SQLite and PostgreSQL spell them alike, but each dialect has its own
+    construct."""
+    if s.get_bind().dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
