@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     learner_process: bool = Field(
         False,
         description="A separate `sovereel learner` process learns from the region's events (the scaled layout): "
-        "this process applies the deltas it publishes instead of learning itself. Needs a nats:// bus.",
+        "this process applies the deltas it publishes instead of learning itself, and leaves the creator-analytics "
+        "fold to it. Needs a nats:// bus.",
     )
     metrics_enabled: bool = Field(
         True,

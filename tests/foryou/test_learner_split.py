@@ -33,6 +33,7 @@ from sovereel.foryou.replica import DeltaReplica
 from sovereel.runtime.processes import LearnerProcess
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from sovereel.settings import Settings
+from sovereel.storage.models import VideoStats
 from tests.support.api import signup
 from tests.support.foryou import deliver, seed_ready_videos
 from tests.support.scale import NATS_URL, delete_stream, nats_available, unique_region, wait_for
@@ -246,6 +247,38 @@ def test_a_restarted_learner_resumes_from_its_durable_consumer_without_applying_
             assert sorted((e.video_id, e.kind) for e in server.rt.learner.state.recent(viewer_id)) == expected
             assert wait_for(lambda server=server: np.array_equal(server.vector(viewer_id), mine))  # type: ignore[misc]
             assert server.steps == []
+    finally:
+        second.stop()
+
+
+@pytest.mark.nats
+@pytest.mark.slow
+def test_the_learner_process_folds_the_creator_analytics_and_the_servers_leave_them_to_it(split: Split) -> None:
+    one = split.servers[0]
+    viewer_id = do_signup(one.rt.db, "viewer", "correct horse battery").id
+    videos = list(split.topic_of)
+
+    def stats(vid: str) -> tuple[int, int, int, float] | None:
+        with one.rt.db.session() as s:
+            row = s.get(VideoStats, vid)
+            return None if row is None else (row.views, row.viewers, row.completed, row.watch_s)
+
+    first = RunningLearner(split.settings)  # its durable consumers start here
+    try:
+        _finish(one.rt, viewer_id, videos[0])
+        deliver(one.rt)
+        assert wait_for(lambda: stats(videos[0]) == (1, 1, 1, 10.0), timeout_s=10), stats(videos[0])
+    finally:
+        first.stop()
+    # With no learner running, two servers see the batch relayed and neither folds it.
+    _finish(one.rt, viewer_id, videos[1])
+    deliver(one.rt)
+    time.sleep(1.0)
+    assert stats(videos[1]) is None
+    second = RunningLearner(split.settings)  # resumes from its durable consumer: the batch is folded now, once
+    try:
+        assert wait_for(lambda: stats(videos[1]) == (1, 1, 1, 10.0), timeout_s=10), stats(videos[1])
+        assert stats(videos[0]) == (1, 1, 1, 10.0)
     finally:
         second.stop()
 

@@ -14,6 +14,7 @@ account's erasure removes; the aggregates keep only counts.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import Counter, defaultdict
@@ -26,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from sovereel.actions.counting import utc_day
 from sovereel.events.kinds import PLAYBACK_KINDS, VIEW_SOURCES, WATCHED_TO_END_KINDS
-from sovereel.storage.db import RegionDB, upsert
+from sovereel.storage.db import RegionDB, upsert, upsert_for
 from sovereel.storage.models import (
     AnalyticsApplied,
+    Base,
     CreatorDaily,
     Event,
     User,
@@ -268,13 +270,20 @@ def _add_rows(
     s: Session, model: type[Any], key: tuple[str, ...], rows: list[dict[str, Any]], fixed: tuple[str, ...] = ()
 ) -> None:
     """INSERT the rows, or add each one's other columns (`col = col + excluded.col`) to the row already there, in
-    one statement; the `fixed` columns are set to the new values instead. Each key appears once in `rows`."""
-    if not rows:
-        return
-    table = cast(Table, model.__table__)
-    stmt = upsert(s, table).values(rows)
+    one statement executed for all the rows; the `fixed` columns are set to the new values instead."""
+    if rows:
+        table = str(model.__tablename__)
+        s.execute(_adding(s.get_bind().dialect.name, table, key, tuple(rows[0]), fixed), rows)
+
+
+@functools.cache
+def _adding(
+    dialect: str, table_name: str, key: tuple[str, ...], columns: tuple[str, ...], fixed: tuple[str, ...]
+) -> Any:
+    """The upsert `_add_rows` runs, built once per shape: the rows come as executemany parameters, so the statement
+    is compiled once, and neither a batch's size nor its values make a new one."""
+    table = Base.metadata.tables[table_name]
+    stmt = upsert_for(dialect, table)
     new = stmt.excluded
-    sets: dict[str, Any] = {
-        col: new[col] if col in fixed else table.c[col] + new[col] for col in rows[0] if col not in key
-    }
-    s.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=sets))
+    sets = {col: new[col] if col in fixed else table.c[col] + new[col] for col in columns if col not in key}
+    return stmt.on_conflict_do_update(index_elements=list(key), set_=sets)

@@ -10,15 +10,16 @@ so several API processes (SQLite or PostgreSQL) never count the same viewer twic
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
-from sovereel.storage.db import upsert
+from sovereel.storage.db import upsert_for
 from sovereel.storage.models import CounterMark
 
 DAY_S = 86400
@@ -43,13 +44,18 @@ def mark_first(s: Session, kind: str, video_ids: Iterable[str], key: str, day: i
     cannot also count one (the unique key refuses the second), and two transactions take the keys in one order."""
     if kind not in COUNTER_KINDS:
         raise ValueError(f"unknown counter kind {kind!r}")
-    table = cast(Table, CounterMark.__table__)
     # Older days' marks can never match again; yesterday's stay for a process whose clock is a little behind.
     s.execute(delete(CounterMark).where(CounterMark.day < day - 1))
     vids = sorted(set(video_ids))
     if not vids:
         return []
     marks = [{"kind": kind, "video_id": vid, "viewer_key": key, "day": day} for vid in vids]
-    stmt = upsert(s, table).values(marks).on_conflict_do_nothing()
     # RETURNING, not rowcount: PostgreSQL drivers need not report a row count for a skipped insert.
-    return sorted(s.scalars(stmt.returning(table.c.video_id)))
+    return sorted(s.scalars(_marking(s.get_bind().dialect.name), marks))
+
+
+@functools.cache
+def _marking(dialect: str) -> Any:
+    """`mark_first`'s insert, built once (the marks come as executemany parameters, sent as one multi-row INSERT)."""
+    table = cast(Table, CounterMark.__table__)
+    return upsert_for(dialect, table).on_conflict_do_nothing().returning(table.c.video_id)

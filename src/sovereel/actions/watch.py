@@ -7,9 +7,10 @@ An event naming a video the viewer may not see is refused exactly like one namin
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -20,7 +21,7 @@ from sovereel.errors import Invalid
 from sovereel.events.kinds import PLAYBACK_KINDS, WATCHED_TO_END_KINDS
 from sovereel.events.outbox import emit
 from sovereel.queries.access import unseen_videos
-from sovereel.storage.db import RegionDB, upsert
+from sovereel.storage.db import RegionDB, upsert_for
 from sovereel.storage.models import Event, Video, Watch
 
 
@@ -134,27 +135,24 @@ def _touch_watches(s: Session, user_id: str, fresh: list[WatchEvent], now: float
         completed[e.video_id] = completed.get(e.video_id, False) or e.kind in WATCHED_TO_END_KINDS
     if not watched:
         return
+    rows = [
+        {"user_id": user_id, "video_id": v, "watched_s": watched[v], "completed": completed[v], "last_at": now}
+        for v in sorted(watched)  # one lock order for every batch
+    ]
+    s.execute(_watch_upsert(s.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _watch_upsert(dialect: str) -> Any:
+    """The upsert `_touch_watches` runs, built once: the rows come as executemany parameters."""
     table = cast(Table, Watch.__table__)
-    ins = upsert(s, table).values(
-        [
-            {
-                "user_id": user_id,
-                "video_id": v,
-                "watched_s": watched[v],
-                "completed": completed[v],
-                "last_at": now,
-            }
-            for v in sorted(watched)  # one lock order for every batch
-        ]
-    )
+    ins = upsert_for(dialect, table)
     new = ins.excluded
-    s.execute(
-        ins.on_conflict_do_update(
-            index_elements=["user_id", "video_id"],
-            set_={
-                "watched_s": case((new.watched_s > table.c.watched_s, new.watched_s), else_=table.c.watched_s),
-                "completed": or_(table.c.completed, new.completed),
-                "last_at": new.last_at,
-            },
-        )
+    return ins.on_conflict_do_update(
+        index_elements=["user_id", "video_id"],
+        set_={
+            "watched_s": case((new.watched_s > table.c.watched_s, new.watched_s), else_=table.c.watched_s),
+            "completed": or_(table.c.completed, new.completed),
+            "last_at": new.last_at,
+        },
     )

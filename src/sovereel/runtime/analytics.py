@@ -1,20 +1,19 @@
 """The analytics consumer: folds watch events and follows into the creator-analytics aggregates as they arrive.
 
-Connected to the bus by `runtime.consumers` (as "analytics"); each message is folded once in its own
-transaction by `actions.analytics` (redeliveries are recognised by outbox id in the store, so several
-processes, or one restarted, never count a message twice). A fold that fails is logged and skipped rather
-than raised into the bus's delivery thread, where it would stall the learner on the same path.
+Connected to the bus by `runtime.consumers` (as "analytics") in one process per region: the embedded default's
+one process, or, in the scaled layout, the learner process (`runtime.processes`), whose durable consumers
+hand it each message once and again after a restart; API processes with `learner_process` on leave it alone.
+Each message is folded once in its own transaction by `actions.analytics` (redeliveries are recognised by
+outbox id in the store, so a restarted process, or a second one, never counts a message twice). A fold that
+fails raises to the bus, which logs it: NATS redelivers the message (the fold is idempotent), the in-process
+bus goes on to its other handlers, so neither a learner nor another consumer waits on it.
 """
 
 from __future__ import annotations
 
-import logging
-
 from sovereel.actions.analytics import do_fold_follow, do_fold_watch_events
 from sovereel.events.bus.interface import Message
 from sovereel.storage.db import RegionDB
-
-log = logging.getLogger(__name__)
 
 
 class AnalyticsConsumer:
@@ -25,10 +24,7 @@ class AnalyticsConsumer:
 
     def on_message(self, msg: Message) -> None:
         """Fold one message (a redelivered one adds nothing)."""
-        try:
-            if msg.topic == "watch.events":
-                do_fold_watch_events(self.db, msg.id, msg.payload)
-            elif msg.topic in ("social.follow", "social.unfollow"):
-                do_fold_follow(self.db, msg.id, msg.topic, msg.payload, msg.created_at)
-        except Exception:
-            log.exception("analytics: message %s (%s) was not folded", msg.id, msg.topic)
+        if msg.topic == "watch.events":
+            do_fold_watch_events(self.db, msg.id, msg.payload)
+        elif msg.topic in ("social.follow", "social.unfollow"):
+            do_fold_follow(self.db, msg.id, msg.topic, msg.payload, msg.created_at)

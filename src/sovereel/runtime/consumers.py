@@ -30,7 +30,8 @@ SUBSCRIPTIONS: dict[Consumer, tuple[str, ...]] = {
     "media_worker": ("video.uploaded",),
     # Each API process's inbox hub pushes a recipient's new notifications and unread count to their open streams.
     "inbox": ("notification.",),
-    # Creator analytics: views, watch time and retention from watch events; followers gained and lost.
+    # Creator analytics: views, watch time and retention from watch events; followers gained and lost. Folded once
+    # per region: in the scaled layout only the `sovereel learner` process connects it.
     "analytics": ("watch.events", "social.follow", "social.unfollow"),
 }
 """Topic prefixes each consumer subscribes to (a prefix matches every topic starting with it)."""

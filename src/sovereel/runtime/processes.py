@@ -6,7 +6,8 @@
 - `run_learner`: the region's one online learner. It consumes the region's events once, through a durable
   consumer (a restart resumes where it stopped; what it had replayed from the database is not applied twice),
   and broadcasts what serving needs every `interval_s` (`foryou.delta`); API processes run with
-  `learner_process` on and apply that instead of each learning from every event.
+  `learner_process` on and apply that instead of each learning from every event. It also folds the creator
+  analytics (`runtime.analytics`), which those API processes then leave alone: one fold per region.
 - `run_trainer`: trains a full For You version on schedule when enough new events came (the one rule,
   `foryou.training.train_if_due`), and publishes it by moving the registry's CURRENT pointer; every serving
   process polls the pointer (`Learner.watch_registry`) and swaps the new version in without a restart.
@@ -25,6 +26,7 @@ from sovereel.foryou.learner import Learner
 from sovereel.foryou.training import train_if_due
 from sovereel.governance.model_registry import ModelRegistry
 from sovereel.governance.signing import region_keys
+from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.consumers import connect
 from sovereel.settings import Settings
 from sovereel.storage.db import open_region_db
@@ -65,6 +67,9 @@ class LearnerProcess:
         self.learner.bootstrap()
         self.publisher = DeltaPublisher(self.learner, self.bus)
         connect(self.bus, "learner", self.learner.on_message)
+        # The region's analytics fold runs here, once, not in each API process (each would read every batch only
+        # to find it folded already): its own durable consumers, so a fold that fails is redelivered.
+        connect(self.bus, "analytics", AnalyticsConsumer(self.db).on_message)
         self.learner.watch_registry()  # new versions are swapped in here too; the rows their replay touched ship
         log.info("learner for region %s listening through durable consumer %r", settings.region, consumer)
 

@@ -104,11 +104,12 @@ def open_runtime(
     if settings.learner_process:  # one learner per region learns; this process applies what it publishes
         replica = DeltaReplica(learner)
         connect(bus, "feed_replica", replica.on_message)
+        # and the learner process folds the creator analytics, once per region (`runtime.processes`)
     else:
         connect(bus, "learner", learner.on_message)
+        connect(bus, "analytics", AnalyticsConsumer(db).on_message)
     inbox = InboxHub()
     connect(bus, "inbox", inbox.on_message)
-    connect(bus, "analytics", AnalyticsConsumer(db).on_message)
     return RegionRuntime(
         settings=settings,
         db=db,

@@ -102,6 +102,9 @@ def upsert(s: Session, table: Table) -> Any:
     """`INSERT` with the backend's `ON CONFLICT` clauses (`on_conflict_do_nothing` / `on_conflict_do_update`, and
     `.excluded` for the row that was refused): SQLite and PostgreSQL spell them alike, but each dialect has its own
     construct."""
-    if s.get_bind().dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
+    return upsert_for(s.get_bind().dialect.name, table)
+
+
+def upsert_for(dialect: str, table: Table) -> Any:
+    """`upsert` for a dialect by name (`Session.get_bind().dialect.name`), for statements built once and reused."""
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
