@@ -1,5 +1,6 @@
-"""The analytics fold: a redelivered bus message is counted once (by this process or another), erasing a viewer
-leaves nothing of them in the aggregates, and the residency scan and data export cover the new tables."""
+"""The analytics fold: a redelivered bus message is counted once (by this process or another, on SQLite and
+PostgreSQL alike), erasing a viewer leaves nothing of them in the aggregates, and the residency scan and data
+export cover the new tables."""
 
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ def snapshot(rt: RegionRuntime, vid: str) -> tuple[tuple[int, int, float], dict[
         return (st.views, st.viewers, st.watch_s), reach
 
 
-def test_a_redelivered_message_is_counted_once(sqlite_client: TestClient, sqlite_rt: RegionRuntime) -> None:
-    client, rt = sqlite_client, sqlite_rt
+def test_a_redelivered_message_is_counted_once(client: TestClient, rt: RegionRuntime) -> None:
     creator = signup(client, "creator")
     vid = ready_video(rt, user_id(client, creator), duration_s=8.0)
     viewer = signup(client, "viewer")

@@ -117,16 +117,24 @@ def do_fold_watch_events(db: RegionDB, message_id: int, payload: Mapping[str, An
             return False
         if not seqs:
             return True
-        events = list(s.scalars(select(Event).where(Event.seq.in_(seqs)).order_by(Event.seq)))
-        if not events:
-            return True  # the viewer's account was erased before this message was folded
-        videos = {v.id: v for v in s.scalars(select(Video).where(Video.id.in_({e.video_id for e in events})))}
-        events = [e for e in events if e.video_id in videos]
+        # The batch's events with their videos' length and creator, in one read (an event whose video is gone
+        # counts for no one).
+        rows = s.execute(
+            select(Event, Video.duration_s, Video.creator_id)
+            .join(Video, Video.id == Event.video_id)
+            .where(Event.seq.in_(seqs))
+            .order_by(Event.seq)
+        ).all()
+        if not rows:
+            return True  # the viewer's account (or every video) was erased before this message was folded
+        events = [e for e, _, _ in rows]
+        duration = {e.video_id: d for e, d, _ in rows}
+        creators = {e.video_id: c for e, _, c in rows}
         states = _states_before(s, events)
         deltas = Deltas()
         for e in events:
-            step(states[(e.user_id, e.video_id)], e, videos[e.video_id].duration_s, deltas)
-        _write(s, deltas, {vid: v.creator_id for vid, v in videos.items()}, now)
+            step(states[(e.user_id, e.video_id)], e, duration[e.video_id], deltas)
+        _write(s, deltas, creators, now)
     return True
 
 
