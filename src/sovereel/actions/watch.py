@@ -99,8 +99,13 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret
             }
             for e in fresh.values()
         ]
-        # In the batch's order: the log's sequence is the order its consumers replay a viewer's events in.
-        seqs = s.scalars(insert(table).returning(table.c.seq, sort_by_parameter_order=True), rows).all()
+        # One multi-row INSERT, whose rows take their sequence numbers in the batch's order (the order the log's
+        # consumers replay a viewer's events in); each comes back with its client id, which is unique in the batch.
+        # PostgreSQL is told to keep that order explicitly, which SQLAlchemy does within the one statement; SQLite
+        # inserts the rows in order anyway, and asked to keep it would send one INSERT per row.
+        ordered = s.get_bind().dialect.name == "postgresql"
+        stmt = insert(table).returning(table.c.seq, table.c.client_id, sort_by_parameter_order=ordered)
+        seq_of = {client_id: seq for seq, client_id in s.execute(stmt, rows)}
         _touch_watches(s, user_id, list(fresh.values()), now)
         # The server's day, not the client's clock: a back-dated play cannot open another day's count.
         day = utc_day(now)
@@ -115,8 +120,14 @@ def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret
             {
                 "user_id": user_id,
                 "events": [
-                    {"seq": int(seq), "video_id": e.video_id, "kind": e.kind, "watched_s": e.watched_s, "ts": e.ts}
-                    for seq, e in zip(seqs, fresh.values(), strict=True)
+                    {
+                        "seq": int(seq_of[e.client_id]),
+                        "video_id": e.video_id,
+                        "kind": e.kind,
+                        "watched_s": e.watched_s,
+                        "ts": e.ts,
+                    }
+                    for e in fresh.values()
                 ],
             },
         )
