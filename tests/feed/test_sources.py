@@ -22,9 +22,9 @@ from sovereel.feed.sources import (
     following_candidates,
     history_seeds,
     pool_state,
-    trending_candidates,
 )
 from sovereel.feed.text_embed import HashingTextEmbedder, WordPieceTokenizer, load_minilm, minilm_model_dir
+from sovereel.feed.trending import trending_candidates
 from tests.support.feed import DAY, NOW, build_co_engagement, video
 
 SMALL = IndexParams(hnsw_threshold=1000, hnsw_m=16, ef_construction=80, ef_search=64)

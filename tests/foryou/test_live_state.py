@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sovereel.feed.interface import Engagement, Skip
+from sovereel.feed.params import TrendingParams
 from sovereel.foryou.live_state import RegionFeedState, Signal
 
 
@@ -26,21 +27,20 @@ def test_skips_are_kept_apart_from_engagements_and_refresh_for_you_forgets_both(
     assert state.recent_skips("ben") == (Skip("v1", 5.0, 1.5),)
 
 
-def test_the_trending_buckets_are_one_object_until_they_change_or_age_out() -> None:
-    now = 1_900_000_000.0
-    state = RegionFeedState(snapshot_s=0.0)
+def test_the_trending_order_follows_each_event_and_ages_out_after_a_week() -> None:
+    now = 1_900_800_000.0  # on the hour: the bucket of an event now starts now
+    params = TrendingParams(half_life_s=6 * 3600.0, kind_weights={"like": 1.0, "complete": 1.0, "share": 4.0})
+    state = RegionFeedState()
     state.apply([Signal("ana", "v1", "like", now - 10)])
     first = state.region_engagement(now)
     assert [(b.video_id, b.kind, b.count) for b in first] == [("v1", "like", 1)]
-    # Unchanged: the same tuple even past its reuse age, so region-wide work memoised on it stays valid.
-    assert state.region_engagement(now + 60) is first
-    state.apply([Signal("ben", "v2", "complete", now)])
-    second = state.region_engagement(now + 61)
-    assert second is not first and {b.video_id for b in second} == {"v1", "v2"}
-    assert [b.video_id for b in state.region_engagement(now + 8 * 86400)] == []  # a week on, both aged out
-    # A server rebuilds at most every snapshot_s after a change (the counts lag that much).
-    server = RegionFeedState(snapshot_s=60.0)
-    server.apply([Signal("ana", "v1", "like", now)])
-    built = server.region_engagement(now)
-    server.apply([Signal("ben", "v1", "like", now)])
-    assert server.region_engagement(now + 1) is built
+    board = first.board(params)
+    assert board.leaders(10) == ["v1"]
+    # Two viewers' actions put v2 ahead at once: no snapshot to wait for, and no rebuild of the buckets.
+    state.apply([Signal("ben", "v2", "complete", now), Signal("cy", "v2", "share", now)])
+    assert state.region_engagement(now + 61).board(params) is board
+    assert board.leaders(10) == ["v2", "v1"]
+    assert board.score("v2", now) == 5.0
+    assert {b.video_id for b in state.region_engagement(now + 61)} == {"v1", "v2"}
+    assert list(state.region_engagement(now + 8 * 86400)) == []  # a week on, both aged out
+    assert board.leaders(10) == [] and board.score("v2", now) == 0.0

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from sovereel.api.app import create_app
 from sovereel.feed.interface import CandidateWorld, VideoInfo
-from sovereel.feed.sources import trending_scores
+from sovereel.feed.trending import trending_scores
 from sovereel.runtime.region import RegionRuntime, open_runtime
 from tests.support.api import signup
 from tests.support.counters import deliver, events, ready_video, user_id
@@ -112,7 +112,7 @@ def test_one_account_floods_ranking_inputs_like_one_viewer(client: TestClient, r
     now = time.time()
     world = CandidateWorld(
         videos={v: VideoInfo(id=v, creator_id=creator, created_at=now - 60, duration_s=10.0) for v in (calm, flooded)},
-        region_engagement=state.region_engagement(now, max_age_s=0.0),
+        region_engagement=state.region_engagement(now),
     )
     scores = trending_scores(world, rt.learner.recommender.params.trending, now)
     assert scores[flooded] == pytest.approx(scores[calm], rel=0.05)

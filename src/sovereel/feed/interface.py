@@ -156,7 +156,8 @@ class CandidateWorld:
     hidden_creators: frozenset[str] = frozenset()
     keyword_filters: tuple[str, ...] = ()
     # Region-wide, non-personal aggregates.
-    region_engagement: tuple[EngagementBucket, ...] = ()
+    # Trending buckets; a live state passes `trending.LiveBuckets`, whose trending order a request reads as is.
+    region_engagement: Sequence[EngagementBucket] = ()
     exposure: Mapping[str, ExposureStats] = field(default_factory=dict)
     # Item-to-item co-engagement from recent sessions: video id -> {neighbour id: weight}.
     co_engagement: Mapping[str, Mapping[str, float]] = field(default_factory=dict)

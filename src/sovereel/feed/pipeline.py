@@ -41,12 +41,11 @@ from sovereel.feed.sources import (
     exploration_candidates,
     following_candidates,
     history_seeds,
-    region_trending_scores,
     sound_candidates,
     tiebreak,
-    trending_candidates,
 )
 from sovereel.feed.text_embed import EmbedTexts
+from sovereel.feed.trending import region_trending_scores, trending_candidates
 
 MAX_PAGE = 100
 SERVED_MEMORY = 200  # ids a cursor remembers; older pages rely on the seen set

@@ -5,9 +5,9 @@ index built from it: indexes.py) that returns up to a quota of `SourceHit`s: a v
 source tag and a source-local score. Sources only propose; filters, the ranking
 model and the re-ranker decide what is shown. A `RegionMemo`, where one is passed,
 only caches region-wide results between the requests that share a snapshot: the
-trending order and the exploration pool are built once per snapshot of the region's
-catalogue and aggregates, and a request then walks only their first few hundred
-entries, so its cost does not grow with the catalogue.
+exploration pool is built once per snapshot of the region's catalogue and aggregates,
+and a request then walks only its first few hundred entries, so its cost does not grow
+with the catalogue. The trending source is in trending.py (an order kept by each change).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from sovereel.feed.indexes import ItemIndex
 from sovereel.feed.interface import CandidateWorld, ExposureStats, VideoInfo
-from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams, TrendingParams
+from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams
 
 
 class SourceHit(NamedTuple):
@@ -126,111 +125,6 @@ def _newest_eligible(
     for video in found:
         scores[video.id] = decay(now - video.created_at, params.half_life_s)
     return True
-
-
-def trending_scores(world: CandidateWorld, params: TrendingParams, now: float) -> dict[str, float]:
-    """Each video's time-decayed, kind-weighted engagement in the region."""
-    scores: dict[str, float] = defaultdict(float)
-    if world.region_engagement:
-        for bucket in world.region_engagement:
-            weight = params.kind_weights.get(bucket.kind, 0.0)
-            if weight > 0 and bucket.count > 0 and bucket.video_id in world.videos:
-                scores[bucket.video_id] += weight * bucket.count * decay(now - bucket.at, params.half_life_s)
-    else:
-        # Without region buckets, approximate with lifetime counters decayed by the video's age.
-        w = params.kind_weights
-        for video in world.videos.values():
-            total = (
-                w.get("like", 0.0) * video.like_count
-                + w.get("share", 0.0) * video.share_count
-                + w.get("comment", 0.0) * video.comment_count
-            )
-            if total > 0:
-                scores[video.id] = total * decay(now - video.created_at, params.half_life_s)
-    return dict(scores)
-
-
-def trending_candidates(
-    world: CandidateWorld, params: TrendingParams, now: float, k: int, memo: RegionMemo | None = None
-) -> list[SourceHit]:
-    """The region's most engaged-with videos right now (among the viewer's eligible videos)."""
-    if memo is None or world.region_videos is None:
-        return _top(trending_scores(world, params, now), k, "trending")
-    index = _trending_index(world, params, now, memo)
-    hits: list[SourceHit] = []
-    for vid in index.order:
-        if vid in world.videos:
-            hits.append(SourceHit(vid, "trending", index.score(vid, now), ""))
-            if len(hits) >= k:
-                break
-    return sorted(hits, key=lambda h: (-h.score, h.video_id))
-
-
-class _TrendingIndex(NamedTuple):
-    """The region's trending order, built once per catalogue and bucket snapshot, and each video's score terms.
-
-    Decay scales every score alike, so the order holds while time passes; a request recomputes the scores of
-    only the videos it takes, term by term as `trending_scores` sums them (the same floats)."""
-
-    order: list[str]  # ids with a positive score, best first
-    terms: Mapping[str, tuple[tuple[float, float], ...]]  # id -> (weight x count, at) per bucket, in bucket order
-    half_life_s: float
-
-    def score(self, video_id: str, now: float) -> float:
-        total = 0.0
-        for weighted, at in self.terms.get(video_id, ()):
-            total += weighted * decay(now - at, self.half_life_s)
-        return total
-
-
-def _trending_index(world: CandidateWorld, params: TrendingParams, now: float, memo: RegionMemo) -> _TrendingIndex:
-    region = world.region_videos or {}
-    buckets = world.region_engagement
-
-    def build() -> _TrendingIndex:
-        terms: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        if buckets:
-            for bucket in buckets:
-                weight = params.kind_weights.get(bucket.kind, 0.0)
-                if weight > 0 and bucket.count > 0 and bucket.video_id in region:
-                    terms[bucket.video_id].append((weight * bucket.count, bucket.at))
-        else:
-            # Lifetime counters decayed by the video's age, as `trending_scores` falls back to.
-            w = params.kind_weights
-            for video in region.values():
-                total = (
-                    w.get("like", 0.0) * video.like_count
-                    + w.get("share", 0.0) * video.share_count
-                    + w.get("comment", 0.0) * video.comment_count
-                )
-                if total > 0:
-                    terms[video.id].append((total, video.created_at))
-        index = _TrendingIndex([], {vid: tuple(t) for vid, t in terms.items()}, params.half_life_s)
-        scores = {vid: index.score(vid, now) for vid in index.terms}
-        index.order.extend(vid for vid, _ in _ranked(scores))
-        return index
-
-    built: _TrendingIndex = memo.get("trending", (region, buckets, params), build)
-    return built
-
-
-def _ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def region_trending_scores(
-    world: CandidateWorld, params: TrendingParams, now: float, videos: Iterable[VideoInfo], memo: RegionMemo
-) -> dict[str, float]:
-    """`trending_scores` of these videos (ones with a score only), from the region-wide index when the world
-    shares its catalogue: a video's score is the same over any eligible set that holds it."""
-    if world.region_videos is None:
-        return trending_scores(world, params, now)
-    index = _trending_index(world, params, now, memo)
-    out = {v.id: index.score(v.id, now) for v in videos if v.id in index.terms}
-    others = {v.id: v for v in videos if v.id not in world.region_videos}  # followed creators' followers-only
-    if others:
-        out.update(trending_scores(replace(world, videos=others), params, now))
-    return out
 
 
 class RegionMemo:

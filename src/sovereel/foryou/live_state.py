@@ -7,6 +7,7 @@ and local; the only I/O is `bootstrap`, which replays the region's recent event 
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import defaultdict, deque
@@ -18,6 +19,8 @@ from sqlalchemy import select
 from sovereel.events.kinds import ENGAGEMENT_KINDS
 from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats, Skip
 from sovereel.feed.once import OncePerDay
+from sovereel.feed.params import TrendingParams
+from sovereel.feed.trending import LiveBuckets, TrendingBoard
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Event, Like, Share
 
@@ -27,6 +30,7 @@ MAX_RECENT = 100
 MAX_NEIGHBOURS = 50
 SESSION_WINDOW = 20  # co-engagement pairs a positive action with the viewer's last N positive videos
 SNAPSHOT_S = 1.0
+MAX_BOARDS = 2  # trending parameter sets kept current at once (the serving one, and the one before a change)
 POSITIVE = ENGAGEMENT_KINDS
 
 
@@ -52,19 +56,18 @@ class RegionFeedState:
         self._snapshot_s = snapshot_s
         self._recent: dict[str, deque[Engagement]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._skips: dict[str, deque[Skip]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
-        self._buckets: dict[tuple[str, str, float], int] = defaultdict(int)
+        self._buckets: dict[tuple[str, str, float], int] = {}
+        # Bucket starts with buckets (a heap) and each start's buckets: a week's end drops whole hours, no scan.
+        self._hours: list[float] = []
+        self._by_hour: dict[float, list[tuple[str, str, float]]] = {}
+        # Trending orders per parameter set, moved by every bucket change instead of rebuilt per snapshot.
+        self._boards: list[TrendingBoard] = []
         self._impressions: dict[str, int] = defaultdict(int)
         self._completes: dict[str, int] = defaultdict(int)
         self._engagements: dict[str, int] = defaultdict(int)
         self._once = OncePerDay()  # who was already counted in the aggregates, per video, kind and day
         self._liked: set[tuple[str, str]] = set()  # likes counted in `_engagements`, which an unlike may take back
         self._co: dict[str, dict[str, float]] = defaultdict(dict)
-        self._region_cache: tuple[float, tuple[EngagementBucket, ...]] = (0.0, ())
-        # Trending buckets changed since the tuple was built, when it was built (monotonic) and its oldest bucket:
-        # the tuple is the identity region-wide trending work is memoised on, so it is replaced only when needed.
-        self._region_dirty = False
-        self._region_built = 0.0
-        self._region_oldest = float("inf")
         # Copies handed to requests, rebuilt after a change at most every SNAPSHOT_S: O(videos) per copy.
         self._exposure_cache: tuple[float, int, dict[str, ExposureStats]] = (0.0, -1, {})
         self._co_cache: tuple[float, int, dict[str, dict[str, float]]] = (0.0, -1, {})
@@ -76,7 +79,6 @@ class RegionFeedState:
         with self._lock:
             for sig in signals:
                 self._apply_one(sig)
-            self._region_dirty = True
 
     def _apply_one(self, sig: Signal) -> None:
         self.applied += 1
@@ -108,8 +110,7 @@ class RegionFeedState:
             return
         recent = self._recent[sig.user_id]
         if counted:
-            bucket = sig.at - sig.at % BUCKET_S
-            self._buckets[(sig.video_id, sig.kind, bucket)] += 1
+            self._count(sig.video_id, sig.kind, sig.at - sig.at % BUCKET_S)
             for earlier in list(recent)[-SESSION_WINDOW:]:
                 if earlier.video_id != sig.video_id:
                     self._pair(sig.video_id, earlier.video_id)
@@ -162,24 +163,52 @@ class RegionFeedState:
             self._co_cache = (time.monotonic(), self.applied, fresh)
             return fresh
 
-    def region_engagement(self, now: float, max_age_s: float = 5.0) -> tuple[EngagementBucket, ...]:
-        """Trending buckets of the last week: the same tuple while nothing changed and none aged out; after a
-        change, rebuilt at most every `snapshot_s` (and reused for up to `max_age_s` in any case)."""
+    def _count(self, video_id: str, kind: str, hour: float) -> None:
+        key = (video_id, kind, hour)
+        count = self._buckets.get(key, 0) + 1
+        self._buckets[key] = count
+        if count == 1:
+            if hour not in self._by_hour:
+                self._by_hour[hour] = []
+                heapq.heappush(self._hours, hour)
+            self._by_hour[hour].append(key)
+        for board in self._boards:
+            _weigh(board, key, count)
+
+    def region_engagement(self, now: float) -> LiveBuckets:
+        """The trending buckets of the week before `now` (older ones are dropped here), live: a request reads the
+        trending order through `LiveBuckets.board`, kept current by each event, not a copy of the buckets."""
         with self._lock:
-            built_at, cached = self._region_cache
             horizon = now - KEEP_BUCKETS_S
-            settled = not self._region_dirty or time.monotonic() - self._region_built < self._snapshot_s
-            if built_at and now - built_at < max_age_s and settled:
-                return cached
-            if built_at and not self._region_dirty and self._region_oldest >= horizon:
-                return cached  # nothing new and nothing to drop: the same tuple, so shared work stays valid
-            for key in [k for k in self._buckets if k[2] < horizon]:
-                del self._buckets[key]
-            buckets = tuple(EngagementBucket(v, kind, at, n) for (v, kind, at), n in self._buckets.items())
-            self._region_cache = (now, buckets)
-            self._region_dirty, self._region_built = False, time.monotonic()
-            self._region_oldest = min((b.at for b in buckets), default=float("inf"))
-            return buckets
+            while self._hours and self._hours[0] < horizon:
+                for key in self._by_hour.pop(heapq.heappop(self._hours)):
+                    del self._buckets[key]
+                    for board in self._boards:
+                        _weigh(board, key, 0)
+            return LiveBuckets(self._bucket_copy, self.trending_board, len(self._buckets))
+
+    def _bucket_copy(self) -> tuple[EngagementBucket, ...]:
+        with self._lock:
+            return tuple(EngagementBucket(v, kind, at, n) for (v, kind, at), n in self._buckets.items())
+
+    def trending_board(self, params: TrendingParams) -> TrendingBoard:
+        """The trending order under these parameters, kept current from here on (built once from the buckets)."""
+        with self._lock:
+            for board in self._boards:
+                if board.params is params or board.params == params:
+                    return board
+            board = TrendingBoard(params)
+            for key, count in self._buckets.items():
+                _weigh(board, key, count)
+            self._boards = [board, *self._boards][:MAX_BOARDS]
+            return board
+
+
+def _weigh(board: TrendingBoard, key: tuple[str, str, float], count: int) -> None:
+    video_id, kind, hour = key
+    weight = board.params.kind_weights.get(kind, 0.0)
+    if weight > 0:
+        board.set(video_id, (kind, hour, 0), weight * count)
 
 
 def bootstrap_signals(db: RegionDB, since: float) -> list[Signal]:
