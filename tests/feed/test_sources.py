@@ -12,16 +12,15 @@ import pytest
 from sovereel.feed.indexes import ContentIndex, ItemIndex
 from sovereel.feed.interface import CandidateWorld, Engagement, EngagementBucket, ExposureStats, VideoInfo
 from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams, IndexParams, TrendingParams
+from sovereel.feed.pools import exploration_candidates, pool_state
 from sovereel.feed.sources import (
     RegionMemo,
     SourceHit,
     co_engagement_candidates,
     content_candidates,
     embedding_candidates,
-    exploration_candidates,
     following_candidates,
     history_seeds,
-    pool_state,
 )
 from sovereel.feed.text_embed import HashingTextEmbedder, WordPieceTokenizer, load_minilm, minilm_model_dir
 from sovereel.feed.trending import trending_candidates

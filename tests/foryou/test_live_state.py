@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sovereel.feed.interface import Engagement, Skip
-from sovereel.feed.params import TrendingParams
+import random
+from dataclasses import replace
+
+from sovereel.feed.interface import CandidateWorld, Engagement, Skip
+from sovereel.feed.params import ExplorationParams, TrendingParams
+from sovereel.feed.pools import exploration_candidates
+from sovereel.feed.sources import RegionMemo
 from sovereel.foryou.live_state import RegionFeedState, Signal
+from tests.support.feed import DAY, NOW, video
 
 
 def test_skips_are_kept_apart_from_engagements_and_refresh_for_you_forgets_both() -> None:
@@ -44,3 +50,32 @@ def test_the_trending_order_follows_each_event_and_ages_out_after_a_week() -> No
     assert {b.video_id for b in state.region_engagement(now + 61)} == {"v1", "v2"}
     assert list(state.region_engagement(now + 8 * 86400)) == []  # a week on, both aged out
     assert board.leaders(10) == [] and board.score("v2", now) == 0.0
+
+
+def test_exploration_over_the_live_pool_order_proposes_what_a_walk_of_every_video_does() -> None:
+    pools = ExplorationParams(
+        share=0.1, max_age_s=7 * DAY, pool_sizes=(4, 12), min_completion_rate=(0.3, 0.3), min_engagement_rate=(0, 0)
+    )
+    rng = random.Random(7)
+    videos = {f"v{i:03}": video(f"v{i:03}", f"c{i % 9}", age_s=rng.choice([DAY, 3 * DAY, 9 * DAY])) for i in range(300)}
+    eligible = {vid: v for vid, v in videos.items() if not vid.endswith("7")}
+    state = RegionFeedState()
+    memo = RegionMemo()  # kept across rounds, as a server's: the never-shown list drops what was shown since
+    for round_ in range(6):
+        # Impressions and completions by many viewers move videos through (and out of) their pools.
+        signals = []
+        for n in range(400):
+            vid, who = f"v{rng.randrange(300):03}", f"u{round_}-{n}"
+            signals.append(Signal(who, vid, "impression", NOW))
+            if rng.random() < 0.4:
+                signals.append(Signal(who, vid, "complete", NOW))
+        state.apply(signals)
+        live = state.exposure()
+        copied = dict(live.items())
+        for seed in range(3):
+            # The same bounded window of the most owed as a walk of a copied exposure, sorted afresh.
+            copy = CandidateWorld(videos=eligible, exposure=copied, region_videos=videos)
+            want = exploration_candidates(copy, pools, NOW, k=10, seed=seed, memo=RegionMemo())
+            shared = replace(copy, exposure=live)
+            assert exploration_candidates(shared, pools, NOW, k=10, seed=seed, memo=memo) == want
+            assert len(want) == 10 and all(videos[h.video_id].created_at > NOW - 7 * DAY for h in want)

@@ -31,6 +31,7 @@ from sovereel.feed.interface import (
     VideoInfo,
 )
 from sovereel.feed.params import SOURCES, Params
+from sovereel.feed.pools import exploration_candidates
 from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page, spacing_memory
 from sovereel.feed.sources import (
     RegionMemo,
@@ -38,7 +39,6 @@ from sovereel.feed.sources import (
     co_engagement_candidates,
     content_candidates,
     embedding_candidates,
-    exploration_candidates,
     following_candidates,
     history_seeds,
     sound_candidates,

@@ -17,14 +17,14 @@ import hashlib
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from sovereel.feed.indexes import ItemIndex
-from sovereel.feed.interface import CandidateWorld, ExposureStats, VideoInfo
-from sovereel.feed.params import ExplorationParams, FollowingParams, HistoryParams
+from sovereel.feed.interface import CandidateWorld, VideoInfo
+from sovereel.feed.params import FollowingParams, HistoryParams
 
 
 class SourceHit(NamedTuple):
@@ -156,122 +156,6 @@ def _same_key(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     if len(a) != len(b):
         return False
     return all(x is y or (isinstance(x, (int, float, str)) and x == y) for x, y in zip(a, b, strict=True))
-
-
-class PoolState(NamedTuple):
-    """Where a video stands in the traffic pools."""
-
-    level: int  # index of the pool it is in (== number of pools once it has graduated from all)
-    status: str  # "active": being pushed; "stopped": failed a pool's thresholds; "graduated": passed every pool
-    remaining: int  # impressions still owed by the current pool (0 unless active)
-
-
-def pool_state(stats: ExposureStats, params: ExplorationParams) -> PoolState:
-    """Which pool a video is in, from its cumulative impressions, completion and engagement rates."""
-    granted = 0
-    for level, size in enumerate(params.pool_sizes):
-        granted += size
-        if stats.impressions < granted:
-            return PoolState(level, "active", granted - stats.impressions)
-        # This pool is full: the audience so far decides whether a bigger one follows.
-        completion = stats.completes / stats.impressions
-        engagement = stats.engagements / stats.impressions
-        if completion < params.min_completion_rate[level] or engagement < params.min_engagement_rate[level]:
-            return PoolState(level, "stopped", 0)
-    return PoolState(len(params.pool_sizes), "graduated", 0)
-
-
-def owed_impressions(
-    videos: Iterable[VideoInfo], exposure: Mapping[str, ExposureStats], params: ExplorationParams, now: float
-) -> list[tuple[float, str, int]]:
-    """(share of its current pool still owed, id, pool level) of every fresh video still being pushed."""
-    owed: list[tuple[float, str, int]] = []
-    oldest = now - params.max_age_s
-    for video in videos:
-        if video.created_at < oldest:
-            continue
-        stats = exposure.get(video.id)
-        if stats is None:  # never shown yet: the whole first pool is owed
-            owed.append((1.0, video.id, 0))
-            continue
-        state = pool_state(stats, params)
-        if state.status == "active":
-            owed.append((state.remaining / params.pool_sizes[state.level], video.id, state.level))
-    return owed
-
-
-def exploration_candidates(
-    world: CandidateWorld,
-    params: ExplorationParams,
-    now: float,
-    k: int,
-    seed: int,
-    memo: RegionMemo | None = None,
-) -> list[SourceHit]:
-    """Fresh videos still owed impressions by their traffic pool; the least-shown first, ties shuffled by seed."""
-    if memo is None or world.region_videos is None:
-        owed = owed_impressions(world.videos.values(), world.exposure, params, now)
-    else:
-        owed = pooled_owed(world, params, now, EXPLORATION_WINDOW * k, memo)
-    ranked = heapq.nsmallest(k, owed, key=lambda o: (-o[0], tiebreak(seed, o[1])))
-    return [SourceHit(vid, "exploration", share, f"pool {level}") for share, vid, level in ranked]
-
-
-EXPLORATION_WINDOW = 2  # the per-request shuffle picks among this many times the quota of the region's most owed
-POOL_REBUILD_S = 3600.0  # the region's fresh list is rebuilt hourly, so videos aged out of it do not pile up
-
-
-class _FreshPool(NamedTuple):
-    """The region's pool candidates in order of (owed share descending, id key): built once, walked per request."""
-
-    untouched: list[tuple[int, str]]  # (id key, id) of videos fresh at the build, for those never shown
-    touched: list[tuple[float, int, str, int]]  # (-share, id key, id, level) of shown videos still being pushed
-    exposed: Mapping[str, ExposureStats]
-
-
-def _fresh_pool(world: CandidateWorld, params: ExplorationParams, now: float, memo: RegionMemo) -> _FreshPool:
-    region = world.region_videos or {}
-    # Every request in this hour has a later cutoff than the build's, so the list holds all it may need.
-    hour = now - now % POOL_REBUILD_S
-    cutoff = hour - params.max_age_s
-
-    def untouched() -> list[tuple[int, str]]:
-        return sorted((_id_key(v.id), v.id) for v in region.values() if v.created_at >= cutoff)
-
-    def touched() -> list[tuple[float, int, str, int]]:
-        out = []
-        for vid, stats in world.exposure.items():
-            video = region.get(vid)
-            if video is None or video.created_at < cutoff:
-                continue
-            state = pool_state(stats, params)
-            if state.status == "active":
-                out.append((-state.remaining / params.pool_sizes[state.level], _id_key(vid), vid, state.level))
-        out.sort()
-        return out
-
-    fresh = memo.get("pool_fresh", (region, params, hour), untouched)
-    shown = memo.get("pool_shown", (region, world.exposure, params, hour), touched)
-    return _FreshPool(fresh, shown, world.exposure)
-
-
-def pooled_owed(
-    world: CandidateWorld, params: ExplorationParams, now: float, window: int, memo: RegionMemo
-) -> list[tuple[float, str, int]]:
-    """The first `window` of the region's owed videos eligible for this viewer, most owed first (ties in id-key
-    order), as `owed_impressions` gives them: a bounded walk of lists built once per snapshot, not per request."""
-    pool = _fresh_pool(world, params, now, memo)
-    oldest = now - params.max_age_s
-    never_shown = ((-1.0, key, vid, 0) for key, vid in pool.untouched if vid not in pool.exposed)
-    owed: list[tuple[float, str, int]] = []
-    for negative_share, _key, vid, level in heapq.merge(pool.touched, never_shown):
-        video = world.videos.get(vid)
-        if video is None or video.created_at < oldest:
-            continue
-        owed.append((-negative_share, vid, level))
-        if len(owed) >= window:
-            break
-    return owed
 
 
 def history_seeds(world: CandidateWorld, params: HistoryParams, now: float) -> list[tuple[str, float]]:

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sovereel.events.kinds import ENGAGEMENT_KINDS
 from sovereel.feed.interface import Engagement, EngagementBucket, ExposureStats, Skip
 from sovereel.feed.once import OncePerDay
-from sovereel.feed.params import TrendingParams
+from sovereel.feed.params import ExplorationParams, TrendingParams
+from sovereel.feed.pools import LiveExposure, PoolBoard
 from sovereel.feed.trending import LiveBuckets, TrendingBoard
 from sovereel.storage.db import RegionDB
 from sovereel.storage.models import Comment, Event, Like, Share
@@ -69,7 +70,9 @@ class RegionFeedState:
         self._liked: set[tuple[str, str]] = set()  # likes counted in `_engagements`, which an unlike may take back
         self._co: dict[str, dict[str, float]] = defaultdict(dict)
         # Copies handed to requests, rebuilt after a change at most every SNAPSHOT_S: O(videos) per copy.
-        self._exposure_cache: tuple[float, int, dict[str, ExposureStats]] = (0.0, -1, {})
+        # Traffic-pool orders per parameter set, moved by each exposure change; the videos a batch changed.
+        self._pools: list[PoolBoard] = []
+        self._exposed: set[str] = set()
         self._co_cache: tuple[float, int, dict[str, dict[str, float]]] = (0.0, -1, {})
         self.last_seq = 0
         self.applied = 0
@@ -79,6 +82,10 @@ class RegionFeedState:
         with self._lock:
             for sig in signals:
                 self._apply_one(sig)
+            for vid in self._exposed:
+                for board in self._pools:
+                    board.update(vid, self._exposure_of(vid))
+            self._exposed.clear()
 
     def _apply_one(self, sig: Signal) -> None:
         self.applied += 1
@@ -92,6 +99,7 @@ class RegionFeedState:
             if (sig.user_id, sig.video_id) in self._liked:
                 self._liked.discard((sig.user_id, sig.video_id))
                 self._engagements[sig.video_id] = max(0, self._engagements[sig.video_id] - 1)
+                self._exposed.add(sig.video_id)
             return
         # Region-wide aggregates (exposure, trending, co-engagement) count a viewer once per video, kind and
         # UTC day; the viewer's own recent history below still sees every action.
@@ -99,11 +107,14 @@ class RegionFeedState:
         if sig.kind == "impression":
             if counted:
                 self._impressions[sig.video_id] += 1
+                self._exposed.add(sig.video_id)
             return
         if counted and sig.kind == "complete":
             self._completes[sig.video_id] += 1
+            self._exposed.add(sig.video_id)
         elif counted and sig.kind in ("like", "share", "comment", "follow"):
             self._engagements[sig.video_id] += 1
+            self._exposed.add(sig.video_id)
             if sig.kind == "like":
                 self._liked.add((sig.user_id, sig.video_id))
         if sig.kind not in POSITIVE:
@@ -139,19 +150,45 @@ class RegionFeedState:
         with self._lock:
             return tuple(self._skips.get(user_id, ()))
 
-    def exposure(self) -> dict[str, ExposureStats]:
-        """Per-video audience counts (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
+    def exposure(self) -> LiveExposure:
+        """Per-video audience counts, live: a look-up reads the current counts and `LiveExposure.pools` the shown
+        videos' traffic-pool order, kept by each change (a request copies nothing)."""
+        return LiveExposure(self._exposure_get, self._shown, self._exposure_copy, self.pool_board)
+
+    def _exposure_of(self, video_id: str) -> ExposureStats:
+        # .get: reading must not add keys to the defaultdicts.
+        i, c, e = (
+            self._impressions.get(video_id, 0),
+            self._completes.get(video_id, 0),
+            self._engagements.get(video_id, 0),
+        )
+        return ExposureStats(i, c, e)
+
+    def _shown(self, video_id: str) -> bool:
         with self._lock:
-            built, applied, cached = self._exposure_cache
-            if applied == self.applied or (time.monotonic() - built < self._snapshot_s and applied >= 0):
-                return cached
+            return video_id in self._impressions or video_id in self._completes or video_id in self._engagements
+
+    def _exposure_get(self, video_id: str) -> ExposureStats | None:
+        with self._lock:
+            known = video_id in self._impressions or video_id in self._completes or video_id in self._engagements
+            return self._exposure_of(video_id) if known else None
+
+    def _exposure_copy(self) -> dict[str, ExposureStats]:
+        with self._lock:
             ids = set(self._impressions) | set(self._completes) | set(self._engagements)
-            fresh = {
-                v: ExposureStats(self._impressions.get(v, 0), self._completes.get(v, 0), self._engagements.get(v, 0))
-                for v in ids
-            }
-            self._exposure_cache = (time.monotonic(), self.applied, fresh)
-            return fresh
+            return {v: self._exposure_of(v) for v in ids}
+
+    def pool_board(self, params: ExplorationParams) -> PoolBoard:
+        """The shown videos' traffic-pool order under these parameters, kept current from here on."""
+        with self._lock:
+            for board in self._pools:
+                if board.params is params or board.params == params:
+                    return board
+            board = PoolBoard(params)
+            for vid in set(self._impressions) | set(self._completes) | set(self._engagements):
+                board.update(vid, self._exposure_of(vid))
+            self._pools = [board, *self._pools][:MAX_BOARDS]
+            return board
 
     def co_engagement(self) -> dict[str, dict[str, float]]:
         """Item-to-item co-engagement (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
