@@ -4,10 +4,11 @@ profile changes, and the cache stays within its memory bound."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from sovereel.feed.features import ranker_features
 from sovereel.feed.model import Event, FeedModel
-from sovereel.feed.viewer_stats import ViewerStats
+from sovereel.feed.viewer_stats import TOP_K_STATS, ViewerStats, entries_at, scale_of
 from tests.support.golden_feed import GOLDEN_DIR, NOW
 
 
@@ -46,3 +47,20 @@ def test_the_cache_keeps_to_its_memory_bound() -> None:
     for u in range(40):
         ranker_features(model, [f"u{u}"], _cols(model, u), now, stats)
     assert 0 < stats.nbytes <= 20_000
+
+
+def test_a_scale_from_the_sparse_product_equals_the_dense_rows_bit_for_bit() -> None:
+    # Rows with few or many positive scores, negatives (EASE links can be negative), and no zeros at all.
+    rng = np.random.default_rng(4)
+    for n, nnz, low in ((500, 30, -1.0), (500, 300, 0.0), (150, 150, -0.2), (500, 0, 0.0), (120, 110, -2.0)):
+        dense = np.zeros((1, n), dtype=np.float32)
+        dense[0, rng.choice(n, nnz, replace=False)] = rng.uniform(low, 1.0, nnz).astype(np.float32)
+        product = sp.csr_matrix(dense)
+        scale = scale_of(sp.csr_matrix((1, 1), dtype=np.float32), sp.csr_matrix((1, n), dtype=np.float32), product)
+        k = min(TOP_K_STATS, n)
+        best = np.sort(np.partition(dense, n - k, axis=1)[:, -k:], axis=1)  # as features.py takes it
+        assert _same(scale.mean, best.mean(axis=1, keepdims=True)) and _same(scale.std, best.std(axis=1, keepdims=True))
+        assert _same(scale.top, np.maximum(dense.max(axis=1, initial=0.0), 1e-6)[:, None])
+        assert _same(scale.nonzero, np.sort(dense[0][dense[0] != 0]))
+        cols = rng.choice(n, 40)
+        assert _same(entries_at(product, cols), dense[0, cols])

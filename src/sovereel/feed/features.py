@@ -20,7 +20,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from sovereel.feed.viewer_stats import TOP_K_STATS, SignalScale, ViewerStats, ranks_of, scale_of, scores_at
+from sovereel.feed.viewer_stats import (
+    TOP_K_STATS,
+    SignalScale,
+    ViewerStats,
+    entries_at,
+    ranks_of,
+    scale_of,
+    scores_at,
+)
 
 if TYPE_CHECKING:
     from sovereel.feed.catalogue import Catalogue
@@ -113,7 +121,7 @@ def _features(
     f = 0
     if stats is not None and n_users == 1:
         # One viewer (a served page): the catalogue-wide scale comes from the viewer's kept summary.
-        _one_viewer_co(out, *_viewer_scales(model, h_co, user_ids[0], stats), known, safe)
+        _one_viewer_co(out, *_viewer_scales(model, h_co, user_ids[0], stats, safe[0]), known, safe)
         f += 4 * len(CO_SIGNALS)
     for name in CO_SIGNALS if f == 0 else ():
         scores = _co_scores(model, name, h_co, user_ids)
@@ -124,8 +132,10 @@ def _features(
         top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
         # Scale-free versions, against the user's own scores over the whole catalogue (never against
         # the other candidates, so an item's score does not depend on the batch it is scored in).
+        # The best k in ascending order: their mean and spread then round the same however they were found
+        # (viewer_stats finds them from the sorted non-zero scores alone).
         k = min(TOP_K_STATS, scores.shape[1])
-        best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
+        best = np.sort(np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:], axis=1)
         z = (raw - best.mean(axis=1, keepdims=True)) / (best.std(axis=1, keepdims=True) + 1e-6)
         ranks = _ranks_of(scores, raw)
         out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / top, z
@@ -245,7 +255,7 @@ def _one_viewer_co(
         scale, f = scales[name], 4 * s
         if scale is None:
             continue
-        at = fresh[name][0, safe[0]] if name in fresh else scores_at(scale, safe[0])
+        at = fresh[name] if name in fresh else scores_at(scale, safe[0])
         raw = np.where(known, at[None, :], 0.0)
         z = (raw - scale.mean) / (scale.std + 1e-6)
         out[:, :, f], out[:, :, f + 1], out[:, :, f + 2] = raw, raw / scale.top, z
@@ -253,14 +263,14 @@ def _one_viewer_co(
 
 
 def _viewer_scales(
-    model: FeedModel, h_co: sp.csr_matrix, user_id: str | None, stats: ViewerStats
+    model: FeedModel, h_co: sp.csr_matrix, user_id: str | None, stats: ViewerStats, cols: IntArray
 ) -> tuple[dict[str, SignalScale | None], dict[str, FloatArray]]:
     # Keyed by the viewer's co-range profile (columns and values, in order) and, by identity, the model objects
     # the scores come from: any change to either is a new key, so a kept scale is always the current one.
     held = (*model.co.values(), model.neighbour_matrix, model.neighbour_norms, model.neighbour_rows)
     key = (user_id, model.co_items, tuple(model.co), h_co.indices.tobytes(), h_co.data.tobytes())
     scales = stats.get(key, held)
-    fresh: dict[str, FloatArray] = {}  # the whole rows, where just computed: read, not recomputed, at candidates
+    fresh: dict[str, FloatArray] = {}  # the scores at the candidates, where just computed: read, not recomputed
     if scales is None:
         scales = {}
         for name in CO_SIGNALS:
@@ -269,8 +279,11 @@ def _viewer_scales(
                 scales[name] = None
                 continue
             weights, matrix = operands
-            fresh[name] = np.asarray((weights @ matrix).todense(), dtype=np.float32)
-            scales[name] = scale_of(weights, matrix, fresh[name])
+            # Sparse: the product has entries only where the profile's rows do, so neither it nor the scale made
+            # from it walks the catalogue; its entries are those of the dense product, bit for bit.
+            product = sp.csr_matrix(weights @ matrix, dtype=np.float32)
+            fresh[name] = entries_at(product, cols)
+            scales[name] = scale_of(weights, matrix, product)
         stats.put(key, held, scales)
     return scales, fresh
 

@@ -45,15 +45,48 @@ class SignalScale:
         return int(self.nonzero.nbytes + self.weights.data.nbytes + self.weights.indices.nbytes)
 
 
-def scale_of(weights: sp.csr_matrix, matrix: sp.csr_matrix, scores: FloatArray) -> SignalScale:
-    """The scale of one viewer's scores (1 x items, the product of weights and matrix)."""
-    # The same operations, on the same single row, as features.py applies to a batch of viewers.
-    top = np.maximum(scores.max(axis=1, initial=0.0), 1e-6)[:, None]
-    k = min(TOP_K_STATS, scores.shape[1])
-    best = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
-    nonzero = np.sort(scores[0][scores[0] != 0])
+def scale_of(weights: sp.csr_matrix, matrix: sp.csr_matrix, product: sp.csr_matrix) -> SignalScale:
+    """The scale of one viewer's scores, from their product (1 x items, weights @ matrix) kept sparse."""
+    # From the product's stored entries only: every other item scores 0. The same values as features.py takes
+    # from the dense row: the same maximum, the same sorted non-zero scores, and the best k in ascending order.
+    n_cols = product.shape[1]
+    product.sum_duplicates()
+    data = product.data
+    nonzero = np.sort(data[data != 0])
+    row = nonzero[None, :]
+    top = np.maximum(row.max(axis=1, initial=0.0), 1e-6)[:, None]
+    best = _best(nonzero, n_cols - len(nonzero), min(TOP_K_STATS, n_cols))[None, :]
     mean, std = best.mean(axis=1, keepdims=True), best.std(axis=1, keepdims=True)
-    return SignalScale(weights, matrix, top, mean, std, nonzero, scores.shape[1])
+    return SignalScale(weights, matrix, top, mean, std, nonzero, n_cols)
+
+
+def _best(nonzero: FloatArray, zeros: int, k: int) -> FloatArray:
+    # The k largest of a row made of the sorted `nonzero` and `zeros` zeros, ascending: the positive tail, then
+    # zeros, then the largest negatives, as far as k needs.
+    split = int(np.searchsorted(nonzero, 0.0, side="right"))
+    positive, negative = nonzero[split:], nonzero[:split]
+    need = k - min(k, len(positive))
+    from_zeros = min(need, zeros)
+    from_negative = need - from_zeros
+    parts = [
+        negative[len(negative) - from_negative :] if from_negative else negative[:0],
+        np.zeros(from_zeros, dtype=nonzero.dtype),
+        positive[len(positive) - (k - need) :] if k - need else positive[:0],
+    ]
+    out: FloatArray = np.concatenate(parts)
+    return out
+
+
+def entries_at(product: sp.csr_matrix, cols: IntArray) -> FloatArray:
+    """A sparse 1 x items product's values at these columns (0 where it stores none), as the dense row has them."""
+    product.sum_duplicates()  # sorted columns, one entry each
+    indices = product.indices
+    out: FloatArray = np.zeros(len(cols), dtype=np.float32)
+    if len(indices):
+        pos = np.minimum(np.searchsorted(indices, cols), len(indices) - 1)
+        hit = indices[pos] == cols
+        out[hit] = product.data[pos[hit]]
+    return out
 
 
 def scores_at(scale: SignalScale, cols: IntArray) -> FloatArray:
