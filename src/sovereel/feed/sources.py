@@ -262,11 +262,8 @@ def _closest_seeds(seed_vectors: Sequence[tuple[str, np.ndarray]], vectors: Sequ
     bound = 5.0 * seeds.shape[1] * 2.0**-24 * np.linalg.norm(hits, axis=1) * np.linalg.norm(seeds, axis=1).max()
     best = products.max(axis=1)
     near = products >= (best - bound)[:, None]
-    out = []
-    for i, row in enumerate(near):
-        close = np.flatnonzero(row)
-        if len(close) == 1:
-            out.append(int(close[0]))
-        else:
-            out.append(max((int(s) for s in close), key=lambda s: float(seed_vectors[s][1] @ vectors[i])))
-    return iter(out)
+    out = near.argmax(axis=1)  # the one close seed, for most hits (vectorised: a Python loop cost ~5 ms a page)
+    for i in np.flatnonzero(near.sum(axis=1) > 1).tolist():
+        close = np.flatnonzero(near[i])
+        out[i] = max((int(s) for s in close), key=lambda s: float(seed_vectors[s][1] @ vectors[i]))
+    return iter(out.tolist())
