@@ -114,7 +114,7 @@ class SovereelPolicy:
         self._recommender.index_texts(self._videos)  # as the platform's learner does at start-up
         self._durations = {vid: v.duration_s for vid, v in self._videos.items()}
         self._model = model  # a FeedModel to update online and refit on schedule, or None
-        self._state = RegionFeedState(snapshot_s=0.0)  # snapshots follow simulated, not wall-clock, time
+        self._state = RegionFeedState()  # read live: what a page sees depends on the simulated events alone
         self._seen: dict[str, set[str]] = {}
         self._following: dict[str, set[str]] = {}
         self._aggregates: dict[str, Any] = {"region_engagement": (), "exposure": {}, "co_engagement": {}}

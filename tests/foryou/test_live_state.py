@@ -79,3 +79,20 @@ def test_exploration_over_the_live_pool_order_proposes_what_a_walk_of_every_vide
             shared = replace(copy, exposure=live)
             assert exploration_candidates(shared, pools, NOW, k=10, seed=seed, memo=memo) == want
             assert len(want) == 10 and all(videos[h.video_id].created_at > NOW - 7 * DAY for h in want)
+
+
+def test_co_engagement_rows_are_read_live_one_row_at_a_time() -> None:
+    state = RegionFeedState()
+    co = state.co_engagement()
+    state.apply([Signal("ana", "v1", "like", NOW), Signal("ana", "v2", "complete", NOW + 1)])
+    assert co.get("v1") == {"v2": 1.0} and "v3" not in co  # a view taken before the events sees them
+    state.apply([Signal("ben", "v1", "like", NOW), Signal("ben", "v2", "like", NOW + 1)])
+    row = co["v2"]
+    assert row == {"v1": 2.0}
+    state.apply([Signal("ben", "v3", "like", NOW + 2)])
+    assert row == {"v1": 2.0}  # a copy: what a request read does not move under it
+    assert dict(state.co_engagement()) == {
+        "v1": {"v2": 2.0, "v3": 1.0},
+        "v2": {"v1": 2.0, "v3": 1.0},
+        "v3": {"v1": 1.0, "v2": 1.0},
+    }

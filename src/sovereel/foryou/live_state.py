@@ -1,8 +1,11 @@
 """The region's live For You state, kept current from the event bus within milliseconds of each event.
 
 It holds the non-personal aggregates the candidate sources need (trending buckets, exposure of fresh videos,
-item-to-item co-engagement) and each viewer's recent positive actions and swipe-aways. The arithmetic is plain
-and local; the only I/O is `bootstrap`, which replays the region's recent event log after a restart.
+item-to-item co-engagement) and each viewer's recent positive actions and swipe-aways. Requests read the
+aggregates through live views (`trending.LiveBuckets`, `pools.LiveExposure`, co-engagement rows), never a copy of
+them: the trending order and the traffic-pool order are moved by each event (the boards in feed/), so what a
+request reads depends on the events alone, and costs what it reads, not the size of the region. The arithmetic is
+plain and local; the only I/O is `bootstrap`, which replays the region's recent event log after a restart.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import heapq
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -30,7 +33,6 @@ KEEP_BUCKETS_S = 7 * 86400.0
 MAX_RECENT = 100
 MAX_NEIGHBOURS = 50
 SESSION_WINDOW = 20  # co-engagement pairs a positive action with the viewer's last N positive videos
-SNAPSHOT_S = 1.0
 MAX_BOARDS = 2  # trending parameter sets kept current at once (the serving one, and the one before a change)
 POSITIVE = ENGAGEMENT_KINDS
 
@@ -50,11 +52,8 @@ class Signal:
 class RegionFeedState:
     """Live aggregates for one region; thread-safe."""
 
-    def __init__(self, snapshot_s: float = SNAPSHOT_S) -> None:
-        """`snapshot_s`: how stale (wall-clock seconds) a shared copy may be; 0 rebuilds after every change, so
-        what a request sees depends on the events alone (the simulator, replays)."""
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._snapshot_s = snapshot_s
         self._recent: dict[str, deque[Engagement]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._skips: dict[str, deque[Skip]] = defaultdict(lambda: deque(maxlen=MAX_RECENT))
         self._buckets: dict[tuple[str, str, float], int] = {}
@@ -73,7 +72,6 @@ class RegionFeedState:
         # Traffic-pool orders per parameter set, moved by each exposure change; the videos a batch changed.
         self._pools: list[PoolBoard] = []
         self._exposed: set[str] = set()
-        self._co_cache: tuple[float, int, dict[str, dict[str, float]]] = (0.0, -1, {})
         self.last_seq = 0
         self.applied = 0
 
@@ -190,15 +188,21 @@ class RegionFeedState:
             self._pools = [board, *self._pools][:MAX_BOARDS]
             return board
 
-    def co_engagement(self) -> dict[str, dict[str, float]]:
-        """Item-to-item co-engagement (a shared read-only copy, at most SNAPSHOT_S old once events flow)."""
+    def co_engagement(self) -> Mapping[str, Mapping[str, float]]:
+        """Item-to-item co-engagement, live: a look-up copies the one row it reads (a request reads a few seeds'
+        rows, so it never copies them all)."""
+        return _CoRows(self)
+
+    def co_row(self, video_id: str) -> dict[str, float] | None:
+        """A copy of one video's co-engagement row, or None."""
         with self._lock:
-            built, applied, cached = self._co_cache
-            if applied == self.applied or (time.monotonic() - built < self._snapshot_s and applied >= 0):
-                return cached
-            fresh = {k: dict(v) for k, v in self._co.items()}
-            self._co_cache = (time.monotonic(), self.applied, fresh)
-            return fresh
+            row = self._co.get(video_id)
+            return None if row is None else dict(row)
+
+    def co_copy(self) -> dict[str, dict[str, float]]:
+        """A copy of every row: O(videos)."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._co.items()}
 
     def _count(self, video_id: str, kind: str, hour: float) -> None:
         key = (video_id, kind, hour)
@@ -246,6 +250,30 @@ def _weigh(board: TrendingBoard, key: tuple[str, str, float], count: int) -> Non
     weight = board.params.kind_weights.get(kind, 0.0)
     if weight > 0:
         board.set(video_id, (kind, hour, 0), weight * count)
+
+
+class _CoRows(Mapping[str, Mapping[str, float]]):
+    """`RegionFeedState.co_engagement`: look-ups copy one row; iterating copies them all once."""
+
+    def __init__(self, state: RegionFeedState) -> None:
+        self._state = state
+        self._all: dict[str, dict[str, float]] | None = None
+
+    def __getitem__(self, video_id: str) -> Mapping[str, float]:
+        row = self._state.co_row(video_id)
+        if row is None:
+            raise KeyError(video_id)
+        return row
+
+    def __iter__(self) -> Iterator[str]:
+        if self._all is None:
+            self._all = self._state.co_copy()
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        if self._all is None:
+            self._all = self._state.co_copy()
+        return len(self._all)
 
 
 def bootstrap_signals(db: RegionDB, since: float) -> list[Signal]:
