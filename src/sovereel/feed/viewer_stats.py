@@ -1,8 +1,10 @@
 """One viewer's co-engagement scale, kept between pages: the whole-catalogue part of the co signals' features.
 
 Each co signal's scale-free features compare a candidate's score with the viewer's own scores over the whole
-catalogue (their maximum, the mean and spread of the best `TOP_K_STATS`, how many items score higher): a pass
-over every item. That pass depends only on the viewer's profile and the model's matrices, so `ViewerStats` keeps
+catalogue (their maximum, the mean and spread of the best `TOP_K_STATS`, how many items score higher). Every item
+the viewer's profile does not reach scores 0, so the summary is made from the sparse product alone (`scale_of`):
+its cost follows the profile's rows of the matrices, not the catalogue. It depends only on the viewer's profile
+and the model's matrices, so `ViewerStats` keeps
 its summary under exactly those (the profile's columns and values, the matrices by identity); a later page of an
 unchanged profile then scores only its candidates. A new engagement, an online step that changes the profile, or
 a refit (new matrices) is a different key: the summary is computed afresh, the same floats as without the cache.
