@@ -92,11 +92,18 @@ class TrendingBoard:
 
     def score(self, video_id: str, now: float) -> float:
         """The video's trending score at `now` (0 without buckets), summed as `trending_scores` sums it."""
+        return self.scores([video_id], now)[0]
+
+    def scores(self, video_ids: Iterable[str], now: float) -> list[float]:
+        """`score` of each of these videos."""
+        half_life, out = self._half_life, []
         with self._lock:
-            total = 0.0
-            for (_kind, at, _n), weighted in self._terms.get(video_id, {}).items():
-                total += weighted * decay(now - at, self._half_life)
-            return total
+            for vid in video_ids:
+                total = 0.0
+                for (_kind, at, _n), weighted in self._terms.get(vid, {}).items():
+                    total += weighted * float(0.5 ** (max(now - at, 0.0) / half_life))  # decay(), inlined
+                out.append(total)
+        return out
 
     def _growth(self, at: float) -> float:
         return float(2.0 ** ((at - (self._ref or 0.0)) / self._half_life))
@@ -213,20 +220,21 @@ def trending_candidates(
     if memo is None or world.region_videos is None:
         return _top(trending_scores(world, params, now), k, "trending")
     board, region = _board(world, params, memo), world.region_videos
-    hits: list[SourceHit] = []
+    found: list[str] = []
     want = 2 * k
     while k > 0:
         # A bounded prefix of the order; a viewer for whom much of it is ineligible asks for a longer one.
         leaders = board.leaders(want)
-        hits = []
+        found = []
         for vid in leaders:
             if vid in region and vid in world.videos:
-                hits.append(SourceHit(vid, "trending", board.score(vid, now), ""))
-                if len(hits) >= k:
+                found.append(vid)
+                if len(found) >= k:
                     break
-        if len(hits) >= k or len(leaders) < want:
+        if len(found) >= k or len(leaders) < want:
             break
         want *= 4
+    hits = [SourceHit(vid, "trending", score, "") for vid, score in zip(found, board.scores(found, now), strict=True)]
     return sorted(hits, key=lambda h: (-h.score, h.video_id))
 
 
@@ -261,7 +269,8 @@ def region_trending_scores(
         return trending_scores(world, params, now)
     board = _board(world, params, memo)
     listed = list(videos)
-    out = {v.id: board.score(v.id, now) for v in listed if v.id in board}
+    scored = [v.id for v in listed if v.id in board]
+    out = dict(zip(scored, board.scores(scored, now), strict=True))
     if not world.region_engagement:
         # The lifetime fallback's board holds the region's public videos only: followed creators' followers-only
         # videos are scored as `trending_scores` scores them.
