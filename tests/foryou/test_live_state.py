@@ -59,6 +59,7 @@ def test_exploration_over_the_live_pool_order_proposes_what_a_walk_of_every_vide
     rng = random.Random(7)
     videos = {f"v{i:03}": video(f"v{i:03}", f"c{i % 9}", age_s=rng.choice([DAY, 3 * DAY, 9 * DAY])) for i in range(300)}
     eligible = {vid: v for vid, v in videos.items() if not vid.endswith("7")}
+    public = {vid: v for vid, v in videos.items() if not vid.endswith("5")}  # the rest: followers-only, never pushed
     state = RegionFeedState()
     memo = RegionMemo()  # kept across rounds, as a server's: the never-shown list drops what was shown since
     for round_ in range(6):
@@ -74,7 +75,7 @@ def test_exploration_over_the_live_pool_order_proposes_what_a_walk_of_every_vide
         copied = dict(live.items())
         for seed in range(3):
             # The same bounded window of the most owed as a walk of a copied exposure, sorted afresh.
-            copy = CandidateWorld(videos=eligible, exposure=copied, region_videos=videos)
+            copy = CandidateWorld(videos=eligible, exposure=copied, region_videos=public)
             want = exploration_candidates(copy, pools, NOW, k=10, seed=seed, memo=RegionMemo())
             shared = replace(copy, exposure=live)
             assert exploration_candidates(shared, pools, NOW, k=10, seed=seed, memo=memo) == want

@@ -96,8 +96,9 @@ def entry_of(video_id: str, stats: ExposureStats, params: ExplorationParams) -> 
 class PoolBoard:
     """The shown videos still being pushed under one parameter set, most owed first, moved by each exposure change.
 
-    Age is checked by the walk, which has the catalogue: it retires the too-old entries it meets (a later impression
-    puts one back, and the next walk to reach it retires it again). Thread-safe."""
+    Age and visibility are checked by the walk, which has the catalogue: it retires the entries it meets that are too
+    old or not public (a later impression puts one back, and the next walk to reach it retires it again). Thread-safe.
+    """
 
     def __init__(self, params: ExplorationParams) -> None:
         self.params = params
@@ -203,8 +204,8 @@ def pooled_owed(
         # A bounded prefix of the shown videos; only a walk that used all of it (most skipped) asks for more.
         shown = board.leading(want)
         fresh, read = unshown.entries, [0]
-        owed, aged = _walk(world, params, now, window, _never_shown(fresh, world.exposure, read), shown)
-        board.retire(aged)
+        owed, retired = _walk(world, params, now, window, _never_shown(fresh, world.exposure, read), shown)
+        board.retire(retired)
         unshown.drop(fresh, read[0], world.exposure)
         if len(owed) >= window or len(shown) < want:
             return owed
@@ -246,20 +247,21 @@ def _walk(
     never_shown: Iterator[PoolEntry],
     shown: list[PoolEntry],
 ) -> tuple[list[tuple[float, str, int]], list[str]]:
-    """(the owed videos, the videos the walk found too old to push: the board retires them)."""
+    """(the owed videos, the shown videos the walk found it may not push: the board retires them)."""
     region = world.region_videos or {}
     oldest = now - params.max_age_s
-    aged = []
+    retired = []
     owed: list[tuple[float, str, int]] = []
     for negative_share, _key, vid, level in heapq.merge(shown, never_shown):
         public = region.get(vid)
-        if public is not None and public.created_at < oldest:
-            aged.append(vid)  # for good: it only gets older
+        if public is None or public.created_at < oldest:
+            # Too old (for good: it only gets older), or not public (removed, or followers-only: the pools push
+            # public videos only); a later exposure change puts it back, and a later walk retires it again.
+            retired.append(vid)
             continue
-        video = world.videos.get(vid)
-        if public is None or video is None:
+        if vid not in world.videos:
             continue
         owed.append((-negative_share, vid, level))
         if len(owed) >= window:
             break
-    return owed, aged
+    return owed, retired
