@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -204,9 +204,12 @@ def _score(
     """Score the filtered candidates: the model's weighted sum, or region popularity when not personalised."""
     if request.personalised:
         features: Any = None
-        if isinstance(scorer, RecordingScorer):
+        # Asked of the class: an isinstance check on the runtime protocol reads every member, `version` included,
+        # and the serving scorer's `version` takes the model's lock (requests queued behind the learner for it).
+        if callable(getattr(type(scorer), "predict_recorded", None)):
+            recording = cast(RecordingScorer, scorer)
             # Row-invariant predictions plus the feature rows behind them: the overseer replays an item from these.
-            recorded, features = scorer.predict_recorded(request.user_id, videos, request.now)
+            recorded, features = recording.predict_recorded(request.user_id, videos, request.now)
             preds = checked_predictions(scorer, recorded, len(videos))
         else:
             preds = predictions_for(scorer, request.user_id, videos, request.now)
