@@ -49,14 +49,17 @@ class Settings(BaseSettings):
         "", description="Blob store URL of the region's media (file://…); empty = data_dir/<region>/media."
     )
     bus_url: str = Field(
-        "memory://", description="Event bus URL: memory:// (in process) or nats://host:4222 (JetStream, scaled layout)."
+        "memory://",
+        description="Event bus URL: memory:// (in process), local:///path/bus.sock (the processes of "
+        "`serve --processes`, through its hub) or nats://host:4222 (JetStream, scaled layout).",
     )
     bus_consumer: str = Field(
         "", description="Durable NATS consumer name of this process (empty = a per-process consumer from its start)."
     )
     hot_state_url: str = Field(
         "memory://",
-        description="Hot state (rate limits, session lookups): memory:// (in process) or redis://host:6379/0.",
+        description="Hot state (rate limits, session lookups): memory:// (in process), local:///path/bus.sock "
+        "(kept by the hub of `serve --processes`) or redis://host:6379/0.",
     )
     run_relay: bool = Field(
         True, description="Relay the outbox to the bus inside this process (off when a separate `sovereel relay` runs)."
@@ -65,7 +68,7 @@ class Settings(BaseSettings):
         False,
         description="A separate `sovereel learner` process learns from the region's events (the scaled layout): "
         "this process applies the deltas it publishes instead of learning itself, and leaves the creator-analytics "
-        "fold to it. Needs a nats:// bus.",
+        "fold to it. Needs a shared bus (local:// or nats://).",
     )
     metrics_enabled: bool = Field(
         True,

@@ -9,23 +9,28 @@ from collections.abc import Iterator
 import pytest
 
 from sovereel.events.bus.interface import Bus, Message, open_bus
+from tests.support.local_bus import local_hub
 from tests.support.scale import NATS_URL, delete_stream, nats_available, unique_region, wait_for
 from tests.support.settings import require
 
 
-@pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.nats)])
-def bus_url(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["memory", "local", pytest.param("nats", marks=pytest.mark.nats)])
+def bus_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "nats":
         require(nats_available(), f"NATS with JetStream is not reachable at {NATS_URL}")
-        return NATS_URL
-    return "memory://"
+        yield NATS_URL
+    elif request.param == "local":  # a hub in this process; every bus the test opens is a client of it
+        with local_hub() as hub:
+            yield f"local://{hub.path}"
+    else:
+        yield "memory://"
 
 
 @pytest.fixture
 def region(bus_url: str) -> Iterator[str]:
     name = unique_region()
     yield name
-    if bus_url != "memory://":
+    if bus_url.startswith("nats://"):
         delete_stream(name)
 
 

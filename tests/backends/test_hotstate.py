@@ -9,12 +9,19 @@ from collections.abc import Iterator
 import pytest
 
 from sovereel.hotstate.interface import HotState, open_hot_state
+from tests.support.local_bus import local_hub
 from tests.support.scale import REDIS_URL, redis_available, unique_region
 from tests.support.settings import require
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", "local", pytest.param("redis", marks=pytest.mark.redis)])
 def hot(request: pytest.FixtureRequest) -> Iterator[HotState]:
+    if request.param == "local":  # kept by a local bus hub, reached through its socket
+        with local_hub() as hub:
+            state = open_hot_state(f"local://{hub.path}")
+            yield state
+            state.close()
+        return
     if request.param == "redis":
         require(redis_available(), f"Redis is not reachable at {REDIS_URL}")
         state = open_hot_state(REDIS_URL, region=unique_region())
@@ -87,6 +94,24 @@ def test_redis_state_is_shared_between_connections_and_namespaced_by_region() ->
         for state in (one, two, other):
             state.delete("rl:signup:9.9.9.9")
             state.close()
+
+
+def test_local_state_is_shared_between_processes_and_answers_as_empty_without_its_hub() -> None:
+    with local_hub() as hub:
+        url = f"local://{hub.path}"
+        one, two = open_hot_state(url), open_hot_state(url)  # two API processes' connections
+        one.put("session:t1", "user-1", ttl_s=60)
+        assert two.get("session:t1") == "user-1"
+        two.delete("session:t1")  # a sign-out in one process is seen by the other
+        assert one.get("session:t1") is None
+        one.hit("rl:signup:9.9.9.9", 60)
+        assert two.hit("rl:signup:9.9.9.9", 60)[0] == 2  # one window, not one per process
+    # The hub is gone (restarting): nothing cached, a first hit, no member, and no error for the request.
+    assert one.get("session:t1") is None
+    assert one.hit("rl:signup:9.9.9.9", 60) == (1, 60.0)
+    assert not one.has_member("login_ok:ana", "x")
+    one.close()
+    two.close()
 
 
 def test_unknown_hot_state_urls_are_refused() -> None:

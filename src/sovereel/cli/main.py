@@ -1,9 +1,10 @@
-"""The `sovereel` command: serve, worker, relay, learner, trainer, up, migrate, train, demo."""
+"""The `sovereel` command: serve, hub, worker, relay, learner, trainer, up, migrate, train, demo."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -39,7 +40,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         names = [n.strip() for n in args.regions.split(",") if n.strip()]
         return serve_regions(settings, names, args.host, args.port, run_workers=settings.run_workers)
+    processes = args.processes if args.processes is not None else (os.cpu_count() or 1)
+    if processes > 1 and settings.bus_url == "memory://" and settings.hot_state_url == "memory://":
+        from sovereel.runtime.embedded import serve_processes  # a hub and N API processes (runtime.embedded)
+
+        return serve_processes(settings, host=args.host, port=args.port, processes=processes)
+    if processes > 1:
+        logging.getLogger("sovereel").info(
+            "serving from one process: SOVEREEL_BUS_URL or SOVEREEL_HOT_STATE_URL names a shared server, "
+            "whose several-process layout is `sovereel up`"
+        )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    from sovereel.runtime.embedded import run_hub
+
+    run_hub(_settings(args), _until_signalled())
     return 0
 
 
@@ -162,7 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-workers", action="store_true", help="do not run media workers in this process")
     serve.add_argument("--regions", help="serve several regions from one process, e.g. us,eu (ports from --port up)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="API processes on the one port, plus a hub process that learns, relays and transcodes "
+        "(default: one per CPU core; 1 = everything in this one process)",
+    )
     serve.set_defaults(func=cmd_serve)
+    hub = sub.add_parser("hub", help="the hub of `serve --processes N`: local bus, learner, relay, media threads")
+    hub.set_defaults(func=cmd_hub)
     worker = sub.add_parser("worker", help="run the media (transcode) worker")
     worker.add_argument("--threads", type=int, default=None)
     worker.set_defaults(func=cmd_worker)

@@ -42,13 +42,19 @@ class HotState(Protocol):
 
 
 def open_hot_state(url: str, *, region: str = "default") -> HotState:
-    """Open the hot state named by URL (memory:// or redis://…, rediss://…)."""
+    """Open the hot state named by URL (memory://, local:///path/bus.sock: the local bus hub's, or redis://…)."""
     if url == "memory://":
         from sovereel.hotstate.memory import MemoryHotState
 
         return MemoryHotState()
+    if url.startswith("local://"):
+        from sovereel.hotstate.local import LocalHotState
+
+        return LocalHotState(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from sovereel.hotstate.redis import RedisHotState
 
         return RedisHotState(url, namespace=f"sovereel:{region}:")
-    raise ValueError(f"unsupported hot-state URL {url!r} (use memory:// or redis://host:6379/0)")
+    raise ValueError(
+        f"unsupported hot-state URL {url!r} (use memory://, local:///path/bus.sock or redis://host:6379/0)"
+    )

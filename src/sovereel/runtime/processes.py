@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 
-from sovereel.events.bus.interface import open_bus
+from sovereel.events.bus.interface import Bus, open_bus
 from sovereel.events.relay import OutboxRelay
 from sovereel.foryou.delta import DeltaPublisher
 from sovereel.foryou.learner import Learner
@@ -55,14 +55,16 @@ LEARNER_CONSUMER = "learner"  # the durable consumer's name when SOVEREEL_BUS_CO
 class LearnerProcess:
     """The region's one online learner, as a process of the scaled layout (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, bus: Bus | None = None, train_every_s: float = 0.0) -> None:
+        """`bus`: one already open (the hub process's local bus) instead of the one the settings name;
+        `train_every_s` > 0: also train on that schedule (the hub process; the scaled layout has a trainer)."""
         if settings.bus_url == "memory://":
             raise SystemExit(
                 "`sovereel learner` serves other processes over a shared bus: set SOVEREEL_BUS_URL=nats://…"
             )
         self.db = open_region_db(settings)
         consumer = settings.bus_consumer or LEARNER_CONSUMER
-        self.bus = open_bus(settings.bus_url, region=settings.region, consumer=consumer)
+        self.bus = bus or open_bus(settings.bus_url, region=settings.region, consumer=consumer)
         self.learner = Learner(self.db, settings.region_dir, region_keys(settings), serving=False)
         self.learner.bootstrap()
         self.publisher = DeltaPublisher(self.learner, self.bus)
@@ -70,11 +72,17 @@ class LearnerProcess:
         # The region's analytics fold runs here, once, not in each API process (each would read every batch only
         # to find it folded already): its own durable consumers, so a fold that fails is redelivered.
         connect(self.bus, "analytics", AnalyticsConsumer(self.db).on_message)
-        self.learner.watch_registry()  # new versions are swapped in here too; the rows their replay touched ship
-        log.info("learner for region %s listening through durable consumer %r", settings.region, consumer)
+        # New versions are swapped in here too; the rows their replay touched ship.
+        self.learner.watch_registry(train_every_s=train_every_s)
+        log.info("learner for region %s listening through consumer %r", settings.region, consumer)
 
     def run(self, stop: threading.Event, interval_s: float = 0.15) -> None:
         """Broadcast deltas, at most one every `interval_s`, until `stop` is set; then stop cleanly and close."""
+        self.publish_until(stop, interval_s)
+        self.shutdown(interval_s)
+
+    def publish_until(self, stop: threading.Event, interval_s: float = 0.15) -> None:
+        """Broadcast deltas, at most one every `interval_s`, until `stop` is set."""
         # The first delta ships what the start-up replay touched: the servers replayed the same log, so it only
         # settles differences between the moments each one read it. An event after a quiet spell goes out at
         # once (a like shows on the next page); under load the deltas come every `interval_s`, each carrying many
@@ -88,6 +96,9 @@ class LearnerProcess:
                 self.publisher.flush()
             except Exception:
                 log.exception("publishing a For You delta failed")
+
+    def shutdown(self, interval_s: float = 0.15) -> None:
+        """Stop taking events, ship what was applied, and close the bus, the learner and the store."""
         # Stop taking events (held ones are redelivered to the next learner), then ship what was applied: every
         # event this learner acknowledged reaches the servers.
         self.learner.hold()

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sovereel.events.bus.interface import Bus, open_bus
+from sovereel.events.bus.local import LocalBusClient
 from sovereel.events.relay import OutboxRelay
 from sovereel.foryou.impression_writer import ImpressionWriter
 from sovereel.foryou.learner import Learner
@@ -47,17 +48,22 @@ class RegionRuntime:
         return self.settings.region
 
     def wake(self) -> None:
-        """Tell the relay that new outbox rows were committed."""
+        """Tell the relay that new outbox rows were committed (the hub's, when another process relays)."""
         self.relay.notify()
+        if isinstance(self.bus, LocalBusClient):
+            self.bus.wake()
 
-    def start_background(self) -> None:
-        """Start the outbox relay, the impression writer and (embedded layout) the media worker threads."""
+    def start_background(self, *, watch_models: bool = True) -> None:
+        """Start the outbox relay, the impression writer and (embedded layout) the media worker threads.
+
+        `watch_models=False`: the learner's model watch is started by its owner (the hub process)."""
         from sovereel.runtime.media_worker import MediaWorker
 
         self.impressions.start()
         if self.settings.run_relay:
             self.relay.start()
-        self.learner.watch_registry(train_every_s=self.settings.train_every_s)
+        if watch_models:
+            self.learner.watch_registry(train_every_s=self.settings.train_every_s)
         if self.settings.run_workers:
             worker = MediaWorker(self)
             worker.start()
@@ -75,13 +81,18 @@ class RegionRuntime:
             puller.start()
             self.background.append(puller)
 
-    def close(self) -> None:
+    def stop_background(self) -> None:
+        """Stop the workers, the relay and the impression writer (what `start_background` started)."""
         for item in self.background:
             stop = getattr(item, "stop", None)
             if stop:
                 stop()
+        self.background = []
         self.relay.stop()
         self.impressions.stop()  # writes what is still queued
+
+    def close(self) -> None:
+        self.stop_background()
         self.learner.stop()
         self.bus.close()
         self.hot.close()

@@ -1,4 +1,4 @@
-"""The event bus interface and `open_bus(url)`: memory:// (`memory.py`) or nats:// (`nats.py`)."""
+"""The event bus interface and `open_bus(url)`: memory:// (`memory.py`), local:// (`local.py`), nats:// (`nats.py`)."""
 
 from __future__ import annotations
 
@@ -38,13 +38,18 @@ class Bus(Protocol):
 
 
 def open_bus(url: str, *, region: str = "default", consumer: str = "") -> Bus:
-    """Open the event bus named by URL: memory:// (in process) or nats://host:4222 (JetStream, one stream a region)."""
+    """Open the event bus named by URL: memory:// (in process), local:///path/bus.sock (the processes of one
+    machine, through the hub that `serve --processes` runs) or nats://host:4222 (JetStream, one stream a region)."""
     if url == "memory://":
         from sovereel.events.bus.memory import InProcessBus
 
         return InProcessBus()
+    if url.startswith("local://"):
+        from sovereel.events.bus.local import LocalBusClient, socket_path
+
+        return LocalBusClient(socket_path(url))
     if url.startswith(("nats://", "tls://")):
         from sovereel.events.bus.nats import NatsBus
 
         return NatsBus(url, region=region, consumer=consumer)
-    raise ValueError(f"unsupported bus URL {url!r} (use memory:// or nats://host:4222)")
+    raise ValueError(f"unsupported bus URL {url!r} (use memory://, local:///path/bus.sock or nats://host:4222)")

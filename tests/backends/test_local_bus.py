@@ -1,0 +1,129 @@
+"""The local bus across real processes: what `serve --processes N` relies on between its hub and API processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+from sovereel.events.bus.interface import Message, open_bus
+from sovereel.events.bus.local import LocalBusClient, LocalBusHub
+from tests.support.local_bus import local_hub
+from tests.support.scale import wait_for
+
+# A process of its own, as an API process is: it subscribes to stored watch events and listens to live deltas,
+# says it is ready (a message it publishes reaches the hub after its subscriptions), prints what it gets as JSON
+# lines and exits on `test.stop`.
+CLIENT = """
+import json, sys, threading
+from sovereel.events.bus.interface import Message, open_bus
+
+bus = open_bus(sys.argv[1])
+done = threading.Event()
+lock = threading.Lock()
+
+def got(kind):
+    def handler(m):
+        with lock:
+            print(json.dumps([kind, m.topic, m.id]), flush=True)
+        if m.topic == "test.stop":
+            done.set()
+    return handler
+
+bus.subscribe("watch.", got("stored"))
+bus.listen("foryou.", got("live"))
+bus.listen("test.", got("live"))
+bus.publish(Message(id=0, topic="ready.client", payload={"name": sys.argv[2]}))
+done.wait(60)
+bus.close()
+"""
+
+
+class Received:
+    """What the hub's own handlers got."""
+
+    def __init__(self) -> None:
+        self.items: list[Message] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, message: Message) -> None:
+        with self.lock:
+            self.items.append(message)
+
+    def names(self) -> list[str]:
+        with self.lock:
+            return [str(m.payload["name"]) for m in self.items]
+
+
+def start_client(url: str, name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", CLIENT, url, name], stdout=subprocess.PIPE, text=True)
+
+
+def stop_and_read(hub: LocalBusHub, procs: list[subprocess.Popen[str]]) -> list[list[tuple[str, str, int]]]:
+    hub.broadcast(Message(id=999, topic="test.stop", payload={}))
+    out = []
+    for proc in procs:
+        stdout, _ = proc.communicate(timeout=30)
+        out.append([(str(k), str(t), int(i)) for k, t, i in map(json.loads, stdout.splitlines())])
+    return out
+
+
+def test_publish_and_broadcast_reach_other_processes_and_a_late_one_gets_only_what_follows() -> None:
+    with local_hub() as hub:
+        url = f"local://{hub.path}"
+        ready, learner = Received(), Received()
+        hub.subscribe("ready.", ready)
+        hub.subscribe("watch.", learner)  # the hub's own subscriber (its learner) gets every message too
+        first = [start_client(url, "a"), start_client(url, "b")]
+        late: list[subprocess.Popen[str]] = []
+        try:
+            assert wait_for(lambda: sorted(ready.names()) == ["a", "b"], timeout_s=60)
+            for i in range(1, 21):
+                hub.publish(Message(id=i, topic="watch.events", payload={"i": i}))
+            hub.publish(Message(id=50, topic="social.like", payload={}))  # nobody outside subscribed to it
+            for part in range(1, 4):
+                hub.broadcast(Message(id=part, topic="foryou.delta", payload={"part": part}))
+            assert wait_for(lambda: len(learner.items) == 20)
+            time.sleep(0.5)  # the first two have what came so far (checked below); then a third one starts
+            late = [start_client(url, "c")]
+            assert wait_for(lambda: sorted(ready.names()) == ["a", "b", "c"], timeout_s=60)
+            hub.publish(Message(id=21, topic="watch.events", payload={}))
+            hub.broadcast(Message(id=4, topic="foryou.delta", payload={"part": 4}))
+            time.sleep(0.5)
+            a, b, c = stop_and_read(hub, first + late)
+        finally:
+            for proc in first + late:
+                if proc.poll() is None:
+                    proc.kill()
+        for got in (a, b):  # every message, in the order sent
+            assert [x for x in got if x[1] == "watch.events"] == [("stored", "watch.events", i) for i in range(1, 22)]
+            assert [x for x in got if x[1] == "foryou.delta"] == [("live", "foryou.delta", p) for p in (1, 2, 3, 4)]
+            assert not any(x[1] == "social.like" for x in got)
+        # The late process: nothing published or broadcast before it connected, everything after.
+        assert [x for x in c if x[1] != "test.stop"] in (
+            [("stored", "watch.events", 21), ("live", "foryou.delta", 4)],
+            [("live", "foryou.delta", 4), ("stored", "watch.events", 21)],
+        )
+        assert [m.id for m in learner.items] == [*range(1, 21), 21]
+
+
+def test_a_client_resubscribes_when_its_hub_comes_back() -> None:
+    with local_hub() as hub:
+        path = hub.path
+        client = open_bus(f"local://{path}")
+        assert isinstance(client, LocalBusClient)
+        got = Received()
+        client.subscribe("watch.", got)
+        hub.close()  # the hub process dies and the supervisor starts another
+        assert wait_for(lambda: not client.connected())
+        second = LocalBusHub(path)
+        try:
+            assert wait_for(client.connected)
+            time.sleep(0.2)  # its subscription is sent again on reconnection
+            second.publish(Message(id=7, topic="watch.events", payload={"name": "x"}))
+            assert wait_for(lambda: [m.id for m in got.items] == [7])
+        finally:
+            client.close()
+            second.close()
