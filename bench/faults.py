@@ -76,7 +76,7 @@ def serving(work: Path, env: dict[str, str], *, in_process: bool) -> Iterator[st
             yield base
         return
     port = free_port()
-    proc = sovereel_process(["serve", "--no-workers", "--port", str(port)], env, work / "serve.log")
+    proc = sovereel_process(["serve", "--no-workers", "--port", str(port), "--processes", "1"], env, work / "serve.log")
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/api/feed/foryou", 240, proc)

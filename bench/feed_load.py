@@ -130,7 +130,7 @@ def run_backend(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
     seed(url, args.users, args.videos)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sovereel.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "sovereel.cli", "serve", "--port", str(port), "--processes", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -3,11 +3,12 @@
 Run through `python -m bench.feed_load --world-videos …` (see its docstring). For each catalogue size it builds
 (or takes from `--worlds-dir`, where built worlds are kept for the next run) a world of `--world-users` users and
 `--world-events` events, trained with `--trained`; copies it to a scratch folder; starts `sovereel serve` on
-SQLite; waits for its start-up work to settle; then for each client count runs `--seconds` of closed-loop
-clients (each signed in as its own world account: a For You page, then its watch-event batch). With
-`--world-layouts embedded,scaled:1,scaled:2` each world is also served by `sovereel up` (the scaled layout: N API
-processes, the relay and the media worker over a private NATS JetStream and Redis; the world's SQLite store is
-shared by the processes). Per point:
+SQLite (`embedded`: one process, `--processes 1`); waits for its start-up work to settle; then for each client
+count runs `--seconds` of closed-loop clients (each signed in as its own world account: a For You page, then its
+watch-event batch). With `--world-layouts embedded,embedded:2,scaled:1,scaled:2` each world is also served by
+`sovereel serve --processes N` (`embedded:N`: a hub process and N API processes on the local bus, no server to
+install) and by `sovereel up` (`scaled:N`: N API processes, the relay and the media worker over a private NATS
+JetStream and Redis; the world's SQLite store is shared by the processes). Per point:
 
 - pages/s, For You and event-batch p50/p99, errors;
 - server CPU ms per page: the server's CPU time (user + system, psutil, its whole process tree) over the run,
@@ -55,7 +56,11 @@ def add_world_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world-events", type=int, default=100_000, help="events in each world's history")
     parser.add_argument("--world-seed", type=int, default=1)
     parser.add_argument("--trained", action="store_true", help="train a model version on each world's history")
-    parser.add_argument("--world-layouts", default="embedded", help="embedded and/or scaled:N (N API processes)")
+    parser.add_argument(
+        "--world-layouts",
+        default="embedded",
+        help="embedded (one process), embedded:N (serve --processes N) and/or scaled:N (sovereel up, N API processes)",
+    )
     parser.add_argument("--plot", type=Path, default=Path("bench/results/feed_world.png"))
     parser.add_argument("--worlds-dir", type=Path, default=CACHE, help="built worlds are kept here and reused")
 
@@ -147,12 +152,13 @@ def measure(base: str, pid: int, tokens: list[str], seconds: float) -> dict[str,
 
 
 def start_server(layout: str, data: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes], list[Any]]:
-    """`sovereel serve` (embedded), or `sovereel up` with N API processes ("scaled:N") on private NATS and Redis."""
+    """`sovereel serve` in one process ("embedded") or with a hub and N API processes ("embedded:N"), or
+    `sovereel up` with N API processes ("scaled:N") on private NATS and Redis."""
     env = {"SOVEREEL_DATA_DIR": str(data), "SOVEREEL_RUN_WORKERS": "false", "SOVEREEL_RATE_LIMITS": "false",
            "SOVEREEL_TRAIN_EVERY_S": "0"}  # fmt: skip
-    if layout == "embedded":
-        return sovereel_process(["serve", "--port", str(port)], env, log), []
     api_procs = int(layout.partition(":")[2] or 1)
+    if layout.startswith("embedded"):
+        return sovereel_process(["serve", "--port", str(port), "--processes", str(api_procs)], env, log), []
     nats, redis = private_nats(), private_redis()
     env |= {
         "SOVEREEL_BUS_URL": f"nats://127.0.0.1:{nats.port}",

@@ -341,7 +341,7 @@ def start_layout(layout: str, tmp: Path, args: argparse.Namespace) -> tuple[list
     if layout == "embedded":
         db_url = f"sqlite:///{data / 'default' / 'sovereel.db'}"
         seed(db_url, args.seed_users, args.videos)
-        procs = [sovereel_process(["serve", "--port", str(port)], env, log)]
+        procs = [sovereel_process(["serve", "--port", str(port), "--processes", "1"], env, log)]
     else:  # `sovereel up`: API processes, relay, media worker on private PostgreSQL, NATS and Redis
         db_url = args.pg.url
         seed(db_url, args.seed_users, args.videos)

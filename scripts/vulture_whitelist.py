@@ -50,3 +50,5 @@ _.uses_hnsw
 # Not called yet: the embedding rows changed since the last drain, the sync that "For You at scale" (issue 13)
 # publishes from the one learner to the serving processes. Tested in tests/feed/test_embedding_table.py.
 _.drain_touched
+# Whether a local bus client is attached to its hub: tests/backends/test_local_bus.py waits on it across a restart.
+_.connected
