@@ -28,10 +28,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from sovereel.api.app import create_app
-
     settings = _settings(args)
     if args.no_workers:
         settings = settings.model_copy(update={"run_workers": False})
@@ -50,6 +46,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "serving from one process: SOVEREEL_BUS_URL or SOVEREEL_HOT_STATE_URL names a shared server, "
             "whose several-process layout is `sovereel up`"
         )
+    import uvicorn
+
+    from sovereel.api.app import create_app  # here: the supervisor of several processes never loads the app
+
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 

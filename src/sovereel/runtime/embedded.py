@@ -23,14 +23,8 @@ import time
 from pathlib import Path
 
 from sovereel.events.bus.local import LocalBusHub, socket_path
-from sovereel.events.relay import OutboxRelay
-from sovereel.runtime.analytics import AnalyticsConsumer
-from sovereel.runtime.consumers import connect
-from sovereel.runtime.processes import LearnerProcess
-from sovereel.runtime.region import RegionRuntime
 from sovereel.runtime.supervisor import Child, Supervisor, prepare_metrics_dir
 from sovereel.settings import Settings
-from sovereel.storage.blobs.interface import open_blob_store
 
 log = logging.getLogger(__name__)
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
@@ -89,6 +83,14 @@ def serve_processes(settings: Settings, *, host: str, port: int, processes: int)
 
 def run_hub(settings: Settings, stop: threading.Event, interval_s: float = 0.15) -> None:
     """The hub process: serve the local bus, learn, relay, fold analytics, transcode, until `stop` is set."""
+    # Imported here: the supervisor (`serve_processes`) imports this module and should not load the recommender.
+    from sovereel.events.relay import OutboxRelay
+    from sovereel.runtime.analytics import AnalyticsConsumer
+    from sovereel.runtime.consumers import connect
+    from sovereel.runtime.processes import LearnerProcess
+    from sovereel.runtime.region import RegionRuntime
+    from sovereel.storage.blobs.interface import open_blob_store
+
     hub = LocalBusHub(socket_path(settings.bus_url))  # first: the API processes attach while the learner loads
     try:
         learning = LearnerProcess(settings, bus=hub, train_every_s=settings.train_every_s)
