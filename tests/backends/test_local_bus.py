@@ -127,3 +127,25 @@ def test_a_client_resubscribes_when_its_hub_comes_back() -> None:
         finally:
             client.close()
             second.close()
+
+
+def test_a_subscription_made_after_connecting_gets_what_was_published_since_the_connection() -> None:
+    """An API process connects, replays the database for a while, then subscribes: what the relay published in
+    between reaches it (as a per-process NATS consumer starts from the moment its bus was opened)."""
+    with local_hub() as hub:
+        hub.publish(Message(id=1, topic="video.ready", payload={}))  # before the process connected: not for it
+        client = open_bus(f"local://{hub.path}")
+        try:
+            assert isinstance(client, LocalBusClient) and wait_for(client.connected)
+            hub.publish(Message(id=2, topic="video.ready", payload={}))  # during its start-up replay
+            hub.publish(Message(id=3, topic="watch.events", payload={}))
+            ready, videos = Received(), Received()
+            client.subscribe("video.ready", ready)
+            client.subscribe("video.", videos)  # a second subscription catches up on its own
+            hub.publish(Message(id=4, topic="video.ready", payload={}))
+            assert wait_for(lambda: [m.id for m in ready.items] == [2, 4])
+            assert wait_for(lambda: [m.id for m in videos.items] == [2, 4]), [m.id for m in videos.items]
+            time.sleep(0.2)  # each once, in order
+            assert [m.id for m in ready.items] == [2, 4] and [m.id for m in videos.items] == [2, 4]
+        finally:
+            client.close()

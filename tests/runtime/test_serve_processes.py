@@ -148,10 +148,15 @@ def test_serve_with_two_processes_adapts_for_you_on_both(tmp_path: Path) -> None
         served_before = {w.pid: foryou_requests(metrics_dir, w.pid) for w in workers}
         for _ in range(30):
             assert adapted(), "a process served the page from before the like"
-        served = {w.pid: foryou_requests(metrics_dir, w.pid) - served_before[w.pid] for w in workers}
-        assert sum(served.values()) == 30 and all(n > 0 for n in served.values()), served
+
+        def served() -> dict[int, float]:
+            return {w.pid: foryou_requests(metrics_dir, w.pid) - served_before[w.pid] for w in workers}
+
+        # (a request's duration is recorded just after its answer is sent)
+        assert wait_for(lambda: sum(served().values()) == 30, timeout_s=5), served()
+        assert all(n > 0 for n in served().values()), served()
         assert took < 3.0, f"the page adapted only after {took:.1f}s"
-        print(f"\nadapted {took:.2f}s after the like; the 30 pages after that per process: {served}")
+        print(f"\nadapted {took:.2f}s after the like; the 30 pages after that per process: {served()}")
 
         started = time.monotonic()
         serve.send_signal(signal.SIGINT)  # Ctrl-C

@@ -9,9 +9,12 @@ The delivery contract is the in-process bus's (`memory.py`), stretched over proc
 - `publish` (only the hub process's relay publishes: the outbox in the region's database stays the durable log)
   hands a message to every subscriber whose prefix matches: the hub's own (the learner: after a restart it
   replays the event log from the database, as in the embedded default) and those of every connected process.
-  A process gets what is published after it connected; one that was away (the hub restarted) misses what was
-  published meanwhile, as a per-process NATS consumer misses what came before it started. The hub's relay waits
-  a moment after it starts (`runtime.embedded`) so the API processes are back on before it publishes.
+  A process gets what is published after it connected, as a per-process NATS consumer gets what came after its
+  bus was opened: a subscription made later (an API process subscribes once its start-up replay of the database
+  is done) first gets the messages published since its connection, from the hub's recent ones (`RECENT_S`). One
+  that was away (the hub restarted) misses what was published meanwhile; the hub's relay waits a moment after it
+  starts (`runtime.embedded`) so the API processes are back on before it publishes. Delivery is at least once
+  (a message may come twice around a subscription's start): consumers are idempotent, as on NATS.
 - `broadcast` / `listen`: live fan-out to every process listening now, the sender included (the learner's
   deltas; `foryou.forget` from the API process that erased an account), never stored.
 - Each subscription has its own thread and queue, so handlers run in order and a slow one stalls only itself;
@@ -31,16 +34,21 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sovereel.events.bus.interface import Handler, Message
-from sovereel.events.bus.wire import decode_message, encode_message, read_frame, send_frame
+from sovereel.events.bus.wire import decode_message, encode_message, plain, read_frame, send_frame
+from sovereel.events.bus.wire import frame as encode_frame
 from sovereel.hotstate.memory import MemoryHotState
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 0.1
+RECENT_S = 300.0  # how far back a new subscription is caught up (within its connection's life)
+RECENT_MAX = 20_000  # and at most this many stored messages kept for that
+REGISTER_WAIT_S = 5.0
 
 
 def socket_path(url: str) -> Path:
@@ -56,6 +64,8 @@ class _Pump:
     def __init__(self, prefix: str, handler: Handler, name: str) -> None:
         self.prefix = prefix
         self.handler = handler
+        self.caught_up = True  # a client's new subscription: False until the hub's catch-up for it has come
+        self.registered = threading.Event()  # a client's: set when the hub has it
         self._queue: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -82,6 +92,7 @@ class _Peer:
         self.conn = conn
         self.hub = hub
         self.subs: tuple[str, ...] = ()
+        self.connected_at = time.time()  # the process's own time of connecting, once it says (its "hello")
         self.listens: tuple[str, ...] = ()
         self._out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # a slow peer delays only itself
         self._write = threading.Lock()
@@ -119,12 +130,14 @@ class _Peer:
 
     def _handle(self, frame: dict[str, Any]) -> None:
         op = frame.get("op")
-        if op == "sub":
-            with self.hub._lock:
-                self.subs = (*self.subs, str(frame["prefix"]))
+        if op == "hello":  # the first frame: when the process connected (the wall clock every process shares)
+            self.connected_at = min(self.connected_at, float(frame["at"]))
+        elif op == "sub":
+            self.hub._subscribe_peer(self, str(frame["prefix"]), int(frame.get("sid", 0)))
         elif op == "listen":
             with self.hub._lock:
                 self.listens = (*self.listens, str(frame["prefix"]))
+                self.send(encode_frame({"k": "l", "sid": int(frame.get("sid", 0)), "caught_up": True}))
         elif op == "pub":
             self.hub.publish(decode_message(frame["m"]))
         elif op == "cast":
@@ -178,6 +191,7 @@ class LocalBusHub:
         self._subs: list[_Pump] = []
         self._listens: list[_Pump] = []
         self._peers: list[_Peer] = []
+        self._recent: deque[tuple[float, Message]] = deque(maxlen=RECENT_MAX)
         self._server = _bind(path)
         threading.Thread(target=self._accept, name="bus-hub", daemon=True).start()
 
@@ -224,15 +238,29 @@ class LocalBusHub:
         self._fan_out(message, "l")
 
     def _fan_out(self, message: Message, kind: str) -> None:
-        with self._lock:
+        with self._lock:  # queued in one order for every process, and after any catch-up of a new subscription
             pumps = [p for p in (self._subs if kind == "s" else self._listens) if message.topic.startswith(p.prefix)]
             peers = [p for p in self._peers if p.wants(kind, message.topic)]
+            if kind == "s":
+                now = time.time()
+                self._recent.append((now, message))
+                while self._recent and self._recent[0][0] < now - RECENT_S:
+                    self._recent.popleft()
+            if peers:
+                frame = encode_message(kind, message)  # encoded once for every process
+                for peer in peers:
+                    peer.send(frame)
         for pump in pumps:
             pump.put(message)
-        if peers:
-            frame = encode_message(kind, message)  # encoded once for every process
-            for peer in peers:
-                peer.send(frame)
+
+    def _subscribe_peer(self, peer: _Peer, prefix: str, sid: int) -> None:
+        """Add a process's subscription, first sending it what matched since the process connected."""
+        with self._lock:
+            for at, message in self._recent:
+                if at >= peer.connected_at and message.topic.startswith(prefix):
+                    peer.send(encode_message("s", message, sid=sid))
+            peer.send(encode_frame({"k": "s", "sid": sid, "caught_up": True}))  # from here on it gets what matches
+            peer.subs = (*peer.subs, prefix)
 
     def answer_hot(self, fn: str, args: list[Any]) -> dict[str, Any]:
         """One hot-state call from an API process, answered from the hub's memory."""
@@ -280,7 +308,7 @@ class LocalBusClient:
         self.path = path
         self._lock = threading.Lock()  # guards the socket, the subscriptions and every write
         self._sock: socket.socket | None = None
-        self._pumps: list[tuple[str, _Pump]] = []
+        self._pumps: list[tuple[str, int, _Pump]] = []  # kind ("s" or "l"), subscription number, pump
         self._connected = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="bus-client", daemon=True)
@@ -296,6 +324,7 @@ class LocalBusClient:
     def _run(self) -> None:
         while not self._closing:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            at = time.time()
             try:
                 sock.connect(str(self.path))
             except OSError:
@@ -305,8 +334,11 @@ class LocalBusClient:
             with self._lock:
                 self._sock = sock
                 try:
-                    for kind, pump in self._pumps:
-                        send_frame(sock, {"op": "sub" if kind == "s" else "listen", "prefix": pump.prefix})
+                    send_frame(sock, {"op": "hello", "at": at})
+                    for kind, sid, pump in self._pumps:
+                        pump.caught_up = kind == "l"
+                        pump.registered.clear()
+                        send_frame(sock, _registration(kind, sid, pump.prefix))
                 except OSError:
                     pass  # the read below sees the connection gone
             self._connected.set()
@@ -322,9 +354,24 @@ class LocalBusClient:
         reader = sock.makefile("rb")
         try:
             while (frame := read_frame(reader)) is not None:
-                kind, message = str(frame["k"]), decode_message(frame["m"])
+                kind, sid = str(frame["k"]), frame.get("sid")
+                if frame.get("caught_up"):  # the hub has subscription `sid` (and sent its catch-up)
+                    with self._lock:
+                        for _k, n, pump in self._pumps:
+                            if n == sid:
+                                pump.caught_up = True
+                                pump.registered.set()
+                    continue
+                message = decode_message(frame["m"])
                 with self._lock:
-                    pumps = [p for k, p in self._pumps if k == kind and message.topic.startswith(p.prefix)]
+                    if sid is not None:  # a catch-up for one new subscription
+                        pumps = [p for _k, n, p in self._pumps if n == sid]
+                    else:  # a subscription still catching up has this one in its catch-up, or did not want it
+                        pumps = [
+                            p
+                            for k, _n, p in self._pumps
+                            if k == kind and p.caught_up and message.topic.startswith(p.prefix)
+                        ]
                 for pump in pumps:
                     pump.put(message)
         except (OSError, ValueError) as exc:
@@ -334,10 +381,15 @@ class LocalBusClient:
     def _register(self, kind: str, topic_prefix: str, handler: Handler) -> None:
         pump = _Pump(topic_prefix, handler, f"bus-{'live-' if kind == 'l' else ''}{topic_prefix or 'all'}")
         with self._lock:
-            self._pumps.append((kind, pump))
+            sid = len(self._pumps) + 1
+            pump.caught_up = kind == "l"
+            self._pumps.append((kind, sid, pump))
             if self._sock is not None:
                 with contextlib.suppress(OSError):  # sent again on reconnection
-                    send_frame(self._sock, {"op": "sub" if kind == "s" else "listen", "prefix": topic_prefix})
+                    send_frame(self._sock, _registration(kind, sid, topic_prefix))
+        # Like NATS's, a subscription is in place when the call returns (when a hub is there to take it).
+        if self.connected() and not pump.registered.wait(REGISTER_WAIT_S):
+            log.warning("the bus hub at %s has not confirmed subscription %r yet", self.path, topic_prefix)
 
     def subscribe(self, topic_prefix: str, handler: Handler) -> None:
         self._register("s", topic_prefix, handler)
@@ -357,11 +409,11 @@ class LocalBusClient:
 
     def publish(self, message: Message) -> None:
         """Hand a message to the hub; raises when no hub is connected (the outbox keeps the row)."""
-        if not self._send({"op": "pub", "m": _plain(message)}):
+        if not self._send({"op": "pub", "m": plain(message)}):
             raise ConnectionError(f"no bus hub at {self.path}")
 
     def broadcast(self, message: Message) -> None:
-        if not self._send({"op": "cast", "m": _plain(message)}):
+        if not self._send({"op": "cast", "m": plain(message)}):
             log.warning("live %s not sent: no bus hub at %s", message.topic, self.path)
 
     def wake(self) -> None:
@@ -372,7 +424,7 @@ class LocalBusClient:
     def close(self) -> None:
         self._closing = True
         with self._lock:
-            sock, pumps = self._sock, [p for _, p in self._pumps]
+            sock, pumps = self._sock, [p for _k, _n, p in self._pumps]
             self._pumps = []
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -382,5 +434,5 @@ class LocalBusClient:
             pump.stop()
 
 
-def _plain(message: Message) -> dict[str, Any]:
-    return {"id": message.id, "topic": message.topic, "payload": message.payload, "created_at": message.created_at}
+def _registration(kind: str, sid: int, prefix: str) -> dict[str, Any]:
+    return {"op": "sub" if kind == "s" else "listen", "prefix": prefix, "sid": sid}

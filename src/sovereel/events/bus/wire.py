@@ -41,19 +41,18 @@ def read_frame(reader: BinaryIO) -> dict[str, Any] | None:
     return body
 
 
-def encode_message(kind: str, message: Message) -> bytes:
-    """A message frame from the hub: `kind` "s" (subscribed, from the outbox) or "l" (live)."""
-    return frame(
-        {
-            "k": kind,
-            "m": {
-                "id": message.id,
-                "topic": message.topic,
-                "payload": message.payload,
-                "created_at": message.created_at,
-            },
-        }
-    )
+def encode_message(kind: str, message: Message, *, sid: int | None = None) -> bytes:
+    """A message frame from the hub: `kind` "s" (subscribed, from the outbox) or "l" (live); `sid` names the one
+    subscription it is for (a new subscription's catch-up), else every matching one gets it."""
+    body: dict[str, Any] = {"k": kind, "m": plain(message)}
+    if sid is not None:
+        body["sid"] = sid
+    return frame(body)
+
+
+def plain(message: Message) -> dict[str, Any]:
+    """A message as a JSON object."""
+    return {"id": message.id, "topic": message.topic, "payload": message.payload, "created_at": message.created_at}
 
 
 def decode_message(body: Any) -> Message:
