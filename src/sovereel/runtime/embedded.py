@@ -98,7 +98,8 @@ def run_hub(settings: Settings, stop: threading.Event, interval_s: float = 0.15)
         hub.close()
         raise
     db = learning.db
-    connect(hub, "analytics", AnalyticsConsumer(db).on_message)
+    if settings.run_analytics:  # folded here once; the API processes run with it off
+        connect(hub, "analytics", AnalyticsConsumer(db).on_message)
     rt = RegionRuntime(
         settings=settings,
         db=db,
