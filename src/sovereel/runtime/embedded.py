@@ -58,9 +58,9 @@ def plan_embedded(
         **env,
         "SOVEREEL_RUN_RELAY": "false",  # the hub relays: API processes only write outbox rows and wake it
         "SOVEREEL_RUN_WORKERS": "false",  # the media worker threads run in the hub
-        "SOVEREEL_RUN_ANALYTICS": "false",  # folded once, in the hub
         "SOVEREEL_TRAIN_EVERY_S": "0",  # the hub trains on schedule; API processes swap in what it publishes
-        "SOVEREEL_LEARNER_PROCESS": "true",  # they follow the hub's learner instead of learning themselves
+        # They follow the hub's learner instead of learning themselves, and leave the analytics fold to it.
+        "SOVEREEL_LEARNER_PROCESS": "true",
     }
     api = [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port)]
     api += ["--workers", str(processes), "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]
@@ -82,11 +82,10 @@ def serve_processes(settings: Settings, *, host: str, port: int, processes: int)
 
 
 def run_hub(settings: Settings, stop: threading.Event, interval_s: float = 0.15) -> None:
-    """The hub process: serve the local bus, learn, relay, fold analytics, transcode, until `stop` is set."""
+    """The hub process: serve the local bus, learn and fold analytics (`LearnerProcess`), relay, transcode,
+    until `stop` is set."""
     # Imported here: the supervisor (`serve_processes`) imports this module and should not load the recommender.
     from sovereel.events.relay import OutboxRelay
-    from sovereel.runtime.analytics import AnalyticsConsumer
-    from sovereel.runtime.consumers import connect
     from sovereel.runtime.processes import LearnerProcess
     from sovereel.runtime.region import RegionRuntime
     from sovereel.storage.blobs.interface import open_blob_store
@@ -97,9 +96,7 @@ def run_hub(settings: Settings, stop: threading.Event, interval_s: float = 0.15)
     except BaseException:
         hub.close()
         raise
-    db = learning.db
-    if settings.run_analytics:  # folded here once; the API processes run with it off
-        connect(hub, "analytics", AnalyticsConsumer(db).on_message)
+    db = learning.db  # the learner process also folds the region's analytics, once
     rt = RegionRuntime(
         settings=settings,
         db=db,
