@@ -75,6 +75,9 @@ class Recorder:
 
     ledger: Ledger = field(default_factory=Ledger)
     latency: dict[str, list[float]] = field(default_factory=dict)
+    # (seconds since the run began, latency) of each For You page: whether the figures hold as the region runs.
+    foryou_timeline: list[tuple[float, float]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     unavailable: int = 0
@@ -106,11 +109,14 @@ async def call(
             await asyncio.sleep(cfg.retry_cap_s)
             continue
         rec.latency.setdefault(name, []).append(time.perf_counter() - started)
+        if name == "GET /api/feed/foryou":
+            rec.foryou_timeline.append((started - rec.started, time.perf_counter() - started))
         rec.statuses[r.status_code] = rec.statuses.get(r.status_code, 0) + 1
         if r.status_code == 503:
             rec.unavailable += 1
             retry_after = r.headers.get("retry-after")
-            if retry_after is None or r.json().get("error", {}).get("code") != "unavailable":
+            # "unavailable": the store is down; "busy": more For You pages queued than the process ranks in time.
+            if retry_after is None or r.json().get("error", {}).get("code") not in ("unavailable", "busy"):
                 rec.retry_after_missing += 1
             if cfg.retry_unavailable:
                 await asyncio.sleep(min(float(retry_after or 1), cfg.retry_cap_s))
@@ -256,6 +262,19 @@ def latency_table(rec: Recorder, elapsed: float) -> dict[str, dict[str, float]]:
     return out
 
 
+def drift(rec: Recorder, elapsed: float) -> dict[str, float | None]:
+    """For You p50 in the run's first and last window (5 minutes, or a sixth of a shorter run): the region must
+    not get slower as its event log, impressions and model grow."""
+    window = min(300.0, elapsed / 6)
+    first = [lat for t, lat in rec.foryou_timeline if t < window]
+    last = [lat for t, lat in rec.foryou_timeline if t >= elapsed - window]
+    p50 = {
+        k: round(float(np.percentile(v, 50)) * 1000, 1) if v else None for k, v in (("first", first), ("last", last))
+    }
+    ratio = round(p50["last"] / p50["first"], 2) if p50["first"] and p50["last"] else None
+    return {"window_s": round(window), "first_p50_ms": p50["first"], "last_p50_ms": p50["last"], "ratio": ratio}
+
+
 def relay_lag(engine: Engine, since: float) -> dict[str, float | None]:
     """Event accepted (outbox row committed) → relayed to the bus; with the in-process bus the learner has
     applied it when the relay marks it delivered, so this is the lag until the online learner sees it."""
@@ -395,6 +414,8 @@ def run_layout(layout: str, args: argparse.Namespace, tmp: Path, clip: Path) -> 
         "error_samples": sorted(set(rec.errors))[:5],
         "statuses": {str(k): v for k, v in sorted(rec.statuses.items())},
         "endpoints": latency_table(rec, elapsed),
+        "foryou_drift": drift(rec, elapsed),
+        "connection_errors": len([e for e in rec.errors if "Error" in e.split(":", 1)[-1][:30]]),
         "event_lag_ms": learner,
         "relay_lag_ms": lag,
         "resources": sampler.summary(),
@@ -412,7 +433,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines.append(f"| {label} | " + " | ".join(str(f(r)) for r in results) + " |")
 
     row("requests/s (all)", lambda r: r["rps"])
-    row("errors", lambda r: r["errors"])
+    row("errors (connection errors)", lambda r: f"{r['errors']} ({r['connection_errors']})")
+    row("For You p50 first / last window ms (ratio)", lambda r: "{first_p50_ms} / {last_p50_ms} ({ratio})".format(
+        **r["foryou_drift"]))  # fmt: skip
     endpoints = sorted({e for r in results for e in r["endpoints"]})
     for e in endpoints:
         row(f"{e} p50/p95/p99 ms", lambda r, e=e: "/".join(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "sovereel"
-LEAVES = {"__init__", "captions", "errors", "ids", "settings", "telemetry", "textnorm", "usernames"}
+LEAVES = {"__init__", "captions", "errors", "fair_lock", "ids", "settings", "telemetry", "textnorm", "usernames"}
 MAX_LINES = 500
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 class AppError(Exception):
     status = 400
     code = "bad_request"
+    retry_after_s: int | None = None  # sent as Retry-After where set
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -52,3 +53,11 @@ class UnsupportedMedia(AppError):
 class TooManyRequests(AppError):
     status = 429
     code = "too_many_requests"
+
+
+class Busy(AppError):
+    """The server has more of this work queued than it can do in time: try again shortly."""
+
+    status = 503
+    code = "busy"
+    retry_after_s = 2

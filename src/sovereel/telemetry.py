@@ -38,10 +38,11 @@ TRAININGS = Counter("sovereel_trainings_total", "Model versions trained by this 
 UNAUTHENTICATED_REFUSALS = Counter(
     "sovereel_unauthenticated_refusals_total", "Unauthenticated requests refused, by reason.", ["reason"]
 )
-FORYOU_STAGES = ("world", "sources", "filters", "ranking", "reranking", "impressions", "render")
+FORYOU_STAGES = ("world", "queue", "sources", "filters", "ranking", "reranking", "impressions", "render")
 """The stages of a For You page, in order: `world` reads the viewer's context and builds the candidate world
-(`foryou.service`); sources, filters, ranking and reranking are `feed.pipeline`'s; `impressions` records what was
-served; `render` reads the rows and builds the answer."""
+(`foryou.service`); `queue` waits for the page's turn to be ranked (`foryou.service.PageTurns`); sources,
+filters, ranking and reranking are `feed.pipeline`'s; `impressions` records what was served; `render` reads the
+rows and builds the answer."""
 FORYOU_STAGE_SECONDS = Histogram(
     "sovereel_foryou_stage_seconds",
     "Time one For You page spent in each stage (telemetry.FORYOU_STAGES), summed over the page's passes.",
