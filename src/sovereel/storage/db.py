@@ -46,8 +46,8 @@ def open_engine(url: str, *, schema: str | None = None) -> Engine:
         # Every request thread (AnyIO's pool holds 40) and background thread may want a connection at once; a
         # SQLite connection is a file handle, so the pool keeps that many open instead of making threads queue for
         # one. Kept, not overflow: an overflow connection is closed when returned, and opening one costs the
-        # pragmas and a parse of the whole schema on its first statement (under 32 scrolling viewers that was a
-        # tenth of the server's CPU, in `_sqlite_pragmas` and sqlite3's connect).
+        # pragmas and a parse of the whole schema on its first statement (under 32 scrolling viewers py-spy found
+        # request threads in `_sqlite_pragmas` on every sign-in check).
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=64, max_overflow=16
         )
