@@ -28,6 +28,7 @@ from sovereel.governance.model_registry import ModelRegistry
 from sovereel.governance.signing import region_keys
 from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.consumers import connect
+from sovereel.runtime.threads import one_blas_thread
 from sovereel.settings import Settings
 from sovereel.storage.db import open_region_db
 
@@ -62,6 +63,7 @@ class LearnerProcess:
             raise SystemExit(
                 "`sovereel learner` serves other processes over a shared bus: set SOVEREEL_BUS_URL=nats://…"
             )
+        one_blas_thread()  # online steps are small products: no spinning BLAS workers (runtime.threads)
         self.db = open_region_db(settings)
         consumer = settings.bus_consumer or LEARNER_CONSUMER
         self.bus = bus or open_bus(settings.bus_url, region=settings.region, consumer=consumer)

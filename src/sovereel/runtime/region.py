@@ -19,6 +19,7 @@ from sovereel.hotstate.interface import HotState, open_hot_state
 from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.consumers import connect
 from sovereel.runtime.inbox_hub import InboxHub
+from sovereel.runtime.threads import one_blas_thread
 from sovereel.settings import Settings
 from sovereel.storage.blobs.interface import BlobStore, open_blob_store
 from sovereel.storage.db import RegionDB, open_region_db
@@ -106,6 +107,7 @@ def open_runtime(
 
     `bus`: an already open bus to share (several runtimes in one process standing for several API processes,
     as tests do); by default the one `settings.bus_url` names is opened."""
+    one_blas_thread()  # serving: a page's small products on its own thread (runtime.threads)
     db = open_region_db(settings, migrate=migrate, schema=db_schema)
     if bus is None:
         bus = open_bus(settings.bus_url, region=settings.region, consumer=settings.bus_consumer)
