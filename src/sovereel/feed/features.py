@@ -306,9 +306,14 @@ def _aggregates(
         for j, mat in mats:
             sub = mat[h][:, safe].toarray()
             sub[:, ~known[r]] = 0.0
-            out[r, :, 3 * j] = sub.max(axis=0)
-            out[r, :, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
-            out[r, :, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
+            # A candidate no history video links to gets 0 in all three, as `out` already holds: the partition
+            # (history x candidates, so it grows as the viewer scrolls) runs over the linked columns only. Each
+            # column is partitioned and summed on its own, so the values are those of the whole array.
+            linked = np.flatnonzero(sub.any(axis=0))
+            sub = sub[:, linked]
+            out[r, linked, 3 * j] = sub.max(axis=0)
+            out[r, linked, 3 * j + 1] = np.partition(sub, len(h) - top, axis=0)[-top:].mean(axis=0)
+            out[r, linked, 3 * j + 2] = np.log1p((sub > 0).sum(axis=0))
     return out
 
 

@@ -182,6 +182,17 @@ class PageScores:
         return self.score[video_id], terms, extra
 
 
+def _first(hits: list[SourceHit], n: int, keep: Callable[[str], bool]) -> list[SourceHit]:
+    """The first `n` hits `keep` accepts (the cheap tests first in `keep`: it stops looking once it has them)."""
+    out: list[SourceHit] = []
+    for hit in hits:
+        if len(out) >= n:
+            break
+        if keep(hit.video_id):
+            out.append(hit)
+    return out
+
+
 def weighted_scores(params: Params, preds: Mapping[str, np.ndarray]) -> tuple[list[float], dict[str, list[float]]]:
     """`score_terms` for a whole batch: per item its total and per task its terms, the very same floats."""
     # Each term is one float64 product and the total adds them from 0 in TASKS order, as score_terms does
@@ -382,15 +393,13 @@ class ForYouRecommender:
         seen = world.seen if request.personalised else frozenset()
         served = set(cursor.served)
 
+        def unseen(video_id: str) -> bool:
+            return video_id not in seen and video_id not in world.served and served_digest(video_id) not in served
+
         def fresh(hits: list[SourceHit], quota: int) -> list[SourceHit]:
             # Sources are asked for more than their quota so that what this viewer has already watched, or was
             # served earlier in this scroll, does not use it up and end the feed early.
-            kept = [
-                h
-                for h in hits
-                if h.video_id not in seen and h.video_id not in world.served and served_digest(h.video_id) not in served
-            ]
-            return kept[:quota]
+            return [h for h in hits if unseen(h.video_id)][:quota]
 
         def ask(quota: int) -> int:
             return min(quota + len(seen) + len(served) + len(world.served), OVERFETCH * quota)
@@ -400,7 +409,7 @@ class ForYouRecommender:
             if user_vector is not None and q["embedding"] > 0:
                 _refresh(scorer, index)  # the rows online learning changed since the last request, if any
                 found = embedding_candidates(index, user_vector, ask(q["embedding"]))
-                hits["embedding"] = fresh([h for h in found if h.video_id in world.videos], q["embedding"])
+                hits["embedding"] = _first(found, q["embedding"], lambda v: unseen(v) and v in world.videos)
             hits["following"] = fresh(
                 following_candidates(world, params.following, now, ask(q["following"]), self._region_memo),
                 q["following"],
@@ -411,11 +420,13 @@ class ForYouRecommender:
             if self._content is not None and seeds and q["content"] > 0:
                 if self.embed_on_request:
                     self._content.sync(world.videos)
-                hits["content"] = fresh(content_candidates(self._content.index, seeds, ask(q["content"])), q["content"])
+                texts = self._content.index
+                hits["content"] = content_candidates(texts, seeds, ask(q["content"]), unseen, q["content"])
             if seeds and q["sound"] > 0:
                 hits["sound"] = fresh(sound_candidates(world, seeds, ask(q["sound"])), q["sound"])
-        trending = trending_candidates(world, params.trending, now, ask(q["trending"]), self._region_memo)
-        hits["trending"] = fresh(trending, q["trending"])
+        hits["trending"] = trending_candidates(
+            world, params.trending, now, ask(q["trending"]), self._region_memo, unseen, q["trending"]
+        )
         exploring = exploration_candidates(
             world, params.exploration, now, ask(q["exploration"]), cursor.seed, self._region_memo
         )

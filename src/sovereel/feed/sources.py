@@ -227,8 +227,18 @@ def _videos_of_sounds(world: CandidateWorld, sounds: set[str]) -> dict[str, Sequ
     return {s: sorted(vs, key=lambda v: (-v.created_at, v.id)) for s, vs in found.items()}
 
 
-def content_candidates(index: ItemIndex, seeds: Sequence[tuple[str, float]], k: int) -> list[SourceHit]:
-    """Videos whose caption/hashtag text is closest to the texts of what the viewer just engaged with."""
+def content_candidates(
+    index: ItemIndex,
+    seeds: Sequence[tuple[str, float]],
+    k: int,
+    keep: Callable[[str], bool] | None = None,
+    limit: int | None = None,
+) -> list[SourceHit]:
+    """Videos whose caption/hashtag text is closest to the texts of what the viewer just engaged with.
+
+    With `keep` and `limit`: the first `limit` of those hits that `keep` accepts, as filtering the whole answer
+    would give, but each hit's closest seed is worked out for those only (a deep scroll asks for many times
+    the quota, most of it already seen)."""
     seed_vectors: list[tuple[str, np.ndarray]] = []
     profile: np.ndarray | None = None
     for seed, weight in seeds:
@@ -241,6 +251,10 @@ def content_candidates(index: ItemIndex, seeds: Sequence[tuple[str, float]], k: 
     profile = profile / np.linalg.norm(profile)
     seed_ids = {s for s, _ in seeds}
     hits = [(vid, s) for vid, s in index.search(profile, k + len(seed_ids)) if vid not in seed_ids][:k]
+    if keep is not None:
+        hits = [(vid, s) for vid, s in hits if keep(vid)]
+    if limit is not None:
+        hits = hits[:limit]
     vectors = [index.vector(vid) for vid, _ in hits]
     closest = _closest_seeds(seed_vectors, [v for v in vectors if v is not None])
     return [

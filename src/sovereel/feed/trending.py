@@ -214,11 +214,20 @@ def _lifetime(video: VideoInfo, params: TrendingParams) -> float:
 
 
 def trending_candidates(
-    world: CandidateWorld, params: TrendingParams, now: float, k: int, memo: RegionMemo | None = None
+    world: CandidateWorld,
+    params: TrendingParams,
+    now: float,
+    k: int,
+    memo: RegionMemo | None = None,
+    keep: Callable[[str], bool] | None = None,
+    limit: int | None = None,
 ) -> list[SourceHit]:
-    """The region's most engaged-with videos right now (among the viewer's eligible videos)."""
+    """The region's most engaged-with videos right now (among the viewer's eligible videos).
+
+    With `keep` and `limit`: the first `limit` of those hits that `keep` accepts, as filtering the whole answer
+    would give, scoring only the ones kept."""
     if memo is None or world.region_videos is None:
-        return _top(trending_scores(world, params, now), k, "trending")
+        return _kept(_top(trending_scores(world, params, now), k, "trending"), keep, limit)
     board, region = _board(world, params, memo), world.region_videos
     found: list[str] = []
     want = 2 * k
@@ -234,8 +243,14 @@ def trending_candidates(
         if len(found) >= k or len(leaders) < want:
             break
         want *= 4
+    if keep is not None:
+        found = [vid for vid in found if keep(vid)]  # a per-hit test: the same before the sort as after it
     hits = [SourceHit(vid, "trending", score, "") for vid, score in zip(found, board.scores(found, now), strict=True)]
-    return sorted(hits, key=lambda h: (-h.score, h.video_id))
+    return sorted(hits, key=lambda h: (-h.score, h.video_id))[:limit]
+
+
+def _kept(hits: list[SourceHit], keep: Callable[[str], bool] | None, limit: int | None) -> list[SourceHit]:
+    return [h for h in hits if keep is None or keep(h.video_id)][:limit]
 
 
 def _board(world: CandidateWorld, params: TrendingParams, memo: RegionMemo) -> TrendingBoard:
