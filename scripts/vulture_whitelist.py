@@ -28,6 +28,8 @@ _.resolve_private_key
 _.resolve_public_key
 # uvicorn --factory names sovereel.api.asgi:app_from_env as a string (runtime/supervisor.py).
 _.app_from_env
+# uvicorn --http names the API processes' protocol class as a string (runtime/supervisor.py HTTP_PROTOCOL).
+_.NoDelayH11Protocol
 # The short forms of the fault benchmarks in tests/runtime/test_faults.py call these bench/services.py checks.
 _.postgres_installed
 _.can_mount_tmpfs

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from sovereel.events.bus.local import LocalBusHub, socket_path
-from sovereel.runtime.supervisor import Child, Supervisor, prepare_metrics_dir
+from sovereel.runtime.supervisor import Child, Supervisor, api_argv, prepare_metrics_dir
 from sovereel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ def plan_embedded(
         # They follow the hub's learner instead of learning themselves, and leave the analytics fold to it.
         "SOVEREEL_LEARNER_PROCESS": "true",
     }
-    api = [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port)]
-    api += ["--workers", str(processes), "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]
+    api = api_argv(py, host, port, processes)
     return [Child("hub", [py, "-m", "sovereel.cli", "hub"], hub_env), Child("api", api, api_env)]
 
 

@@ -28,6 +28,18 @@ GRACE_S = 20.0
 MAX_BACKOFF_S = 30.0
 
 
+# uvicorn binds the workers' shared socket without saying IPPROTO_TCP, so asyncio leaves Nagle on: the protocol
+# class turns it off per connection (api/http_protocol.py: 44 ms a keep-alive request without it).
+HTTP_PROTOCOL = "sovereel.api.http_protocol:NoDelayH11Protocol"
+
+
+def api_argv(py: str, host: str, port: int, workers: int) -> list[str]:
+    """The command of the API processes: uvicorn with `workers` processes on one port."""
+    return [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port),
+            "--workers", str(workers), "--http", HTTP_PROTOCOL,
+            "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]  # fmt: skip
+
+
 @dataclass
 class Child:
     """One supervised process: how to start it and its current state."""
@@ -89,8 +101,7 @@ def plan(
         "SOVEREEL_LEARNER_PROCESS": "true",  # they follow the learner process instead of learning themselves
     }
     learner_env = {**env, "SOVEREEL_BUS_CONSUMER": "learner"}  # durable: a restart resumes where it stopped
-    api = [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port)]
-    api += ["--workers", str(api_workers), "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]
+    api = api_argv(py, host, port, api_workers)
     children = [
         Child("api", api, api_env),
         Child("relay", [py, "-m", "sovereel.cli", "relay"], env),
