@@ -9,10 +9,12 @@ after the run. Bounded by `--seconds` and `--max-requests`.
 
 Layouts (side by side, each on a fresh seeded store):
 - `embedded`: one `sovereel serve` on SQLite with the in-process bus and media worker threads;
+- `embedded:N`: `sovereel serve --processes N` on SQLite (a hub process and N API processes on the local bus:
+  the default of `scripts/start` on a machine with N cores);
 - `scaled`: `sovereel up` (`--api-procs` API processes, the outbox relay and a media worker) on a private
   PostgreSQL, NATS JetStream and Redis.
 
-    python -m bench.load [--layouts embedded,scaled] [--users 40] [--seconds 30] [--out bench/results/load.json]
+    python -m bench.load [--layouts embedded,embedded:2,scaled] [--users 40] [--seconds 30] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -351,16 +353,17 @@ def start_layout(layout: str, tmp: Path, args: argparse.Namespace) -> tuple[list
     Rate limits are off: every simulated user comes from 127.0.0.1, and this measures capacity, not limits."""
     from bench.feed_load import seed
 
-    data = tmp / layout
+    data = tmp / layout.replace(":", "-")
     data.mkdir(parents=True)
     env = {"SOVEREEL_DATA_DIR": str(data), "SOVEREEL_X264_PRESET": "ultrafast", "SOVEREEL_TRAIN_EVERY_S": "0",
            "SOVEREEL_RATE_LIMITS": "false"}  # fmt: skip
     port = free_port()
     log = data / "server.log"
-    if layout == "embedded":
+    if layout.startswith("embedded"):  # "embedded": one process; "embedded:N": `serve --processes N` (a hub + N)
         db_url = f"sqlite:///{data / 'default' / 'sovereel.db'}"
         seed(db_url, args.seed_users, args.videos)
-        procs = [sovereel_process(["serve", "--port", str(port), "--processes", "1"], env, log)]
+        processes = layout.partition(":")[2] or "1"
+        procs = [sovereel_process(["serve", "--port", str(port), "--processes", processes], env, log)]
     else:  # `sovereel up`: API processes, relay, media worker on private PostgreSQL, NATS and Redis
         db_url = args.pg.url
         seed(db_url, args.seed_users, args.videos)
@@ -454,11 +457,11 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 def keep_log_on_errors(layout: str, tmp: Path, results: list[dict[str, Any]]) -> None:
     """A layout that failed or answered errors leaves its server log in bench/.cache (the run's folder goes)."""
-    log = tmp / layout / "server.log"
+    log = tmp / layout.replace(":", "-") / "server.log"
     done = results[-1] if results and results[-1]["layout"] == layout else None
     if not log.exists() or (done is not None and not done["errors"]):
         return
-    kept = Path(__file__).resolve().parent / ".cache" / f"load_{layout}_server.log"
+    kept = Path(__file__).resolve().parent / ".cache" / f"load_{layout.replace(':', '-')}_server.log"
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log, kept)
     print(f"{layout}: errors or a failed run; its server log is kept in {kept}")

@@ -108,6 +108,32 @@ def test_syncing_the_same_arrays_again_is_free_and_search_survives_many_updates(
     assert [vid for vid, _ in index.search(q, 5)] == exact
 
 
+@pytest.mark.parametrize("threshold", [1000, 10])
+def test_stored_vectors_are_the_latest_after_growth_removal_and_compaction(threshold: int) -> None:
+    # The index keeps no copy of its vectors beside faiss's storage: what it reads back (content seeds, the stale
+    # check of a sync, a compaction) must follow that storage as it grows, moves and is rebuilt.
+    index = ItemIndex(IndexParams(hnsw_threshold=threshold, hnsw_m=8, ef_construction=40, ef_search=32))
+    rng = np.random.default_rng(3)
+    latest: dict[str, np.ndarray] = {}
+    for step in range(60):
+        ids = [f"v{(step * 7 + j) % 45}" for j in range(5)]
+        vectors = rng.normal(size=(5, 6)).astype(np.float32)
+        index.upsert(ids, vectors)
+        latest.update(zip(ids, vectors, strict=True))
+        if step % 9 == 8:
+            gone = ids[:2]
+            index.remove(gone)
+            for vid in gone:
+                del latest[vid]
+    assert len(index) == len(latest)
+    for vid, vector in latest.items():
+        stored = index.vector(vid)
+        assert stored is not None and np.array_equal(stored, vector)
+    q = rng.normal(size=6).astype(np.float32)
+    best = max(latest, key=lambda vid: float(latest[vid] @ q))
+    assert index.search(q, 1)[0][0] == best
+
+
 def test_vectors_updated_in_place_are_picked_up_when_the_model_version_moves() -> None:
     index = ItemIndex(SMALL)
     ids = ["a", "b"]

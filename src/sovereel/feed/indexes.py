@@ -33,7 +33,7 @@ class ItemIndex:
         self._lock = threading.Lock()
         self._index: Any = None
         self._hnsw = False
-        self._buf = np.zeros((0, 0), dtype=np.float32)  # vectors by faiss position
+        self._dim = 0
         self._ids: list[str] = []  # faiss position -> id
         self._alive = np.zeros(0, dtype=bool)
         self._pos: dict[str, int] = {}  # live id -> faiss position
@@ -56,7 +56,7 @@ class ItemIndex:
         """The stored vector of a live item, or None."""
         with self._lock:
             pos = self._pos.get(video_id)
-            return None if pos is None else self._buf[pos].copy()
+            return None if pos is None else self._stored()[pos].copy()
 
     def sync(self, ids: Sequence[str], vectors: Any, token: object = None) -> None:
         """Make the index hold exactly these items (rows of `vectors`), changing only what changed.
@@ -74,7 +74,7 @@ class ItemIndex:
                 self._last = (ids, vectors, token, np.zeros(0, dtype=np.int64))
                 return
             matrix = _as_matrix(vectors, len(ids))
-            if self._index is None or matrix.shape[1] != self._buf.shape[1]:
+            if self._index is None or matrix.shape[1] != self._dim:
                 self._rebuild(list(ids), matrix)
             else:
                 if last is not None and (last[0] is ids or list(last[0]) == list(ids)):
@@ -87,7 +87,7 @@ class ItemIndex:
                     self._kill([self._pos.pop(i) for i in gone])
                 known = positions >= 0
                 stale = ~known
-                stale[known] = np.any(self._buf[positions[known]] != matrix[known], axis=1)
+                stale[known] = np.any(self._stored()[positions[known]] != matrix[known], axis=1)
                 rows = np.flatnonzero(stale)
                 self._kill([int(p) for p in positions[rows] if p >= 0])
                 self._append([ids[int(r)] for r in rows], matrix[rows])
@@ -104,7 +104,7 @@ class ItemIndex:
             if self._index is None:
                 self._rebuild(list(ids), matrix)
             else:
-                if matrix.shape[1] != self._buf.shape[1]:
+                if matrix.shape[1] != self._dim:
                     raise ValueError("vector dimension differs from the index")
                 self._kill([self._pos.pop(i) for i in ids if i in self._pos])
                 self._append(list(ids), matrix)
@@ -121,7 +121,7 @@ class ItemIndex:
         """The k live items with the largest inner product with `query`, best first."""
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
         with self._lock:
-            if self._index is None or not self._pos or k <= 0 or q.shape[1] != self._buf.shape[1]:
+            if self._index is None or not self._pos or k <= 0 or q.shape[1] != self._dim:
                 return []
             if not np.all(np.isfinite(q)):
                 return []
@@ -148,21 +148,30 @@ class ItemIndex:
             self._index.hnsw.efConstruction = self._params.ef_construction
         else:
             self._index = faiss.IndexFlatIP(dim)
-        self._buf = np.zeros((max(len(ids), 16), dim), dtype=np.float32)
-        self._ids, self._pos, self._alive = [], {}, np.zeros(self._buf.shape[0], dtype=bool)
+        self._dim = dim
+        self._ids, self._pos, self._alive = [], {}, np.zeros(max(len(ids), 16), dtype=bool)
         self._append(ids, matrix)
+
+    def _stored(self) -> np.ndarray:
+        """The vectors by faiss position: a view of the index's own storage, not a copy (at 100,000 videos the
+        caption vectors alone are 150 MB a process). Valid until the next add, which may move the storage: callers
+        hold the lock and keep no view past it."""
+        flat: Any = self._index if isinstance(self._index, faiss.IndexFlat) else self._index.storage
+        flat = faiss.downcast_index(flat)  # HNSWFlat keeps its vectors in an IndexFlat of its own
+        n = self._index.ntotal
+        if n == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        view: np.ndarray = faiss.rev_swig_ptr(flat.get_xb(), n * self._dim).reshape(n, self._dim)
+        return view
 
     def _append(self, ids: list[str], matrix: np.ndarray) -> None:
         if not ids:
             return
         start, end = len(self._ids), len(self._ids) + len(ids)
-        if end > self._buf.shape[0]:  # grow by doubling so frequent small syncs stay cheap
-            grown = np.zeros((max(end, 2 * self._buf.shape[0]), self._buf.shape[1]), dtype=np.float32)
-            grown[:start] = self._buf[:start]
-            alive = np.zeros(grown.shape[0], dtype=bool)
+        if end > self._alive.shape[0]:  # grow by doubling so frequent small syncs stay cheap
+            alive = np.zeros(max(end, 2 * self._alive.shape[0]), dtype=bool)
             alive[:start] = self._alive[:start]
-            self._buf, self._alive = grown, alive
-        self._buf[start:end] = matrix
+            self._alive = alive
         self._alive[start:end] = True
         self._ids.extend(ids)
         self._pos.update({vid: start + i for i, vid in enumerate(ids)})
@@ -179,7 +188,8 @@ class ItemIndex:
         switch = want_hnsw != self._hnsw and (want_hnsw or live < self._params.hnsw_threshold // 2)
         if switch or total - live > total // 4:
             order = sorted(self._pos.items(), key=lambda kv: kv[1])
-            self._rebuild([vid for vid, _ in order], self._buf[[p for _, p in order]])
+            # A copy (fancy indexing) of the live rows: the rebuild replaces the storage the view points into.
+            self._rebuild([vid for vid, _ in order], self._stored()[[p for _, p in order]])
 
 
 def _as_matrix(vectors: Any, n: int) -> np.ndarray:
@@ -205,9 +215,13 @@ class ContentIndex:
         self._lock = threading.Lock()
         self._last: Mapping[str, VideoInfo] | None = None
 
-    def sync(self, videos: Mapping[str, VideoInfo], cancelled: Callable[[], bool] | None = None) -> None:
+    def sync(
+        self, videos: Mapping[str, VideoInfo], cancelled: Callable[[], bool] | None = None, *, remember: bool = True
+    ) -> None:
         """Embed new or edited videos' texts and forget removed videos; `cancelled` is asked between batches (a
-        shutdown), and a sync it stops leaves the rest for the next one."""
+        shutdown), and a sync it stops leaves the rest for the next one. With `remember`, a later sync of the
+        same mapping object returns at once; without, the mapping is not held (a catalogue passed once, at start,
+        would otherwise stay in memory beside the serving snapshot's for the life of the process)."""
         with self._lock:
             if videos is self._last:
                 return
@@ -228,7 +242,7 @@ class ContentIndex:
                 chunk = stale[start : start + self._batch]
                 self.index.upsert([v.id for v in chunk], self._embed([video_text(v) for v in chunk]))
                 self._texts.update((v.id, (v.caption, v.hashtags)) for v in chunk)
-            self._last = videos
+            self._last = videos if remember else None
 
     def update(self, upsert: Sequence[VideoInfo] = (), remove: Iterable[str] = ()) -> None:
         """Embed these videos' texts where new or edited and forget `remove`: one video's change (a `video.ready`,

@@ -27,7 +27,7 @@ class FeedRequest:
     personalised: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a region holds one per video, twice a process (100,000: ~30 MB less)
 class VideoInfo:
     """Public facts about a ready video that ranking may use."""
 

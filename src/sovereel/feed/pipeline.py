@@ -282,7 +282,7 @@ class ForYouRecommender:
         `cancelled` stops it between batches."""
         # Requests embed only what is new since; a cold start would otherwise embed the whole catalogue in one request.
         if self._content is not None:
-            self._content.sync(videos, cancelled)
+            self._content.sync(videos, cancelled, remember=False)  # passed once: not held afterwards
 
     def index_changes(self, upsert: Sequence[VideoInfo] = (), remove: Iterable[str] = ()) -> None:
         """Keep the text index current for a few videos (published, edited or removed) without a catalogue pass."""
