@@ -149,3 +149,50 @@ def test_a_subscription_made_after_connecting_gets_what_was_published_since_the_
             assert [m.id for m in ready.items] == [2, 4] and [m.id for m in videos.items] == [2, 4]
         finally:
             client.close()
+
+
+class Batching(Received):
+    """A handler that also takes batches (as the analytics fold does): records each call's messages."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        super().__init__()
+        self.calls: list[list[int]] = []
+        self.gate = gate
+
+    def batch(self, messages: list[Message]) -> None:
+        if self.gate is not None:
+            self.gate.wait(10)  # held up, as a fold waiting for the write turn is: more messages queue meanwhile
+        with self.lock:
+            self.calls.append([m.id for m in messages])
+            self.items.extend(messages)
+
+
+def test_a_batching_handler_gets_what_queued_together_in_order_and_a_plain_one_each_message() -> None:
+    from sovereel.events.bus.memory import InProcessBus
+
+    # In process: inside `batched()` (the relay's batch) the batching handler gets every message at the end, in
+    # one call; a plain handler gets each at once; outside it both get each message as it is published.
+    bus = InProcessBus()
+    batching, plain = Batching(), Received()
+    bus.subscribe("watch.", batching)
+    bus.subscribe("social.follow", batching)
+    bus.subscribe("watch.", plain)
+    with bus.batched():
+        for i in range(1, 4):
+            bus.publish(Message(id=i, topic="watch.events" if i != 2 else "social.follow", payload={"name": str(i)}))
+        assert [m.id for m in plain.items] == [1, 3] and batching.calls == []
+    assert batching.calls == [[1, 2, 3]]
+    bus.publish(Message(id=4, topic="watch.events", payload={"name": "4"}))
+    assert batching.calls == [[1, 2, 3]] and [m.id for m in batching.items] == [1, 2, 3, 4]  # 4: called alone
+
+    # The local hub: its queue hands the batching handler what piled up while it was busy, in order.
+    with local_hub() as hub:
+        gate = threading.Event()
+        slow = Batching(gate)
+        hub.subscribe("watch.", slow)
+        for i in range(1, 6):
+            hub.publish(Message(id=i, topic="watch.events", payload={"name": str(i)}))
+        gate.set()
+        wait_for(lambda: len(slow.items) == 5)
+        assert [m.id for m in slow.items] == [1, 2, 3, 4, 5]
+        assert len(slow.calls) < 5  # what queued while the handler was busy came in one call

@@ -4,9 +4,13 @@ export cover the new tables."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
@@ -17,7 +21,7 @@ from sovereel.governance.rights import collect_user_data
 from sovereel.queries.analytics import retention_curve
 from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.region import RegionRuntime
-from sovereel.storage.models import OutboxMessage, VideoReach, VideoStats
+from sovereel.storage.models import CreatorDaily, OutboxMessage, VideoReach, VideoStats
 from tests.support.api import signup
 from tests.support.counters import deliver, ready_video, user_id
 
@@ -53,12 +57,53 @@ def test_a_redelivered_message_is_counted_once(client: TestClient, rt: RegionRun
         row = s.scalars(select(OutboxMessage).where(OutboxMessage.topic == "watch.events")).one()
         message = Message(id=row.id, topic=row.topic, payload=row.payload, created_at=row.created_at)
     rt.bus.publish(message)  # the bus delivers it again (a NATS redelivery after a lost ack)
-    AnalyticsConsumer(rt.db).on_message(message)  # and another API process's consumer gets it too
+    AnalyticsConsumer(rt.db)(message)  # and another API process's consumer gets it too
     assert snapshot(rt, vid) == before
     # A later visit moves the viewer along the curve instead of adding one.
     send(client, viewer, vid, 7.9)
     deliver(rt)
     assert snapshot(rt, vid) == ((1, 1, 7.9), {3: 0, 7: 1})
+
+
+def test_a_relay_batch_is_folded_in_one_write_and_a_bad_message_costs_only_itself(
+    client: TestClient, rt: RegionRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creator = signup(client, "creator")
+    vid = ready_video(rt, user_id(client, creator), duration_s=8.0)
+    viewers = [signup(client, f"viewer{i}") for i in range(3)]
+    for i, viewer in enumerate(viewers):
+        send(client, viewer, vid, 2.0 + i)
+    assert client.post("/api/users/creator/follow", headers=viewers[0]).status_code == 200
+    with rt.db.session() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None)).order_by(OutboxMessage.id))
+        messages = [Message(id=r.id, topic=r.topic, payload=r.payload, created_at=r.created_at) for r in rows]
+    folded = [m for m in messages if m.topic in ("watch.events", "social.follow")]
+    assert len(folded) == 4
+
+    writes = []
+    transaction = rt.db.transaction
+
+    @contextlib.contextmanager
+    def counted() -> Iterator[Any]:
+        writes.append(1)
+        with transaction() as s:
+            yield s
+
+    monkeypatch.setattr(rt.db, "transaction", counted)
+    consumer = AnalyticsConsumer(rt.db)
+    consumer.batch(folded[:2])
+    assert len(writes) == 1  # two messages, one write
+    # A message the fold cannot read (a seq that is no number) fails its batch: the others are still folded.
+    bad = Message(id=10**9, topic="watch.events", payload={"events": [{"seq": "x"}]}, created_at=time.time())
+    consumer.batch([folded[2], bad, folded[3]])
+    with rt.db.session() as s:
+        stats = s.get(VideoStats, vid)
+        assert stats is not None and (stats.views, stats.viewers, stats.new_followers) == (3, 3, 1)
+        assert s.scalars(select(CreatorDaily.gained)).all() == [1]  # the follow, won by the video viewer0 watched
+    consumer.batch(folded)  # redelivered: nothing counted twice
+    with rt.db.session() as s:
+        again = s.get(VideoStats, vid)
+        assert again is not None and (again.views, again.viewers) == (3, 3)
 
 
 def test_erasing_a_viewer_leaves_counts_that_name_no_one(sqlite_client: TestClient, sqlite_rt: RegionRuntime) -> None:

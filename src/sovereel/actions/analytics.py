@@ -15,12 +15,13 @@ account's erasure removes; the aggregates keep only counts.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -45,6 +46,20 @@ from sovereel.storage.models import (
 APPLIED_KEEP_S = 7 * 86400.0  # JetStream redelivers within minutes; a week of ids is far more than enough
 PRUNE_EVERY = 500  # prune the ledger on one message in this many, so its cost is shared out
 FOLLOW_WINDOW_S = 3600.0  # a follow counts for the creator's video its follower watched within the hour before
+log = logging.getLogger(__name__)
+
+
+class Folded(Protocol):
+    """What a fold reads of a bus message (`events.bus.interface.Message` has it): this layer imports no bus."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+    @property
+    def created_at(self) -> float: ...
 
 
 @dataclass
@@ -110,31 +125,64 @@ def step(state: ViewerState, event: Event, duration_s: float | None, deltas: Del
 
 def do_fold_watch_events(db: RegionDB, message_id: int, payload: Mapping[str, Any]) -> bool:
     """Fold one `watch.events` message into the aggregates; False when it was folded before (a redelivery)."""
-    seqs = [int(e["seq"]) for e in payload.get("events", [])]
-    now = time.time()
     with db.transaction() as s:
-        if not _first_time(s, message_id, now):
-            return False
-        if not seqs:
-            return True
-        # The batch's events with their videos' length and creator, in one read (an event whose video is gone
-        # counts for no one).
-        rows = s.execute(
-            select(Event, Video.duration_s, Video.creator_id)
-            .join(Video, Video.id == Event.video_id)
-            .where(Event.seq.in_(seqs))
-            .order_by(Event.seq)
-        ).all()
-        if not rows:
-            return True  # the viewer's account (or every video) was erased before this message was folded
-        events = [e for e, _, _ in rows]
-        duration = {e.video_id: d for e, d, _ in rows}
-        creators = {e.video_id: c for e, _, c in rows}
-        states = _states_before(s, events)
-        deltas = Deltas()
-        for e in events:
-            step(states[(e.user_id, e.video_id)], e, duration[e.video_id], deltas)
-        _write(s, deltas, creators, now)
+        return _fold_watch(s, message_id, payload, time.time())
+
+
+def do_fold_messages(db: RegionDB, messages: Sequence[Folded]) -> int:
+    """Fold several messages (`watch.events`, `social.follow`, `social.unfollow`) in one transaction, in order;
+    returns how many were new. A relay batch then waits once for the region's write turn instead of once a
+    message: on one SQLite process, folds queued one by one behind the pages' writes fell ever further behind.
+    When the batch fails it is folded again message by message, so a bad message costs only itself."""
+    try:
+        with db.transaction() as s:
+            now = time.time()
+            return sum(1 for m in messages if _fold(s, m, now))
+    except Exception:
+        if len(messages) <= 1:
+            raise
+        log.warning("folding %d messages at once failed; folding them one by one", len(messages), exc_info=True)
+    done = 0
+    for message in messages:
+        try:
+            done += do_fold_messages(db, [message])
+        except Exception:
+            log.exception("folding %s message %s failed", message.topic, message.id)
+    return done
+
+
+def _fold(s: Session, m: Folded, now: float) -> bool:
+    if m.topic == "watch.events":
+        return _fold_watch(s, m.id, m.payload, now)
+    if m.topic in ("social.follow", "social.unfollow"):
+        return _fold_follow(s, m.id, m.topic, m.payload, m.created_at or now, now)
+    return False  # not an analytics topic: nothing to count
+
+
+def _fold_watch(s: Session, message_id: int, payload: Mapping[str, Any], now: float) -> bool:
+    seqs = [int(e["seq"]) for e in payload.get("events", [])]
+    if not _first_time(s, message_id, now):
+        return False
+    if not seqs:
+        return True
+    # The batch's events with their videos' length and creator, in one read (an event whose video is gone
+    # counts for no one).
+    rows = s.execute(
+        select(Event, Video.duration_s, Video.creator_id)
+        .join(Video, Video.id == Event.video_id)
+        .where(Event.seq.in_(seqs))
+        .order_by(Event.seq)
+    ).all()
+    if not rows:
+        return True  # the viewer's account (or every video) was erased before this message was folded
+    events = [e for e, _, _ in rows]
+    duration = {e.video_id: d for e, d, _ in rows}
+    creators = {e.video_id: c for e, _, c in rows}
+    states = _states_before(s, events)
+    deltas = Deltas()
+    for e in events:
+        step(states[(e.user_id, e.video_id)], e, duration[e.video_id], deltas)
+    _write(s, deltas, creators, now)
     return True
 
 
@@ -213,42 +261,45 @@ def _write(s: Session, d: Deltas, creators: dict[str, str], now: float) -> None:
 def do_fold_follow(db: RegionDB, message_id: int, topic: str, payload: Mapping[str, Any], at: float) -> bool:
     """Fold a `social.follow` / `social.unfollow` into the followee's day (and, for a follow, the video that
     won it: the followee's video the follower watched most recently, within the hour). False on a redelivery."""
-    follower, followee = str(payload["user_id"]), str(payload["followee_id"])
     now = time.time()
-    at = at or now
     with db.transaction() as s:
-        if not _first_time(s, message_id, now):
-            return False
-        if s.get(User, followee) is None:
-            return True  # the followee's account is gone: nothing of theirs to count
-        gained, lost = (1, 0) if topic == "social.follow" else (0, 1)
-        _add(
-            s,
-            CreatorDaily,
-            {"creator_id": followee, "day": utc_day(at)},
-            {"gained": gained, "lost": lost},
-            fixed={"updated_at": now},
-        )
-        if gained:
-            won_by = s.scalar(
-                select(Watch.video_id)
-                .join(Video, Video.id == Watch.video_id)
-                .where(
-                    Watch.user_id == follower,
-                    Video.creator_id == followee,
-                    Watch.last_at >= at - FOLLOW_WINDOW_S,
-                )
-                .order_by(Watch.last_at.desc())
-                .limit(1)
+        return _fold_follow(s, message_id, topic, payload, at or now, now)
+
+
+def _fold_follow(s: Session, message_id: int, topic: str, payload: Mapping[str, Any], at: float, now: float) -> bool:
+    follower, followee = str(payload["user_id"]), str(payload["followee_id"])
+    if not _first_time(s, message_id, now):
+        return False
+    if s.get(User, followee) is None:
+        return True  # the followee's account is gone: nothing of theirs to count
+    gained, lost = (1, 0) if topic == "social.follow" else (0, 1)
+    _add(
+        s,
+        CreatorDaily,
+        {"creator_id": followee, "day": utc_day(at)},
+        {"gained": gained, "lost": lost},
+        fixed={"updated_at": now},
+    )
+    if gained:
+        won_by = s.scalar(
+            select(Watch.video_id)
+            .join(Video, Video.id == Watch.video_id)
+            .where(
+                Watch.user_id == follower,
+                Video.creator_id == followee,
+                Watch.last_at >= at - FOLLOW_WINDOW_S,
             )
-            if won_by is not None:
-                _add(
-                    s,
-                    VideoStats,
-                    {"video_id": won_by},
-                    {"views": 0, "viewers": 0, "completed": 0, "watch_s": 0.0, "new_followers": 1},
-                    fixed={"creator_id": followee, "updated_at": now},
-                )
+            .order_by(Watch.last_at.desc())
+            .limit(1)
+        )
+        if won_by is not None:
+            _add(
+                s,
+                VideoStats,
+                {"video_id": won_by},
+                {"views": 0, "viewers": 0, "completed": 0, "watch_s": 0.0, "new_followers": 1},
+                fixed={"creator_id": followee, "updated_at": now},
+            )
     return True
 
 

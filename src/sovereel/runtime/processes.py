@@ -73,7 +73,7 @@ class LearnerProcess:
         connect(self.bus, "learner", self.learner.on_message)
         # The region's analytics fold runs here, once, not in each API process (each would read every batch only
         # to find it folded already): its own durable consumers, so a fold that fails is redelivered.
-        connect(self.bus, "analytics", AnalyticsConsumer(self.db).on_message)
+        connect(self.bus, "analytics", AnalyticsConsumer(self.db))
         # New versions are swapped in here too; the rows their replay touched ship.
         self.learner.watch_registry(train_every_s=train_every_s)
         log.info("learner for region %s listening through consumer %r", settings.region, consumer)

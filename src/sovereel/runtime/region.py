@@ -120,7 +120,7 @@ def open_runtime(
         # and the learner process folds the creator analytics, once per region (`runtime.processes`)
     else:
         connect(bus, "learner", learner.on_message)
-        connect(bus, "analytics", AnalyticsConsumer(db).on_message)
+        connect(bus, "analytics", AnalyticsConsumer(db))
     inbox = InboxHub()
     connect(bus, "inbox", inbox.on_message)
     return RegionRuntime(

@@ -23,6 +23,14 @@ class Message:
 Handler = Callable[[Message], None]
 
 
+def batch_of(handler: Handler) -> Callable[[list[Message]], None] | None:
+    """A handler's way of taking several messages at once (its `batch` method), where it has one. A bus that
+    delivers a relay batch in one go (the in-process bus inside `batched()`, the local hub's queues) hands a
+    batching handler those messages together, in order: the analytics fold then writes once a batch."""
+    batch = getattr(handler, "batch", None)
+    return batch if callable(batch) else None
+
+
 class Bus(Protocol):
     def publish(self, message: Message) -> None: ...
     def subscribe(self, topic_prefix: str, handler: Handler) -> None: ...
