@@ -82,3 +82,44 @@ def test_the_deploy_files_start_their_api_workers_with_that_protocol() -> None:
     ]
     assert len(commands) >= 4  # Procfile, systemd, compose, Dockerfile
     assert all(HTTP_PROTOCOL in line for line in commands), commands
+
+
+def test_one_process_serve_keeps_an_idle_connection_longer_than_uvicorns_default(tmp_path: Path) -> None:
+    # At uvicorn's 5 s default a pooled connection idle for 5 s is closed by the server, and a request the client
+    # sends on it at that moment fails with no status (a 30-minute bench.load saw one). A connection idle for 6 s
+    # must still answer.
+    import os
+    import subprocess
+    import sys
+
+    from sovereel.api.server import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOVEREEL_", "PROMETHEUS_"))}
+    env |= {"SOVEREEL_DATA_DIR": str(tmp_path / "data"), "SOVEREEL_ENVIRONMENT": "test", "SOVEREEL_TRAIN_EVERY_S": "0"}
+    argv = [sys.executable, "-m", "sovereel.cli", "serve", "--processes", "1", "--port", str(port), "--no-workers"]
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/feed/foryou", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        request = f"GET /api/feed/foryou HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            for pause in (0.0, 6.0):
+                time.sleep(pause)
+                sock.sendall(request)
+                head = sock.recv(65536)
+                assert head.startswith(b"HTTP/1.1 200"), (pause, head[:200])
+                length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+                body = head.split(b"\r\n\r\n", 1)[1]
+                while len(body) < length:
+                    body += sock.recv(65536)
+    finally:
+        serve.terminate()
+        serve.wait(30)

@@ -49,8 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sovereel.api.app import create_app  # here: the supervisor of several processes never loads the app
+    from sovereel.runtime.supervisor import KEEP_ALIVE_S
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
     return 0
 
 

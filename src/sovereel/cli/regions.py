@@ -48,6 +48,7 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
     from sovereel.api.app import create_app
     from sovereel.governance.regions import introduce_region_keys, settings_for
     from sovereel.runtime.region import RegionRuntime, open_runtime
+    from sovereel.runtime.supervisor import KEEP_ALIVE_S
 
     deployment = with_regions(settings, names, host, port)
     introduce_region_keys(deployment, names)  # one operator runs them all: the exchange between them is signed
@@ -59,7 +60,8 @@ def serve_regions(settings: Settings, names: list[str], host: str, port: int, ru
         # Opened one after the other: schema migrations (Alembic) must not run in two threads at once.
         rt = open_runtime(region_settings)
         runtimes.append(rt)
-        config = uvicorn.Config(create_app(region_settings, runtime=rt), host=host, port=region_port, log_level="info")
+        app = create_app(region_settings, runtime=rt)
+        config = uvicorn.Config(app, host=host, port=region_port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
         servers.append(uvicorn.Server(config))
         print(f"region {name}: {region_settings.public_url or f'http://{host}:{region_port}'}")
     threads = [

@@ -31,13 +31,17 @@ MAX_BACKOFF_S = 30.0
 # uvicorn binds the workers' shared socket without saying IPPROTO_TCP, so asyncio leaves Nagle on: the protocol
 # class turns it off per connection (api/http_protocol.py: 44 ms a keep-alive request without it).
 HTTP_PROTOCOL = "sovereel.api.http_protocol:NoDelayH11Protocol"
+# Idle keep-alive connections are kept longer than clients keep them: at uvicorn's 5 s default, a request sent on a
+# pooled connection just as the server closes it fails without a status (a 30-minute bench.load on one process saw
+# one `ReadError`). Every way of serving the API uses this.
+KEEP_ALIVE_S = 120
 
 
 def api_argv(py: str, host: str, port: int, workers: int) -> list[str]:
     """The command of the API processes: uvicorn with `workers` processes on one port."""
     return [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port),
             "--workers", str(workers), "--http", HTTP_PROTOCOL,
-            "--timeout-keep-alive", "120", "--timeout-graceful-shutdown", "10"]  # fmt: skip
+            "--timeout-keep-alive", str(KEEP_ALIVE_S), "--timeout-graceful-shutdown", "10"]  # fmt: skip
 
 
 @dataclass
