@@ -264,7 +264,7 @@ def latency_table(rec: Recorder, elapsed: float) -> dict[str, dict[str, float]]:
     return out
 
 
-def drift(rec: Recorder, elapsed: float) -> dict[str, float | None]:
+def drift(rec: Recorder, elapsed: float) -> dict[str, Any]:
     """For You p50 in the run's first and last window (5 minutes, or a sixth of a shorter run): the region must
     not get slower as its event log, impressions and model grow."""
     window = min(300.0, elapsed / 6)
@@ -274,7 +274,14 @@ def drift(rec: Recorder, elapsed: float) -> dict[str, float | None]:
         k: round(float(np.percentile(v, 50)) * 1000, 1) if v else None for k, v in (("first", first), ("last", last))
     }
     ratio = round(p50["last"] / p50["first"], 2) if p50["first"] and p50["last"] else None
-    return {"window_s": round(window), "first_p50_ms": p50["first"], "last_p50_ms": p50["last"], "ratio": ratio}
+    # Every window's p50 too, so a slowdown can be told from a disturbance (the box is shared).
+    windows = [
+        [lat for t, lat in rec.foryou_timeline if w * window <= t < (w + 1) * window]
+        for w in range(max(1, int(elapsed // window)))
+    ]
+    series = [round(float(np.percentile(v, 50)) * 1000, 1) if v else None for v in windows]
+    return {"window_s": round(window), "first_p50_ms": p50["first"], "last_p50_ms": p50["last"], "ratio": ratio,
+            "p50_ms_by_window": series}  # fmt: skip
 
 
 def relay_lag(engine: Engine, since: float) -> dict[str, float | None]:
