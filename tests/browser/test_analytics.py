@@ -147,6 +147,14 @@ def test_a_video_opened_from_a_profile_reports_that_source(browser: Browser, sit
     cam.close()
     assert process_all(site.rt) == 1
     context, page, errors = session(browser, site, "studio_ben")
+    # What each POST /api/events answered, or why it failed: said if the play event never reaches the log (a
+    # full-suite run on a loaded box once saw it missing; alone it passes).
+    posts: list[str] = []
+    context.on("response", lambda r: posts.append(str(r.status)) if r.url.endswith("/api/events") else None)
+    context.on(
+        "requestfailed",
+        lambda r: posts.append(f"failed: {r.failure}") if r.url.endswith("/api/events") else None,
+    )
     page.goto("/@studio_cam")
     page.locator(f"[data-testid=grid-item][data-video-id='{vid}']").click()
     page.wait_for_url(f"**/v/{vid}")
@@ -160,7 +168,7 @@ def test_a_video_opened_from_a_profile_reports_that_source(browser: Browser, sit
 
     deadline = time.monotonic() + 20
     while not sources():
-        assert time.monotonic() < deadline, "no play event arrived"
+        assert time.monotonic() < deadline, f"no play event arrived; POST /api/events answered {posts}"
         time.sleep(0.2)
     assert sources() == {"profile"}
     assert errors.errors == []
