@@ -123,12 +123,6 @@ def step(state: ViewerState, event: Event, duration_s: float | None, deltas: Del
         deltas.reach[(vid, after)] += 1
 
 
-def do_fold_watch_events(db: RegionDB, message_id: int, payload: Mapping[str, Any]) -> bool:
-    """Fold one `watch.events` message into the aggregates; False when it was folded before (a redelivery)."""
-    with db.transaction() as s:
-        return _fold_watch(s, message_id, payload, time.time())
-
-
 def do_fold_messages(db: RegionDB, messages: Sequence[Folded]) -> int:
     """Fold several messages (`watch.events`, `social.follow`, `social.unfollow`) in one transaction, in order;
     returns how many were new. A relay batch then waits once for the region's write turn instead of once a
@@ -256,14 +250,6 @@ def _write(s: Session, d: Deltas, creators: dict[str, str], now: float) -> None:
     _add_rows(s, VideoDaily, ("video_id", "day"), daily, fixed=("creator_id",))
     sources = [{"video_id": vid, "source": src, "views": n} for (vid, src), n in sorted(d.sources.items())]
     _add_rows(s, VideoSource, ("video_id", "source"), sources)
-
-
-def do_fold_follow(db: RegionDB, message_id: int, topic: str, payload: Mapping[str, Any], at: float) -> bool:
-    """Fold a `social.follow` / `social.unfollow` into the followee's day (and, for a follow, the video that
-    won it: the followee's video the follower watched most recently, within the hour). False on a redelivery."""
-    now = time.time()
-    with db.transaction() as s:
-        return _fold_follow(s, message_id, topic, payload, at or now, now)
 
 
 def _fold_follow(s: Session, message_id: int, topic: str, payload: Mapping[str, Any], at: float, now: float) -> bool:

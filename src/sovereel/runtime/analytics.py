@@ -12,7 +12,7 @@ bus goes on to its other handlers, so neither a learner nor another consumer wai
 
 from __future__ import annotations
 
-from sovereel.actions.analytics import do_fold_follow, do_fold_messages, do_fold_watch_events
+from sovereel.actions.analytics import do_fold_messages
 from sovereel.events.bus.interface import Message
 from sovereel.storage.db import RegionDB
 
@@ -25,11 +25,8 @@ class AnalyticsConsumer:
         self.db = db
 
     def __call__(self, msg: Message) -> None:
-        """Fold one message (a redelivered one adds nothing)."""
-        if msg.topic == "watch.events":
-            do_fold_watch_events(self.db, msg.id, msg.payload)
-        elif msg.topic in ("social.follow", "social.unfollow"):
-            do_fold_follow(self.db, msg.id, msg.topic, msg.payload, msg.created_at)
+        """Fold one message (a redelivered one adds nothing); a failure raises, so NATS redelivers it."""
+        do_fold_messages(self.db, [msg])
 
     def batch(self, messages: list[Message]) -> None:
         """Fold these messages, in order, in one transaction (one by one where that fails)."""
