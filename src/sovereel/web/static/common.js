@@ -1,5 +1,6 @@
 // Behaviour every page shares: sign out, the sign-in dialog's close button.
-import { api, toast } from './api.js';
+import { api, toast, viewer } from './api.js';
+import { deliverLeftovers, flushQueues, forgetLeftovers } from './events.js';
 import './live_inbox.js';
 
 document.addEventListener('click', async (event) => {
@@ -7,13 +8,18 @@ document.addEventListener('click', async (event) => {
   if (logout) {
     event.preventDefault();
     try {
+      await flushQueues();
       await api('POST', '/api/auth/logout');
+      forgetLeftovers();
       location.href = '/';
     } catch (err) {
       toast(err.message, { error: true });
     }
   }
 });
+
+// Watch events an earlier page of this viewer left behind (its leaving requests may not have gone out).
+if (viewer) deliverLeftovers(viewer.id);
 
 const dialog = document.getElementById('signin-dialog');
 if (dialog) {

@@ -39,7 +39,7 @@ class Feed {
     this.settling = false; // a dismissed item is collapsing: the observer activates nothing meanwhile
     this.muted = true;
     this.ratios = new Map();
-    this.queue = viewer ? new EventQueue() : null; // events are recorded for signed-in viewers
+    this.queue = viewer ? new EventQueue({ owner: viewer.id }) : null; // events are recorded for signed-in viewers
     this.drawer = new CommentsDrawer();
     this.actions = {
       like: (s) => toggleLike(s),
