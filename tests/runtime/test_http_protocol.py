@@ -20,6 +20,7 @@ import uvicorn
 from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from sovereel.api import worker
 from sovereel.api.http_protocol import NoDelayH11Protocol
 from sovereel.runtime.supervisor import HTTP_PROTOCOL, api_argv
 
@@ -65,10 +66,13 @@ def test_the_api_protocol_turns_nagle_off_on_the_socket_workers_share() -> None:
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_every_layout_starts_its_api_processes_with_that_protocol(workers: int) -> None:
+    # Where the processes share one socket (not Linux): uvicorn's --workers, told the protocol by name.
     argv = api_argv("python", "127.0.0.1", 8000, workers)
     assert argv[argv.index("--http") + 1] == HTTP_PROTOCOL
     assert argv[argv.index("--workers") + 1] == str(workers)
     assert import_from_string(HTTP_PROTOCOL) is NoDelayH11Protocol  # the string uvicorn resolves
+    # On Linux each is `api.worker` on a socket of its own, which uses the class itself.
+    assert worker.server_config().http is NoDelayH11Protocol
 
 
 def test_the_deploy_files_start_their_api_workers_with_that_protocol() -> None:

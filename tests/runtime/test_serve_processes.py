@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from sovereel.actions.accounts import do_signup
 from sovereel.api.server import free_port
 from sovereel.runtime.embedded import bus_socket, plan_embedded
 from sovereel.runtime.region import open_runtime
+from sovereel.runtime.supervisor import REUSE_PORT, listening_socket
 from tests.support.api import ADULT_BIRTH_DATE
 from tests.support.foryou import TOPICS, seed_ready_videos
 from tests.support.scale import wait_for
@@ -29,9 +31,12 @@ from tests.support.settings import make_settings
 
 def test_the_plan_runs_one_hub_and_api_processes_that_follow_it(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, region="eu")
-    hub, api = plan_embedded(settings, host="127.0.0.1", port=9000, processes=3, run_workers=True, base_env={})
+    hub, *apis = plan_embedded(settings, host="127.0.0.1", port=9000, processes=3, run_workers=True, base_env={})
     url = f"local://{bus_socket(settings)}"
-    assert hub.argv[-1] == "hub" and api.argv[api.argv.index("--workers") + 1] == "3"
+    # Three API processes, each listening on a socket of its own on the one port (the kernel spreads connections).
+    assert hub.argv[-1] == "hub" and len(apis) == 3
+    assert all(a.argv[-1] == "sovereel.api.worker" and a.listen == ("127.0.0.1", 9000) for a in apis)
+    api = apis[0]
     assert hub.env["SOVEREEL_BUS_URL"] == api.env["SOVEREEL_BUS_URL"] == url
     assert api.env["SOVEREEL_HOT_STATE_URL"] == url  # rate limits and session look-ups are kept by the hub
     # One relay, one learner, one analytics fold, one set of media threads, one trainer: all in the hub.
@@ -39,6 +44,49 @@ def test_the_plan_runs_one_hub_and_api_processes_that_follow_it(tmp_path: Path) 
     assert api.env["SOVEREEL_RUN_RELAY"] == "false" and api.env["SOVEREEL_RUN_WORKERS"] == "false"
     assert api.env["SOVEREEL_LEARNER_PROCESS"] == "true" and api.env["SOVEREEL_TRAIN_EVERY_S"] == "0"
     assert hub.env["SOVEREEL_REGION"] == api.env["SOVEREEL_REGION"] == "eu"
+
+
+@pytest.mark.skipif(not REUSE_PORT, reason="API processes listen on sockets of their own on Linux only")
+def test_each_api_process_socket_gets_its_share_of_new_connections() -> None:
+    # The kernel hashes each new connection to one socket of the port's SO_REUSEPORT group: with two API
+    # processes, 64 connections all landing on one socket would happen once in 2**63 runs.
+    first = listening_socket("127.0.0.1", 0)
+    second = listening_socket("127.0.0.1", first.getsockname()[1])
+    clients = [socket.create_connection(first.getsockname(), timeout=5) for _ in range(64)]
+    try:
+        for sock in (first, second):
+            sock.setblocking(False)
+        counts = []
+        for sock in (first, second):
+            accepted = 0
+            while True:
+                try:
+                    conn, _addr = sock.accept()
+                except BlockingIOError:
+                    break
+                conn.close()
+                accepted += 1
+            counts.append(accepted)
+        assert sum(counts) == 64 and min(counts) > 0, counts
+    finally:
+        for c in (*clients, first, second):
+            c.close()
+
+
+def test_serve_refuses_a_port_another_server_listens_on(tmp_path: Path) -> None:
+    # Sockets of the SO_REUSEPORT group would otherwise join another server of the same user on that port and
+    # silently take half its connections.
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOVEREEL_", "PROMETHEUS_"))}
+        env |= {"SOVEREEL_DATA_DIR": str(tmp_path / "data"), "SOVEREEL_ENVIRONMENT": "test"}
+        argv = [sys.executable, "-m", "sovereel.cli", "serve", "--processes", "2", "--port", str(port), "--no-workers"]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
 
 
 def test_a_socket_path_too_long_for_unix_sockets_moves_to_the_temp_folder(tmp_path: Path) -> None:
@@ -114,7 +162,7 @@ def test_serve_with_two_processes_adapts_for_you_on_both(tmp_path: Path) -> None
 
         assert wait_for(up, timeout_s=240, every_s=1.0), log_tail()
         processes = psutil.Process(serve.pid).children(recursive=True)
-        workers = [p for p in processes if "spawn_main" in " ".join(p.cmdline())]
+        workers = [p for p in processes if "sovereel.api.worker" in p.cmdline()]
         assert len(workers) == 2, [p.cmdline() for p in processes]
         assert any(p.cmdline()[-1] == "hub" for p in processes)
         signups = [

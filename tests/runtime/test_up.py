@@ -42,9 +42,9 @@ def test_the_plan_keeps_relay_learning_training_and_media_out_of_the_api(tmp_pat
     settings = load_settings(data_dir=tmp_path, region="eu", bus_url=NATS_URL, hot_state_url=REDIS_URL)
     children = {c.name: c for c in plan(settings, host="127.0.0.1", port=9000, api_workers=3, media_threads=2,
                                         trainer=True, base_env={})}  # fmt: skip
-    assert set(children) == {"api", "relay", "learner", "worker", "trainer"}
-    api = children["api"]
-    assert api.argv[api.argv.index("--workers") + 1] == "3"
+    assert set(children) == {"api-1", "api-2", "api-3", "relay", "learner", "worker", "trainer"}
+    api = children["api-1"]
+    assert api.argv[-1] == "sovereel.api.worker" and api.listen == ("127.0.0.1", 9000)
     assert api.env["SOVEREEL_RUN_RELAY"] == "false" and api.env["SOVEREEL_RUN_WORKERS"] == "false"
     assert api.env["SOVEREEL_TRAIN_EVERY_S"] == "0" and api.env["SOVEREEL_BUS_CONSUMER"] == ""
     assert children["relay"].argv[-1] == "relay"
@@ -104,15 +104,18 @@ def test_up_runs_supervises_and_stops_the_scaled_layout(tmp_path: Path) -> None:
 
         assert poll(serving, timeout_s=240, every_s=1.0), (tmp_path / "up.log").read_text()[-4000:]
         children = {" ".join(c.cmdline()[2:4]): c for c in psutil.Process(up.pid).children()}
-        expected = {"uvicorn --factory", "sovereel.cli relay", "sovereel.cli learner", "sovereel.cli worker"}
+        expected = {"sovereel.api.worker --fd", "sovereel.cli relay", "sovereel.cli learner", "sovereel.cli worker"}
         assert expected <= set(children)
-        api_workers = [c for c in children["uvicorn --factory"].children() if "spawn_main" in " ".join(c.cmdline())]
-        assert len(api_workers) == 2
+
+        def api_workers() -> list[psutil.Process]:
+            return [c for c in psutil.Process(up.pid).children() if "sovereel.api.worker" in c.cmdline()]
+
+        assert len(api_workers()) == 2
         # Metrics are summed over both API processes (a new connection each time: the kernel spreads them).
         for _ in range(40):
             assert httpx.get(f"{base}/api/videos/none", timeout=10).status_code == 404
         body = httpx.get(f"{base}/metrics", timeout=10).text
-        served = {w.pid: video_requests(tmp_path / "data" / "run" / "metrics", w.pid) for w in api_workers}
+        served = {w.pid: video_requests(tmp_path / "data" / "run" / "metrics", w.pid) for w in api_workers()}
         assert sum(served.values()) == 40 and all(n > 0 for n in served.values()), served
         line = next(
             ln for ln in body.splitlines()
@@ -134,6 +137,23 @@ def test_up_runs_supervises_and_stops_the_scaled_layout(tmp_path: Path) -> None:
             return False
 
         assert poll(relay_back, timeout_s=30, every_s=0.5)
+        # An API process that dies takes its socket with it (no connection waits on it meanwhile); its successor
+        # listens on a new one and serves its share again.
+        first_pids = {w.pid for w in api_workers()}
+        dead = api_workers()[0]
+        dead.kill()
+        dead.wait(10)
+        for _ in range(10):  # the other process takes every new connection meanwhile
+            assert httpx.get(f"{base}/api/videos/none", timeout=10).status_code == 404
+        assert poll(lambda: len([w for w in api_workers() if w.pid != dead.pid]) == 2, timeout_s=30, every_s=0.5)
+        successor = next(w for w in api_workers() if w.pid not in first_pids)
+
+        def successor_serves() -> bool:
+            for _ in range(10):
+                httpx.get(f"{base}/api/videos/none", timeout=10)
+            return video_requests(tmp_path / "data" / "run" / "metrics", successor.pid) > 0
+
+        assert poll(successor_serves, timeout_s=120, every_s=1.0), (tmp_path / "up.log").read_text()[-4000:]
         everyone = [p for p in psutil.Process(up.pid).children(recursive=True)]
         started = time.monotonic()
         up.send_signal(signal.SIGINT)  # Ctrl-C

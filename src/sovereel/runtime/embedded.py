@@ -5,8 +5,8 @@ NATS and Redis:
 - one hub process (`sovereel hub`): the local bus hub and the region's hot state, the online learner (it alone
   learns from every event and broadcasts `foryou.delta`, as `sovereel learner` does), the outbox relay (the only
   one), the analytics fold, the media worker threads, the scheduled trainer and the exchange puller;
-- N API processes (uvicorn `--workers N`, one port): they serve pages, write outbox rows, and follow the hub's
-  deltas (`learner_process`) instead of learning.
+- N API processes (uvicorn on one port, each with a listening socket of its own: `api.worker`): they serve pages,
+  write outbox rows, and follow the hub's deltas (`learner_process`) instead of learning.
 Both are children of a `runtime.supervisor.Supervisor`, which restarts one that dies and stops them on Ctrl-C.
 `--processes 1` is the single process of the embedded default, unchanged.
 """
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from sovereel.events.bus.local import LocalBusHub, socket_path
-from sovereel.runtime.supervisor import Child, Supervisor, api_argv, prepare_metrics_dir
+from sovereel.runtime.supervisor import Child, Supervisor, api_children, port_taken, prepare_metrics_dir
 from sovereel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,17 @@ def plan_embedded(
         # They follow the hub's learner instead of learning themselves, and leave the analytics fold to it.
         "SOVEREEL_LEARNER_PROCESS": "true",
     }
-    api = api_argv(py, host, port, processes)
-    return [Child("hub", [py, "-m", "sovereel.cli", "hub"], hub_env), Child("api", api, api_env)]
+    return [Child("hub", [py, "-m", "sovereel.cli", "hub"], hub_env), *api_children(py, host, port, processes, api_env)]
 
 
 def serve_processes(settings: Settings, *, host: str, port: int, processes: int) -> int:
     """Migrate once, then start and supervise the hub and `processes` API processes."""
     from sovereel.storage.db import open_region_db
 
+    taken = port_taken(host, port)
+    if taken:
+        print(f"sovereel serve: {taken}", file=sys.stderr)
+        return 2
     open_region_db(settings).dispose()  # migrate once, before several processes start at the same moment
     env = dict(os.environ)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(prepare_metrics_dir(settings))  # /metrics sums every process

@@ -1,6 +1,6 @@
 """`sovereel up`: the scaled layout on one machine, supervised.
 
-It starts, each as its own process: the API (uvicorn with N worker processes on one port), the outbox relay,
+It starts, each as its own process: N API processes (uvicorn, one port), the outbox relay,
 the learner, the media worker and the trainer. API processes only write outbox rows; the relay publishes them to
 NATS; the learner alone learns from every event (one durable consumer for the region) and publishes deltas that
 every API process applies (`learner_process`), so learning costs the same with 1 or N API processes. A child that
@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,13 +36,61 @@ HTTP_PROTOCOL = "sovereel.api.http_protocol:NoDelayH11Protocol"
 # pooled connection just as the server closes it fails without a status (a 30-minute bench.load on one process saw
 # one `ReadError`). Every way of serving the API uses this.
 KEEP_ALIVE_S = 120
+GRACEFUL_SHUTDOWN_S = 10
+# Linux spreads a port's connections over the listening sockets of its SO_REUSEPORT group; elsewhere (macOS, BSD)
+# the option only lets them share the port, so the API processes share one socket through uvicorn's `--workers`.
+REUSE_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
 def api_argv(py: str, host: str, port: int, workers: int) -> list[str]:
-    """The command of the API processes: uvicorn with `workers` processes on one port."""
+    """The command of API processes sharing one socket: uvicorn with `workers` processes on one port."""
     return [py, "-m", "uvicorn", "--factory", "sovereel.api.asgi:app_from_env", "--host", host, "--port", str(port),
-            "--workers", str(workers), "--http", HTTP_PROTOCOL,
-            "--timeout-keep-alive", str(KEEP_ALIVE_S), "--timeout-graceful-shutdown", "10"]  # fmt: skip
+            "--workers", str(workers), "--http", HTTP_PROTOCOL, "--timeout-keep-alive", str(KEEP_ALIVE_S),
+            "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_S)]  # fmt: skip
+
+
+def api_children(py: str, host: str, port: int, processes: int, env: dict[str, str]) -> list[Child]:
+    """The API processes: on Linux one child per process, each listening on a socket of its own in the port's
+    SO_REUSEPORT group (`api.worker`); elsewhere one uvicorn with `--workers`."""
+    if not REUSE_PORT:
+        return [Child("api", api_argv(py, host, port, processes), env)]
+    argv = [py, "-m", "sovereel.api.worker"]
+    return [Child(f"api-{i + 1}", argv, env, listen=(host, port)) for i in range(processes)]
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn reads --host
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket in the port's SO_REUSEPORT group, for one API process to inherit."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why the port cannot be served (something listens there already), or None.
+
+    Asked before the API processes bind with SO_REUSEPORT, which would otherwise join another server of the same
+    user on that port and silently split its connections with it."""
+    probe = socket.socket(_family(host), socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT do not count
+        probe.bind((host, port))
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    finally:
+        probe.close()
+    return None
 
 
 @dataclass
@@ -56,10 +105,18 @@ class Child:
     started_at: float = 0.0
     next_start_at: float = 0.0
     exits: list[int] = field(default_factory=list)
+    # (host, port) for an API process: it gets a fresh listening socket of its own at every start (`--fd`). The
+    # supervisor keeps no copy, so the socket closes with the process and the kernel stops sending it connections.
+    listen: tuple[str, int] | None = None
 
     def start(self) -> None:
-        # Its own session: Ctrl-C reaches the supervisor only, which stops the children in order.
-        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        if self.listen is None:
+            # Its own session: Ctrl-C reaches the supervisor only, which stops the children in order.
+            self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        else:
+            with listening_socket(*self.listen) as sock:
+                argv = [*self.argv, "--fd", str(sock.fileno())]
+                self.proc = subprocess.Popen(argv, env=self.env, start_new_session=True, pass_fds=(sock.fileno(),))
         self.started_at = time.monotonic()
         log.info("started %s (pid %d): %s", self.name, self.proc.pid, " ".join(self.argv[2:]))
 
@@ -105,9 +162,8 @@ def plan(
         "SOVEREEL_LEARNER_PROCESS": "true",  # they follow the learner process instead of learning themselves
     }
     learner_env = {**env, "SOVEREEL_BUS_CONSUMER": "learner"}  # durable: a restart resumes where it stopped
-    api = api_argv(py, host, port, api_workers)
     children = [
-        Child("api", api, api_env),
+        *api_children(py, host, port, api_workers, api_env),
         Child("relay", [py, "-m", "sovereel.cli", "relay"], env),
         Child("learner", [py, "-m", "sovereel.cli", "learner"], learner_env),
         Child("worker", [py, "-m", "sovereel.cli", "worker", "--threads", str(media_threads)], env),
@@ -185,6 +241,9 @@ def run_up(
 ) -> int:
     """Check the configuration, migrate once, then start and supervise the scaled layout."""
     problems = check_layout(settings, api_workers)
+    taken = port_taken(host, port)
+    if taken:
+        problems.append(taken)
     if problems:
         for problem in problems:
             print(f"sovereel up: {problem}", file=sys.stderr)
