@@ -139,13 +139,19 @@ def test_few_viewers_show_no_breakdown_and_others_get_404(browser: Browser, site
     other.close()
 
 
+def creator_video(site: Site, username: str) -> str:
+    """A new creator's one video, really transcoded and ready."""
+    creator = ApiUser.signup(site.base_url, username, username.title())
+    vid = creator.upload(make_clip(site.tmp / f"{username}.mp4", width=180, height=320, duration_s=3.0), "A test")
+    creator.close()
+    assert process_all(site.rt) == 1
+    return vid
+
+
 def test_a_video_opened_from_a_profile_reports_that_source(browser: Browser, site: Site, has_ffmpeg: bool) -> None:
     """The real page: a viewer opens a (really transcoded) video from its creator's profile grid and watches."""
     require(has_ffmpeg, "ffmpeg/ffprobe are not installed")
-    cam = ApiUser.signup(site.base_url, "studio_cam", "Cam")
-    vid = cam.upload(make_clip(site.tmp / "cam.mp4", width=180, height=320, duration_s=3.0), "Cam test")
-    cam.close()
-    assert process_all(site.rt) == 1
+    vid = creator_video(site, "studio_cam")
     context, page, errors = session(browser, site, "studio_ben")
     page.goto("/@studio_cam")
     page.locator(f"[data-testid=grid-item][data-video-id='{vid}']").click()
@@ -174,10 +180,7 @@ def test_events_a_leaving_page_could_not_send_arrive_with_the_next_page(
     requests also ignore Playwright's offline switch, so the page's fetch is made to fail here): the skip reported
     on leaving waits in the browser and arrives with the viewer's next page. Signing out leaves none of it behind."""
     require(has_ffmpeg, "ffmpeg/ffprobe are not installed")
-    dee = ApiUser.signup(site.base_url, "studio_dee", "Dee")
-    vid = dee.upload(make_clip(site.tmp / "dee.mp4", width=180, height=320, duration_s=3.0), "Dee test")
-    dee.close()
-    assert process_all(site.rt) == 1
+    vid = creator_video(site, "studio_dee")
     context, page, errors = session(browser, site, "studio_ben")
     stored = "() => Object.keys(localStorage).filter((k) => k.startsWith('sovereel.events.'))"
 
