@@ -204,9 +204,10 @@ export async function deliverLeftovers(owner, endpoint = ENDPOINT) {
   if (!store || !owner) return;
   const key = STORE_PREFIX + owner;
   const oldest = Date.now() - MAX_LEFTOVER_AGE_MS;
+  // Stored data is not trusted: only well-formed, recent events, no more than a page ever stores.
   const events = readLeftovers(store, key).filter(
     (e) => e && typeof e.client_id === 'string' && typeof e.ts === 'number' && e.ts >= oldest,
-  );
+  ).slice(-MAX_QUEUED);
   store.removeItem(key);
   for (let i = 0; i < events.length; i += BATCH) {
     const outcome = await postBatch(endpoint, events.slice(i, i + BATCH));
