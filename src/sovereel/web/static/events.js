@@ -88,25 +88,13 @@ export class EventQueue {
     return true;
   }
 
-  /** The page may be going away: hand everything to the browser in keepalive requests (or beacons). */
+  /** The page may be going away: hand everything to the browser in keepalive requests, and keep a copy. */
   flushOnExit() {
     const all = [...(this.retry || []), ...this.pending];
     if (!all.length) return;
-    for (let i = 0; i < all.length; i += BATCH) {
-      const body = JSON.stringify({ events: all.slice(i, i + BATCH) });
-      let handed = false;
-      try {
-        fetch(this.endpoint, {
-          method: 'POST', credentials: 'same-origin', keepalive: true,
-          headers: { 'content-type': 'application/json' }, body,
-        }).catch(() => {});
-        handed = true;
-      } catch {
-        handed = false;
-      }
-      // sendBeacon cannot set headers, but the session cookie goes along and the server reads the JSON body.
-      if (!handed && navigator.sendBeacon) navigator.sendBeacon(this.endpoint, body);
-    }
+    // Not awaited: each request is started here (fetch never throws synchronously; a failure only rejects), and
+    // what the browser drops the stored copy below makes up for.
+    for (let i = 0; i < all.length; i += BATCH) postBatch(this.endpoint, all.slice(i, i + BATCH)).catch(() => {});
     // Keep them queued: if the page survives (a hidden tab comes back), the next flush resends them and
     // the server counts the repeats as duplicates. If it does not, the next page sends the stored copy.
     this.retry = null;
