@@ -169,6 +169,47 @@ def test_nats_durable_consumer_resumes_after_a_restart_and_redelivers_failures()
 
 
 @pytest.mark.nats
+def test_nats_a_process_stopping_mid_handler_lets_it_finish_and_acknowledge() -> None:
+    """A learner stopped while it handles an event: the handled event is acknowledged, not left to come back.
+
+    Cut off between its handler and its ack, the event stayed pending on the durable consumer, and the restarted
+    learner got it again 30 s later (seen in CI as a stalled consumer)."""
+    from sovereel.events.bus.nats import NatsBus, stream_name
+
+    require(nats_available(), f"NATS with JetStream is not reachable at {NATS_URL}")
+    region = unique_region()
+    publisher = open_bus(NATS_URL, region=region)
+    assert isinstance(publisher, NatsBus)
+    try:
+        started, release, handled = threading.Event(), threading.Event(), Inbox()
+
+        def slow(message: Message) -> None:
+            started.set()
+            release.wait(10)
+            handled(message)
+
+        consumer = open_bus(NATS_URL, region=region, consumer="learner-a")
+        consumer.subscribe("watch.", slow)
+        publisher.publish(Message(id=1, topic="watch.events", payload={}))
+        assert started.wait(10)
+        stopping = threading.Thread(target=consumer.close)
+        stopping.start()
+        time.sleep(0.3)  # the stop is under way while the handler still works
+        release.set()
+        stopping.join(20)
+        assert handled.ids() == [1]
+
+        def pending() -> int:
+            info = publisher._run(publisher._js.consumer_info(stream_name(region), "learner-a-watch"))
+            return int(info.num_ack_pending or 0) + int(info.num_pending or 0)
+
+        assert wait_for(lambda: pending() == 0, timeout_s=5), pending()
+    finally:
+        publisher.close()
+        delete_stream(region)
+
+
+@pytest.mark.nats
 def test_nats_an_empty_fetch_is_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
     """nats-py ends an empty fetch with either its own or the plain asyncio timeout: both mean "nothing yet".
 
