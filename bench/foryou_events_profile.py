@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2, help="pages per viewer")
     parser.add_argument("--top", type=int, default=40, help="profile lines to print")
     parser.add_argument("--save", type=Path, default=None, help="also write the profile here (pstats format)")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="time only: cProfile's cost per call inflates small Python calls"
+    )
     args = parser.parse_args()
 
     import sovereel.foryou.learner as learner_module
@@ -52,8 +55,29 @@ def main() -> None:
         most = select(Watch.user_id).group_by(Watch.user_id).order_by(func.count().desc()).limit(args.viewers)
         viewers = list(s.scalars(most))
 
+    spent: dict[str, float] = {}  # CPU seconds by part (with --no-profile: the profiler's own cost skews them)
+    laps: dict[str, float] = {}  # wall seconds by For You stage (telemetry.StageTimer)
+    from sovereel import telemetry
+
+    recorded = telemetry.StageTimer.observe
+
+    def observe_and_keep(timer: telemetry.StageTimer) -> None:
+        # The service records each page's stages in a histogram; the bench also adds them up, page by page.
+        for stage, seconds in timer.seconds.items():
+            laps[stage] = laps.get(stage, 0.0) + seconds
+        recorded(timer)
+
+    telemetry.StageTimer.observe = observe_and_keep  # type: ignore[method-assign]
+
+    def part(name: str, started: float) -> float:
+        now = time.process_time()
+        spent[name] = spent.get(name, 0.0) + now - started
+        return now
+
     def page_and_events(viewer: str, cursor: str | None) -> str | None:
+        mark = time.process_time()
         page = service.for_you(viewer, 10, cursor)
+        mark = part("for_you", mark)
         now = time.time()
         events = []
         for i, item in enumerate(page["items"][:5]):
@@ -63,16 +87,21 @@ def main() -> None:
                     WatchEvent(client_id=uuid.uuid4().hex, kind=kind, video_id=item["id"], ts=now, watched_s=seconds)
                 )
         do_record_events(rt.db, user_id=viewer, events=events)
+        mark = part("record events", mark)
         while relay_once(rt.db, rt.bus):
             pass
+        part("relay, learner and analytics", mark)
         return page["next_cursor"]
 
     try:
         for viewer in viewers[:3]:
             page_and_events(viewer, None)  # warm: indexes, caches
+        spent.clear()
+        laps.clear()
         profile = cProfile.Profile()
         started, pages = time.process_time(), 0
-        profile.enable()
+        if not args.no_profile:
+            profile.enable()
         for viewer in viewers:
             cursor = None
             for _ in range(args.pages):
@@ -80,6 +109,12 @@ def main() -> None:
                 pages += 1
         profile.disable()
         print(f"{pages} pages: {1000 * (time.process_time() - started) / pages:.1f} ms CPU per page and batch")
+        if args.no_profile:
+            print("  CPU ms a page:", ", ".join(f"{k} {1000 * v / pages:.1f}" for k, v in spent.items()))
+            print(
+                "  For You stages, wall ms a page:", ", ".join(f"{k} {1000 * v / pages:.1f}" for k, v in laps.items())
+            )
+            return
         if args.save:
             profile.dump_stats(args.save)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 from sovereel.feed.interface import Engagement, Skip
@@ -109,8 +108,8 @@ def test_the_primary_topic_is_the_first_hashtag() -> None:
 
 
 def test_a_topic_the_viewer_keeps_skipping_waits_behind_the_others_but_topic_spacing_still_holds() -> None:
-    travel = [dataclasses.replace(_item(f"t{i}", f"tc{i}", 10.0 - i, topic="travel"), fatigued=True) for i in range(4)]
-    dance = [dataclasses.replace(_item(f"d{i}", f"dc{i}", 9.5 - i, topic="dance"), fatigued=True) for i in range(4)]
+    travel = [_item(f"t{i}", f"tc{i}", 10.0 - i, topic="travel")._replace(fatigued=True) for i in range(4)]
+    dance = [_item(f"d{i}", f"dc{i}", 9.5 - i, topic="dance")._replace(fatigued=True) for i in range(4)]
     cooking = [_item(f"c{i}", f"cc{i}", 1.0 - i, topic="cooking") for i in range(2)]
     pets = [_item(f"p{i}", f"pc{i}", 0.5 - i, topic="pets") for i in range(2)]
     topics = [p.item.topic for p in rerank(travel + dance + cooking + pets, SPACING, exploration_share=0.0, limit=8)]
@@ -119,7 +118,7 @@ def test_a_topic_the_viewer_keeps_skipping_waits_behind_the_others_but_topic_spa
     assert topics[4:] == ["travel", "dance", "travel", "dance"], topics
     # With only a fatigued topic and one other left, spacing is kept by the fatigued one rather than broken.
     only = [_item("c", "c1", 5.0, topic="cooking"), _item("c2", "c2", 4.0, topic="cooking")]
-    only.append(dataclasses.replace(_item("t", "t1", 9.0, topic="travel"), fatigued=True))
+    only.append(_item("t", "t1", 9.0, topic="travel")._replace(fatigued=True))
     assert [p.item.video_id for p in rerank(only, SPACING, exploration_share=0.0, limit=3)] == ["c", "t", "c2"]
 
 

@@ -64,74 +64,110 @@ def do_record_events(db: RegionDB, *, user_id: str, events: list[WatchEvent], co
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class ViewerBatch:
+    """One viewer's batch, as one of several recorded in one transaction (`do_record_event_batches`)."""
+
+    user_id: str
+    events: list[WatchEvent]
+
+
+def do_record_event_batches(
+    db: RegionDB, batches: list[ViewerBatch], counter_secret: str = ""
+) -> list[RecordResult | Invalid]:
+    """Record several viewers' batches in one transaction: each one's result, or the `Invalid` that refused it.
+
+    The same statements per batch as `do_record_events`, and the same outcome, but one write turn and one commit
+    for the lot (the event endpoint groups the batches that arrive while a write is under way:
+    `runtime.event_writer`). A refused batch has written nothing when it is refused (its checks come before its
+    writes), so the others still commit. Anything else (a concurrent retry of the same batch in another process,
+    a deadlock) fails the whole transaction: the caller records those batches one by one instead."""
+    results: list[RecordResult | Invalid] = []
+    with db.transaction() as s:
+        for batch in batches:
+            if not batch.events:
+                results.append(RecordResult(0, 0))
+                continue
+            try:
+                results.append(_record_in(s, db.region, batch.user_id, batch.events, counter_secret))
+            except Invalid as refused:
+                results.append(refused)
+    return results
+
+
 def _record(db: RegionDB, user_id: str, events: list[WatchEvent], counter_secret: str) -> RecordResult:
+    with db.transaction() as s:
+        return _record_in(s, db.region, user_id, events, counter_secret)
+
+
+def _record_in(s: Session, region: str, user_id: str, events: list[WatchEvent], counter_secret: str) -> RecordResult:
     # A handful of statements whatever the batch's size (the phone app sends one after every page): one read of
     # known client ids, one visibility check for all the batch's videos, one insert of the events, one upsert of
-    # the watch rows, one of the counter marks and one executemany of the view counters.
+    # the watch rows, one of the counter marks and one executemany of the view counters. Nothing is written
+    # before the checks: a refused batch leaves the transaction as it found it.
     now = time.time()
-    with db.transaction() as s:
-        ids = [e.client_id for e in events]
-        known = set(s.scalars(select(Event.client_id).where(Event.user_id == user_id, Event.client_id.in_(ids))))
-        fresh: dict[str, WatchEvent] = {}
-        for e in events:
-            if e.client_id not in known and e.client_id not in fresh:
-                fresh[e.client_id] = e
-        if not fresh:
-            return RecordResult(0, len(events))
-        missing = unseen_videos(s, {e.video_id for e in fresh.values()}, user_id)
-        if missing:
-            # No ids in the message: it must read the same for a hidden video as for a made-up one.
-            raise Invalid("an event names a video that does not exist", code="unknown_video")
-        table = cast(Table, Event.__table__)
-        rows = [
-            {
-                "region": db.region,
-                "user_id": user_id,
-                "client_id": e.client_id,
-                "kind": e.kind,
-                "video_id": e.video_id,
-                "client_ts": e.ts,
-                "received_at": now,
-                "watched_s": e.watched_s,
-                "position_s": e.position_s,
-                "request_id": e.request_id,
-                "source": e.source,
-            }
-            for e in fresh.values()
-        ]
-        # One multi-row INSERT, whose rows take their sequence numbers in the batch's order (the order the log's
-        # consumers replay a viewer's events in); each comes back with its client id, which is unique in the batch.
-        # PostgreSQL is told to keep that order explicitly, which SQLAlchemy does within the one statement; SQLite
-        # inserts the rows in order anyway, and asked to keep it would send one INSERT per row.
-        ordered = s.get_bind().dialect.name == "postgresql"
-        stmt = insert(table).returning(table.c.seq, table.c.client_id, sort_by_parameter_order=ordered)
-        seq_of = {client_id: seq for seq, client_id in s.execute(stmt, rows)}
-        _touch_watches(s, user_id, list(fresh.values()), now)
-        # The server's day, not the client's clock: a back-dated play cannot open another day's count.
-        day = utc_day(now)
-        played = {e.video_id for e in fresh.values() if e.kind == "play"}
-        counted = mark_first(s, "view", played, viewer_key(counter_secret, day, user_id=user_id), day)
-        if counted:  # sorted: one lock order for every batch, so no deadlocks between batches
-            bump = update(Video).where(Video.id == bindparam("vid")).values(view_count=Video.view_count + 1)
-            s.connection().execute(bump, [{"vid": vid} for vid in counted])
-        emit(
-            s,
-            "watch.events",
-            {
-                "user_id": user_id,
-                "events": [
-                    {
-                        "seq": int(seq_of[e.client_id]),
-                        "video_id": e.video_id,
-                        "kind": e.kind,
-                        "watched_s": e.watched_s,
-                        "ts": e.ts,
-                    }
-                    for e in fresh.values()
-                ],
-            },
-        )
-        return RecordResult(len(rows), len(events) - len(rows))
+    ids = [e.client_id for e in events]
+    known = set(s.scalars(select(Event.client_id).where(Event.user_id == user_id, Event.client_id.in_(ids))))
+    fresh: dict[str, WatchEvent] = {}
+    for e in events:
+        if e.client_id not in known and e.client_id not in fresh:
+            fresh[e.client_id] = e
+    if not fresh:
+        return RecordResult(0, len(events))
+    missing = unseen_videos(s, {e.video_id for e in fresh.values()}, user_id)
+    if missing:
+        # No ids in the message: it must read the same for a hidden video as for a made-up one.
+        raise Invalid("an event names a video that does not exist", code="unknown_video")
+    table = cast(Table, Event.__table__)
+    rows = [
+        {
+            "region": region,
+            "user_id": user_id,
+            "client_id": e.client_id,
+            "kind": e.kind,
+            "video_id": e.video_id,
+            "client_ts": e.ts,
+            "received_at": now,
+            "watched_s": e.watched_s,
+            "position_s": e.position_s,
+            "request_id": e.request_id,
+            "source": e.source,
+        }
+        for e in fresh.values()
+    ]
+    # One multi-row INSERT, whose rows take their sequence numbers in the batch's order (the order the log's
+    # consumers replay a viewer's events in); each comes back with its client id, which is unique in the batch.
+    # PostgreSQL is told to keep that order explicitly, which SQLAlchemy does within the one statement; SQLite
+    # inserts the rows in order anyway, and asked to keep it would send one INSERT per row.
+    ordered = s.get_bind().dialect.name == "postgresql"
+    stmt = insert(table).returning(table.c.seq, table.c.client_id, sort_by_parameter_order=ordered)
+    seq_of = {client_id: seq for seq, client_id in s.execute(stmt, rows)}
+    _touch_watches(s, user_id, list(fresh.values()), now)
+    # The server's day, not the client's clock: a back-dated play cannot open another day's count.
+    day = utc_day(now)
+    played = {e.video_id for e in fresh.values() if e.kind == "play"}
+    counted = mark_first(s, "view", played, viewer_key(counter_secret, day, user_id=user_id), day)
+    if counted:  # sorted: one lock order for every batch, so no deadlocks between batches
+        bump = update(Video).where(Video.id == bindparam("vid")).values(view_count=Video.view_count + 1)
+        s.connection().execute(bump, [{"vid": vid} for vid in counted])
+    emit(
+        s,
+        "watch.events",
+        {
+            "user_id": user_id,
+            "events": [
+                {
+                    "seq": int(seq_of[e.client_id]),
+                    "video_id": e.video_id,
+                    "kind": e.kind,
+                    "watched_s": e.watched_s,
+                    "ts": e.ts,
+                }
+                for e in fresh.values()
+            ],
+        },
+    )
+    return RecordResult(len(rows), len(events) - len(rows))
 
 
 def _touch_watches(s: Session, user_id: str, fresh: list[WatchEvent], now: float) -> None:

@@ -182,17 +182,6 @@ class PageScores:
         return self.score[video_id], terms, extra
 
 
-def _first(hits: list[SourceHit], n: int, keep: Callable[[str], bool]) -> list[SourceHit]:
-    """The first `n` hits `keep` accepts (the cheap tests first in `keep`: it stops looking once it has them)."""
-    out: list[SourceHit] = []
-    for hit in hits:
-        if len(out) >= n:
-            break
-        if keep(hit.video_id):
-            out.append(hit)
-    return out
-
-
 def weighted_scores(params: Params, preds: Mapping[str, np.ndarray]) -> tuple[list[float], dict[str, list[float]]]:
     """`score_terms` for a whole batch: per item its total and per task its terms, the very same floats."""
     # Each term is one float64 product and the total adds them from 0 in TASKS order, as score_terms does
@@ -408,8 +397,9 @@ class ForYouRecommender:
         if request.personalised:
             if user_vector is not None and q["embedding"] > 0:
                 _refresh(scorer, index)  # the rows online learning changed since the last request, if any
-                found = embedding_candidates(index, user_vector, ask(q["embedding"]))
-                hits["embedding"] = _first(found, q["embedding"], lambda v: unseen(v) and v in world.videos)
+                hits["embedding"] = embedding_candidates(
+                    index, user_vector, ask(q["embedding"]), lambda v: unseen(v) and v in world.videos, q["embedding"]
+                )
             hits["following"] = fresh(
                 following_candidates(world, params.following, now, ask(q["following"]), self._region_memo),
                 q["following"],

@@ -22,15 +22,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from sovereel.feed.filters import normalise_tag
 from sovereel.feed.interface import Engagement, Skip, VideoInfo
 from sovereel.feed.params import RerankParams
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A candidate after ranking, with what the re-ranker needs to place it."""
+
+    # A named tuple, not a frozen dataclass: a page makes one per candidate (~500), and a frozen dataclass's
+    # __init__ (a guarded setattr per field) cost 1.7 us each against 0.5 us.
 
     video_id: str
     creator_id: str

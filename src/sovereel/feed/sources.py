@@ -65,9 +65,21 @@ def _top(scores: Mapping[str, float], k: int, source: str, via: Mapping[str, str
     return [SourceHit(vid, source, float(s), (via or {}).get(vid, "")) for vid, s in ranked]
 
 
-def embedding_candidates(index: ItemIndex, user_vector: Any, k: int) -> list[SourceHit]:
-    """Items whose retrieval vectors best match the user's vector."""
-    return [SourceHit(vid, "embedding", score) for vid, score in index.search(user_vector, k)]
+def embedding_candidates(
+    index: ItemIndex, user_vector: Any, k: int, keep: Callable[[str], bool] | None = None, n: int | None = None
+) -> list[SourceHit]:
+    """Items whose retrieval vectors best match the user's vector: of the best `k`, the first `n` that `keep`
+    accepts (all of them by default)."""
+    # The search over-fetches for viewers with long histories (up to 10x the quota) and most of it is dropped:
+    # a hit is made only for what is kept.
+    out: list[SourceHit] = []
+    limit = k if n is None else n
+    for vid, score in index.search(user_vector, k):
+        if len(out) >= limit:
+            break
+        if keep is None or keep(vid):
+            out.append(SourceHit(vid, "embedding", score))
+    return out
 
 
 def following_candidates(

@@ -18,6 +18,7 @@ from sovereel.governance.signing import region_keys
 from sovereel.hotstate.interface import HotState, open_hot_state
 from sovereel.runtime.analytics import AnalyticsConsumer
 from sovereel.runtime.consumers import connect
+from sovereel.runtime.event_writer import EventWriter
 from sovereel.runtime.inbox_hub import InboxHub
 from sovereel.runtime.threads import one_blas_thread
 from sovereel.settings import Settings
@@ -40,9 +41,11 @@ class RegionRuntime:
     hot: HotState = field(default_factory=lambda: open_hot_state("memory://"))
     inbox: InboxHub = field(default_factory=InboxHub)  # this process's open inbox streams, woken from the bus
     impressions: ImpressionWriter = field(init=False)  # For You pages queue what they served here
+    events: EventWriter = field(init=False)  # the event endpoint's batches, grouped on SQLite
 
     def __post_init__(self) -> None:
         self.impressions = ImpressionWriter(self.db)
+        self.events = EventWriter(self.db, self.settings.secret_key)
 
     @property
     def region(self) -> str:

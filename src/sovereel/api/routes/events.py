@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from sovereel.actions.watch import WatchEvent, do_record_events
+from sovereel.actions.watch import WatchEvent
 from sovereel.api.deps import CurrentUser, RuntimeDep
 from sovereel.api.schemas.common import errors, inline_schema
 from sovereel.api.schemas.events import EventBatch, EventsAccepted
@@ -54,8 +54,6 @@ async def post_events(request: Request, user: CurrentUser, rt: RuntimeDep) -> di
         )
         for e in batch.events
     ]
-    result = await run_in_threadpool(
-        lambda: do_record_events(rt.db, user_id=user.id, events=events, counter_secret=rt.settings.secret_key)
-    )
+    result = await run_in_threadpool(rt.events.record, user.id, events)
     rt.wake()
     return {"accepted": result.accepted, "duplicates": result.duplicates}
