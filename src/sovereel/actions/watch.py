@@ -73,7 +73,7 @@ class ViewerBatch:
 
 
 def do_record_event_batches(
-    db: RegionDB, batches: list[ViewerBatch], counter_secret: str = ""
+    db: RegionDB, batches: list[ViewerBatch], counter_secret: str
 ) -> list[RecordResult | Invalid]:
     """Record several viewers' batches in one transaction: each one's result, or the `Invalid` that refused it.
 
