@@ -111,3 +111,32 @@ def test_a_group_that_fails_answers_each_of_its_batches_and_the_next_group_is_wr
     assert rt.events.record(viewer, batch(("play", clip, 0.0), ("complete", clip, 9.0))) == RecordResult(2, 0)
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Event).where(Event.user_id == viewer)) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_more_batches_than_a_group_holds_are_all_written(rt: RegionRuntime) -> None:
+    """Batches queued beyond one group's size wait for the next group, never for nothing."""
+    from sovereel.runtime.event_writer import EventWriter
+
+    creator = do_signup(rt.db, "creator", "correct horse battery").id
+    viewers = [do_signup(rt.db, f"viewer{i}", "correct horse battery").id for i in range(7)]
+    clip = ready_video(rt, creator)
+    writer = EventWriter(rt.db, rt.settings.secret_key, max_group=2)
+    outcomes: dict[str, RecordResult | Exception] = {}
+
+    def send(who: str) -> None:
+        try:
+            outcomes[who] = writer.record(who, batch(("play", clip, 0.0)))
+        except Exception as exc:
+            outcomes[who] = exc
+
+    threads = [threading.Thread(target=send, args=(v,)) for v in viewers]
+    assert rt.db._write_lock is not None
+    with rt.db._write_lock:  # all seven queue behind a write; groups of two then take them in turn
+        for t in threads:
+            t.start()
+            time.sleep(0.02)
+        time.sleep(0.3)
+    for t in threads:
+        t.join(30)
+    assert outcomes == {v: RecordResult(1, 0) for v in viewers}

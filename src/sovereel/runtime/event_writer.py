@@ -55,14 +55,17 @@ class EventWriter:
         mine = _Waiting(ViewerBatch(user_id, events))
         with self._cond:
             self._queue.append(mine)
-            # Leader and followers: whoever finds no write under way writes the queue, its own batch included;
-            # the rest wait for that write, then either find theirs done or write the next group themselves.
-            while not mine.done and self._writing:
-                self._cond.wait()
-            if not mine.done:
+        while True:
+            with self._cond:
+                # Leader and followers: whoever finds no write under way writes the oldest `max_group` queued
+                # batches; the rest wait for that write, then find theirs done or write the next group. A leader
+                # whose own batch was further back than `max_group` goes on to the next group until it is written.
+                while not mine.done and self._writing:
+                    self._cond.wait()
+                if mine.done:
+                    break
                 self._writing = True
                 group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
-        if not mine.done:
             try:
                 self._write(group)
             finally:
