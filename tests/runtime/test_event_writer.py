@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from sovereel.actions.accounts import do_signup
 from sovereel.actions.watch import RecordResult, WatchEvent
 from sovereel.errors import Invalid
+from sovereel.runtime.event_writer import EventWriter
 from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import Event, Video, Watch
 from tests.support.counters import ready_video
@@ -26,38 +27,45 @@ def batch(*events: tuple[str, str, float | None]) -> list[WatchEvent]:
     return [WatchEvent(uuid.uuid4().hex, kind, vid, now, watched_s=w) for kind, vid, w in events]
 
 
+def record_during_a_write(
+    rt: RegionRuntime, writer: EventWriter, sends: list[tuple[str, str, list[WatchEvent]]]
+) -> dict[str, RecordResult | Exception]:
+    """Each (key, viewer, events) sent from its own thread while another writer of this process holds the store
+    (SQLite; on PostgreSQL nothing is held): the outcome of each, by key."""
+    outcomes: dict[str, RecordResult | Exception] = {}
+
+    def send(key: str, who: str, events: list[WatchEvent]) -> None:
+        try:
+            outcomes[key] = writer.record(who, events)
+        except Exception as exc:
+            outcomes[key] = exc
+
+    threads = [threading.Thread(target=send, args=args) for args in sends]
+    with rt.db._write_lock or nullcontext():  # every batch below arrives while that write runs
+        for t in threads:
+            t.start()
+            time.sleep(0.02)
+        time.sleep(0.3)
+    for t in threads:
+        t.join(30)
+    return outcomes
+
+
 def test_batches_sent_during_a_write_are_each_stored_once_and_a_refused_one_alone(rt: RegionRuntime) -> None:
     creator = do_signup(rt.db, "creator", "correct horse battery").id
     viewers = [do_signup(rt.db, f"viewer{i}", "correct horse battery").id for i in range(6)]
     clip = ready_video(rt, creator)
     sent = {v: batch(("impression", clip, None), ("play", clip, 0.0), ("complete", clip, 10.0)) for v in viewers}
     made_up = batch(("impression", clip, None), ("play", "no-such-video", 0.0))
-    outcomes: dict[str, RecordResult | Exception] = {}
-
-    def send(who: str, events: list[WatchEvent], key: str) -> None:
-        try:
-            outcomes[key] = rt.events.record(who, events)
-        except Exception as exc:
-            outcomes[key] = exc
-
     commits: list[int] = []
 
     def count(_conn: Any) -> None:
         commits.append(1)
 
-    threads = [threading.Thread(target=send, args=(v, sent[v], v)) for v in viewers]
-    threads.append(threading.Thread(target=send, args=(viewers[0], made_up, "made-up")))
-    grouped = rt.db.dialect == "sqlite"
+    sends = [(v, v, sent[v]) for v in viewers] + [("made-up", viewers[0], made_up)]
     event.listen(rt.db.engine, "commit", count)
     try:
-        # Another writer of this process holds the store (SQLite): every batch below arrives while it writes.
-        with rt.db._write_lock if grouped and rt.db._write_lock else nullcontext():
-            for t in threads:
-                t.start()
-                time.sleep(0.02)
-            time.sleep(0.3)
-        for t in threads:
-            t.join(30)
+        outcomes = record_during_a_write(rt, rt.events, sends)
     finally:
         event.remove(rt.db.engine, "commit", count)
 
@@ -73,7 +81,7 @@ def test_batches_sent_during_a_write_are_each_stored_once_and_a_refused_one_alon
         v: [e.client_id for e in sent[v]] for v in viewers
     }  # in each batch's order, nothing of the refused one
     assert views == len(viewers) and completed == len(viewers)
-    if grouped:
+    if rt.db.dialect == "sqlite":
         # The first batch found no write of its own under way and waited for the store alone; the six behind it
         # went in together: two transactions (and the refused batch's reads) for seven batches.
         assert len(commits) <= 2, commits
@@ -116,27 +124,10 @@ def test_a_group_that_fails_answers_each_of_its_batches_and_the_next_group_is_wr
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_more_batches_than_a_group_holds_are_all_written(rt: RegionRuntime) -> None:
     """Batches queued beyond one group's size wait for the next group, never for nothing."""
-    from sovereel.runtime.event_writer import EventWriter
-
     creator = do_signup(rt.db, "creator", "correct horse battery").id
     viewers = [do_signup(rt.db, f"viewer{i}", "correct horse battery").id for i in range(7)]
     clip = ready_video(rt, creator)
     writer = EventWriter(rt.db, rt.settings.secret_key, max_group=2)
-    outcomes: dict[str, RecordResult | Exception] = {}
-
-    def send(who: str) -> None:
-        try:
-            outcomes[who] = writer.record(who, batch(("play", clip, 0.0)))
-        except Exception as exc:
-            outcomes[who] = exc
-
-    threads = [threading.Thread(target=send, args=(v,)) for v in viewers]
-    assert rt.db._write_lock is not None
-    with rt.db._write_lock:  # all seven queue behind a write; groups of two then take them in turn
-        for t in threads:
-            t.start()
-            time.sleep(0.02)
-        time.sleep(0.3)
-    for t in threads:
-        t.join(30)
+    # All seven queue behind a write; groups of two then take them in turn.
+    outcomes = record_during_a_write(rt, writer, [(v, v, batch(("play", clip, 0.0))) for v in viewers])
     assert outcomes == {v: RecordResult(1, 0) for v in viewers}
