@@ -70,6 +70,9 @@ class EventWriter:
                 self._write(group)
             finally:
                 with self._cond:
+                    for waiting in group:  # interrupted mid-write: never leave a batch waiting for nobody
+                        if not waiting.done:
+                            waiting.outcome, waiting.done = RuntimeError("the event batch was not recorded"), True
                     self._writing = False
                     self._cond.notify_all()
         outcome = mine.outcome
@@ -79,34 +82,28 @@ class EventWriter:
 
     def _write(self, group: list[_Waiting]) -> None:
         try:
-            try:
-                outcomes = do_record_event_batches(self.db, [w.batch for w in group], self.counter_secret)
-            except (IntegrityError, OperationalError) as exc:
-                if isinstance(exc, OperationalError) and "deadlock" not in str(exc).lower():
-                    raise  # the store is locked or down: each batch alone would wait as long again
-                # Another process stored one of these batches meanwhile (a client's retry), or PostgreSQL chose
-                # this side of a deadlock: each batch on its own, with do_record_events' retries, so that one
-                # batch's trouble is that batch's answer alone.
-                log.warning("a group of %d event batches met a concurrent write; recording them one by one", len(group))
-                for waiting in group:
-                    try:
-                        waiting.outcome = do_record_events(
-                            self.db,
-                            user_id=waiting.batch.user_id,
-                            events=waiting.batch.events,
-                            counter_secret=self.counter_secret,
-                        )
-                    except Exception as refused:  # the batch's own request answers with it, as it would alone
-                        waiting.outcome = refused
-                    waiting.done = True
-                return
-            for waiting, outcome in zip(group, outcomes, strict=True):
-                waiting.outcome, waiting.done = outcome, True
+            outcomes = self._outcomes(group)
         except Exception as failed:  # every batch of the group gets the failure its request would have met alone
-            for waiting in group:
-                if not waiting.done:
-                    waiting.outcome, waiting.done = failed, True
-        finally:
-            for waiting in group:  # never leave a follower waiting on a batch nobody will write
-                if not waiting.done:
-                    waiting.outcome, waiting.done = RuntimeError("the event batch was not recorded"), True
+            outcomes = [failed] * len(group)
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            waiting.outcome, waiting.done = outcome, True
+
+    def _outcomes(self, group: list[_Waiting]) -> list[RecordResult | Exception]:
+        try:
+            return list(do_record_event_batches(self.db, [w.batch for w in group], self.counter_secret))
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and "deadlock" not in str(exc).lower():
+                raise  # the store is locked or down: each batch alone would wait as long again
+            # Another process stored one of these batches meanwhile (a client's retry), or PostgreSQL chose this
+            # side of a deadlock: each batch on its own, with do_record_events' retries, so that one batch's
+            # trouble is that batch's answer alone.
+            log.warning("a group of %d event batches met a concurrent write; recording them one by one", len(group))
+            return [self._alone(w.batch) for w in group]
+
+    def _alone(self, batch: ViewerBatch) -> RecordResult | Exception:
+        try:
+            return do_record_events(
+                self.db, user_id=batch.user_id, events=batch.events, counter_secret=self.counter_secret
+            )
+        except Exception as refused:  # the batch's own request answers with it, as it would alone
+            return refused
