@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--policies",
         default="random,popular,sovereel,sovereel-sources,oracle",
-        help="comma-separated; also sovereel-outcomes (an ablation, bench/simulator_sovereel.py)",
+        help="comma-separated; also sovereel-outcomes (an ablation) and sovereel-carried (bench/simulator_sovereel.py)",
     )
     ap.add_argument("--seed", type=int, default=SimConfig.seed)
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for simulator[_quick].json and the plots")

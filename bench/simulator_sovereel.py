@@ -16,7 +16,12 @@ Policies:
 - `sovereel-sources`: the same pipeline and live state with a scorer that knows nothing (every prediction 0,
   no vectors): what candidate sources, filters and re-ranking achieve without the model;
 - `sovereel-outcomes` (not in the default run): the learned model fed without the play and progress events, which
-  it counts as engagements although every video in a feed autoplays; an ablation of the client event stream.
+  it counts as engagements although every video in a feed autoplays; an ablation of the client event stream;
+- `sovereel-carried` (not in the default run): `sovereel` with each user's pages chained as a served scroll's are
+  (`sovereel.foryou.carry`): a page may be ranked from the candidates the user's page before did not place, under
+  the platform's rules except its age limit, since simulated time between one user's pages (every user's pages
+  take turns, 2 s per impression) is far longer than a real scroll's. Every page that may come from a carry does:
+  the most a carry can cost in quality.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, 
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
+from sovereel.foryou.carry import Carry, explicit_signals
 from sovereel.foryou.event_rows import model_events
 from sovereel.foryou.live_state import RegionFeedState, Signal
 
@@ -105,8 +111,11 @@ class SovereelPolicy:
         first_fit_s: float = FIRST_FIT_S,
         refit_every_s: float = REFIT_EVERY_S,
         unlearned: frozenset[str] = frozenset(),
+        carry: bool = False,
     ) -> None:
         self.name = name
+        self._carries: dict[str, Carry] | None = {} if carry else None  # each user's carry for their next page
+        self.carried_pages = 0
         self._first_fit_s, self._refit_every_s = first_fit_s, refit_every_s
         self._unlearned = unlearned  # event kinds the model is not given (an ablation)
         self._videos = video_infos(world)
@@ -126,15 +135,25 @@ class SovereelPolicy:
     def recommend(self, user_id: str, k: int, now: float) -> list[str]:
         if self._model is not None:
             self._maybe_refit(now)
+        recent, following = self._state.recent(user_id), frozenset(self._following.get(user_id, ()))
+        carry = self._carries.pop(user_id, None) if self._carries is not None else None
+        if carry is not None and not carry.fresh(carry.made_at, recent, following):  # its age is not held against it
+            carry = None
         world = CandidateWorld(
             videos=self._videos,
             seen=frozenset(self._seen.get(user_id, ())),
-            following=frozenset(self._following.get(user_id, ())),
-            recent_engagements=self._state.recent(user_id),
+            following=following,
+            recent_engagements=recent,
             recent_skips=self._state.recent_skips(user_id),
+            carried=carry.hits if carry is not None else None,
             **self._aggregates,
         )
         page = self._recommender.recommend(FeedRequest(user_id=user_id, region=REGION, limit=k, now=now), world)
+        self.carried_pages += page.from_carry
+        if self._carries is not None and page.carry and len(page.items) >= k:
+            depth = carry.depth + 1 if page.from_carry and carry is not None else 0
+            newest = recent[-1] if recent else None
+            self._carries[user_id] = Carry(page.carry, now, depth, explicit_signals(recent), newest, following)
         return [item.video_id for item in page.items]
 
     def observe(self, events: Sequence[Feedback]) -> None:
@@ -185,10 +204,11 @@ def code_digest() -> str:
 
 
 def make_policy(name: str, world: World, seed: int, **schedule: float) -> SovereelPolicy:
-    """`sovereel`, `sovereel-outcomes` or `sovereel-sources` (see the module docstring); `schedule` sets refits."""
+    """`sovereel`, `sovereel-outcomes`, `sovereel-carried` or `sovereel-sources` (see the module docstring);
+    `schedule` sets refits."""
     if name == "sovereel-sources":
         return SovereelPolicy(name, world, ColdScorer())
-    if name not in ("sovereel", "sovereel-outcomes"):
+    if name not in ("sovereel", "sovereel-outcomes", "sovereel-carried"):
         raise ValueError(f"unknown sovereel policy {name!r}")
     try:
         from sovereel.feed.model import FeedModel, ModelConfig
@@ -197,4 +217,5 @@ def make_policy(name: str, world: World, seed: int, **schedule: float) -> Sovere
     model = FeedModel(ModelConfig(seed=seed))
     model.describe(list(video_infos(world).values()))
     unlearned = frozenset({"play", "progress"}) if name == "sovereel-outcomes" else frozenset()
-    return SovereelPolicy(name, world, model, model, unlearned=unlearned, **schedule)
+    carry = name == "sovereel-carried"
+    return SovereelPolicy(name, world, model, model, unlearned=unlearned, carry=carry, **schedule)

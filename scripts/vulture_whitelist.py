@@ -54,3 +54,5 @@ _.uses_hnsw
 _.drain_touched
 # Whether a local bus client is attached to its hub: tests/backends/test_local_bus.py waits on it across a restart.
 _.connected
+# How many of a simulated policy's pages were ranked from carries: tests/foryou/test_simulator.py reads it.
+_.carried_pages

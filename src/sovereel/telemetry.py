@@ -49,6 +49,12 @@ FORYOU_STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
+FORYOU_PAGES = Counter(
+    "sovereel_foryou_pages_total",
+    "Signed-in For You pages, by where their candidates came from: `retrieved` (the sources) or `carried` "
+    "(the scroll's previous page, foryou.carry).",
+    ["candidates"],
+)
 
 
 class StageTimer:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sovereel.feed import rerank
 from sovereel.feed.cursor import InvalidCursor
 from sovereel.feed.interface import (
     TASKS,
@@ -297,3 +298,49 @@ def test_a_platform_that_tracks_the_scroll_itself_gets_no_repeats_in_either_mode
             page = rec.recommend(request, _world(served=frozenset(served)))
             assert page.items and not set(_ids(page)) & served
             served |= set(_ids(page))
+
+
+def test_a_page_hands_its_best_unplaced_candidates_to_the_next_page_which_the_model_ranks_as_it_is_then() -> None:
+    scorer, params = DotScorer(USERS, VECTORS), default_params()
+    rec, world = _recommender(scorer, params), _world()
+    first = rec.recommend(_request(limit=5), world)
+    carry = first.carry
+    assert carry and not first.from_carry
+    assert not set(carry) & set(_ids(first))  # only what the page did not place
+    assert len(carry) <= (rerank.CARRY_RANKED + rerank.CARRY_EXPLORATION) * 5
+    assert any(v.startswith("fresh") for v in carry)  # enough new videos for the next exploration slot
+    # Between the pages the viewer's taste turned from cooking to skating (the online model moved).
+    rec.scorer = DotScorer({"cook_fan": topic_vector(1)}, VECTORS, version="dot-2")
+    second = rec.recommend(_request(limit=5, cursor=first.next_cursor), dataclasses.replace(world, carried=carry))
+    assert second.from_carry and len(second.items) == 5
+    assert set(_ids(second)) <= set(carry) and not set(_ids(second)) & set(_ids(first))
+    assert VIDEOS[second.items[0].video_id].hashtags == ("skate",)  # ranked by the model as it is now
+    for item in second.items:
+        assert item.reason.inputs["carried"] is True and item.reason.model_version == "dot-2"
+        assert set(item.reason.sources) == set(carry[item.video_id])  # what proposed it, on the first page
+        stored = Reason(**json.loads(json.dumps(item.reason.as_dict())))
+        assert replay(rec.scorer, params, stored) == (item.reason.score, item.reason.terms)
+    assert second.next_cursor is not None and second.carry  # the sources may have more: the scroll goes on
+
+
+def test_a_carried_page_drops_what_the_viewer_has_since_excluded_and_asks_the_sources_when_too_few_are_left() -> None:
+    rec, world = _recommender(), _world()
+    first = rec.recommend(_request(limit=5), world)
+    carried_creators = {VIDEOS[v].creator_id for v in first.carry}
+    blocked = frozenset(sorted(carried_creators)[:2])
+    second = rec.recommend(
+        _request(limit=5, cursor=first.next_cursor), _world(carried=first.carry, hidden_creators=blocked)
+    )
+    assert second.from_carry and not {VIDEOS[v].creator_id for v in _ids(second)} & blocked
+    # Every carried candidate has since been watched: the page comes from the sources, full, and repeats nothing.
+    third = rec.recommend(
+        _request(limit=5, cursor=first.next_cursor), _world(carried=first.carry, seen=frozenset(first.carry))
+    )
+    assert not third.from_carry and len(third.items) == 5
+    assert not set(_ids(third)) & (set(first.carry) | set(_ids(first)))
+    assert all("carried" not in i.reason.inputs for i in third.items)
+
+
+def test_a_non_personalised_page_carries_nothing() -> None:
+    page = _recommender().recommend(_request(personalised=False, limit=3), _world())
+    assert page.items and page.next_cursor is not None and not page.carry

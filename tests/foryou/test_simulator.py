@@ -111,10 +111,15 @@ def test_summary_counts_only_new_users_for_swipes_to_match() -> None:
     assert summary["mean_watch_ratio_ci95"][0] <= summary["mean_watch_ratio"] <= summary["mean_watch_ratio_ci95"][1]
 
 
-def test_the_sovereel_pipeline_adapter_serves_unseen_videos() -> None:
+def few_users(horizon: int = 12, page_size: int = 6) -> tuple[sim.World, sim.SimConfig, list[sim.SimUser]]:
+    """A 200-video synthetic world, a config for it, and three background users and two new ones."""
     world, users = synthetic_world(n_videos=200)
-    cfg = sim.SimConfig(n_videos=200, n_background=3, n_new=2, horizon=12, page_size=6, seed=3)
-    few = [u for u in users if not u.new][:3] + [u for u in users if u.new][:2]
+    cfg = sim.SimConfig(n_videos=200, n_background=3, n_new=2, horizon=horizon, page_size=page_size, seed=3)
+    return world, cfg, [u for u in users if not u.new][:3] + [u for u in users if u.new][:2]
+
+
+def test_the_sovereel_pipeline_adapter_serves_unseen_videos() -> None:
+    world, cfg, few = few_users()
     policy = simulator_sovereel.make_policy("sovereel-sources", world, cfg.seed)
     trace = sim.run_policy(world, few, policy, cfg, progress=False)
     assert len(trace.ratio) == sum(u.swipes for u in few)
@@ -123,13 +128,22 @@ def test_the_sovereel_pipeline_adapter_serves_unseen_videos() -> None:
 
 
 def test_the_sovereel_policy_learns_online_and_refits_on_schedule() -> None:
-    world, users = synthetic_world(n_videos=200)
-    cfg = sim.SimConfig(n_videos=200, n_background=3, n_new=2, horizon=12, page_size=6, seed=3)
-    few = [u for u in users if not u.new][:3] + [u for u in users if u.new][:2]
+    world, cfg, few = few_users()
     policy = simulator_sovereel.make_policy("sovereel", world, cfg.seed, first_fit_s=30.0, refit_every_s=1e9)
     trace = sim.run_policy(world, few, policy, cfg, progress=False)
     assert policy.fits == 1
     assert len(trace.ratio) == sum(u.swipes for u in few)
+    pairs = list(zip(trace.user, trace.video, strict=True))
+    assert len(set(pairs)) == len(pairs)
+
+
+def test_the_carried_policy_ranks_pages_from_carries_and_still_repeats_nothing() -> None:
+    world, cfg, few = few_users(horizon=24, page_size=4)
+    policy = simulator_sovereel.make_policy("sovereel-carried", world, cfg.seed)
+    trace = sim.run_policy(world, few, policy, cfg, progress=False)
+    assert len(trace.ratio) == sum(u.swipes for u in few)
+    pages = -(-sum(u.swipes for u in few) // cfg.page_size)
+    assert 0 < policy.carried_pages < pages  # some pages from carries, never all (retrieval every third page)
     pairs = list(zip(trace.user, trace.video, strict=True))
     assert len(set(pairs)) == len(pairs)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sovereel.events import kinds
 
@@ -117,6 +117,19 @@ class Reason:
         }
 
 
+class SourceHit(NamedTuple):
+    """One proposal of a candidate source: a video, the source that proposed it and that source's own score."""
+
+    video_id: str
+    source: str
+    score: float
+    via: str = ""  # what led here: the seed video (co_engagement, content) or "pool N" (exploration)
+
+
+Carried = Mapping[str, Mapping[str, SourceHit]]
+"""Candidates a page hands to the next page of its scroll: by video, every source's hit on it."""
+
+
 @dataclass(frozen=True)
 class FeedItem:
     """One served video and why it was served."""
@@ -131,6 +144,10 @@ class FeedPage:
 
     items: list[FeedItem]
     next_cursor: str | None
+    # The best candidates this page ranked but did not place (personalised pages with a next page only): the
+    # platform may pass them back as `CandidateWorld.carried` for the scroll's next page.
+    carry: Carried = field(default_factory=dict)
+    from_carry: bool = False  # ranked from `CandidateWorld.carried`, without asking the sources
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,10 @@ class CandidateWorld:
     # The newest servable videos of each sound (a bounded list per sound), shared like `region_videos`: the sound
     # source looks up the sounds of the viewer's recent videos instead of walking the eligible set.
     region_by_sound: Mapping[str, Sequence[VideoInfo]] | None = None
+    # Candidates carried from this scroll's previous page (`FeedPage.carry`). When given, the page is ranked from
+    # them by the model as it is now, and the sources are not asked; when too few of them pass the filters to fill
+    # the page, the sources are asked after all. The platform decides when a carry is still fresh enough.
+    carried: Carried | None = None
 
 
 TASKS: tuple[str, ...] = ("complete", "watch_time", "like", "share", "comment", "follow")

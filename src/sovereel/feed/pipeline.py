@@ -23,19 +23,20 @@ from sovereel.feed.indexes import ContentIndex, ItemIndex
 from sovereel.feed.interface import (
     TASKS,
     CandidateWorld,
+    Carried,
     FeedItem,
     FeedPage,
     FeedRequest,
     Reason,
     Scorer,
+    SourceHit,
     VideoInfo,
 )
 from sovereel.feed.params import SOURCES, Params
 from sovereel.feed.pools import exploration_candidates
-from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page, spacing_memory
+from sovereel.feed.rerank import Placed, Scored, fatigued_topics, primary_topic, rerank_page, runners_up, spacing_memory
 from sovereel.feed.sources import (
     RegionMemo,
-    SourceHit,
     co_engagement_candidates,
     content_candidates,
     embedding_candidates,
@@ -289,13 +290,33 @@ class ForYouRecommender:
         """One page of the For You feed for this request; `on_stage(name)` is told as each stage ends (the
         I/O shell times the stages with it: this module keeps no clock)."""
         lap = on_stage or _no_stage
+        limit = max(1, min(request.limit, MAX_PAGE))
+        if world.carried:
+            page = self._page(request, world, lap, limit, world.carried)
+            if len(page.items) >= limit:
+                return page
+            # Too few of the carried candidates are still eligible (watched, marked, blocked meanwhile): the
+            # sources are asked after all, so a carry never shortens a page.
+        return self._page(request, world, lap, limit, None)
+
+    def _page(
+        self,
+        request: FeedRequest,
+        world: CandidateWorld,
+        lap: Callable[[str], None],
+        limit: int,
+        carried: Carried | None,
+    ) -> FeedPage:
         (scorer, index), params = self._serving, self.params
         cursor = Cursor.decode(request.cursor) if request.cursor else Cursor(request_seed(request), 0)
-        limit = max(1, min(request.limit, MAX_PAGE))
         personalised = request.personalised
         user_vector = scorer.user_vector(request.user_id) if personalised and request.user_id else None
-        hits = self._sources(request, world, params, cursor, scorer, index, user_vector)
-        merged = _interleave(hits, params.max_candidates)
+        merged: Carried
+        if carried is None:
+            hits = self._sources(request, world, params, cursor, scorer, index, user_vector)
+            merged = _interleave(hits, params.max_candidates)
+        else:
+            merged = carried  # only read
         lap("sources")
 
         served_ids = set(cursor.served)
@@ -343,6 +364,8 @@ class ForYouRecommender:
             seed=cursor.seed,
             history=history,
         )
+        # A carried page saw only the runners-up of an earlier ranking: the sources may well have more.
+        more = more or carried is not None
         base: dict[str, Any] = {
             "mode": "personalised" if personalised else "non_personalised",
             "user_id": request.user_id if personalised else None,
@@ -351,10 +374,13 @@ class ForYouRecommender:
             "seed": f"{cursor.seed:016x}",  # hex: JSON readers that hold numbers as doubles would round it
             "cold_start": personalised and user_vector is None,
         }
+        if carried is not None:
+            base["carried"] = True  # the candidates came from the scroll's previous page, not from the sources
         model_version = scorer.version if personalised else NON_PERSONALISED_MODEL
         items = [self._item(p, merged, per_item, world, base, model_version, params) for p in placed]
 
         next_cursor = None
+        carry: Carried = {}
         if more and placed:
             keep = spacing_memory(params.rerank)
             new_ids = [p.item.video_id for p in placed]
@@ -364,8 +390,10 @@ class ForYouRecommender:
                 served=(cursor.served + tuple(served_digest(v) for v in new_ids))[-SERVED_MEMORY:],
                 tail=(cursor.tail + tuple(new_ids))[-keep:] if keep else (),
             ).encode()
+            if personalised and request.user_id:
+                carry = runners_up(ranked, placed, limit, merged)
         lap("reranking")  # with the reasons and the next cursor
-        return FeedPage(items=items, next_cursor=next_cursor)
+        return FeedPage(items=items, next_cursor=next_cursor, carry=carry, from_carry=carried is not None)
 
     def _sources(
         self,
@@ -426,7 +454,7 @@ class ForYouRecommender:
     def _item(
         self,
         placed: Placed,
-        merged: dict[str, dict[str, SourceHit]],
+        merged: Carried,
         per_item: PageScores,
         world: CandidateWorld,
         base: dict[str, Any],

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-from sovereel.feed.interface import CandidateWorld, ExposureStats, VideoInfo
+from sovereel.feed.interface import CandidateWorld, ExposureStats, SourceHit, VideoInfo
 from sovereel.feed.params import ExplorationParams
-from sovereel.feed.sources import RegionMemo, SourceHit, _id_key, tiebreak
+from sovereel.feed.sources import RegionMemo, _id_key, tiebreak
 
 
 class PoolState(NamedTuple):

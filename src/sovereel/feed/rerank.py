@@ -13,6 +13,8 @@ Rules, all from the parameter set:
 The rules hold across page boundaries: the tail of the previous page is passed in.
 When the candidates cannot satisfy a rule the page still fills: skip fatigue is given up
 first, then topic spacing, creator spacing only when every remaining candidate would break it; sound spacing never.
+The best candidates a page did not place (`runners_up`) may be handed to the scroll's next page
+(`CandidateWorld.carried`), which the platform then ranks from them instead of asking the sources again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from sovereel.feed.filters import normalise_tag
-from sovereel.feed.interface import Engagement, Skip, VideoInfo
+from sovereel.feed.interface import Carried, Engagement, Skip, VideoInfo
 from sovereel.feed.params import RerankParams
 
 
@@ -64,6 +66,11 @@ def spacing_memory(params: RerankParams) -> int:
 
 
 SOUND_WINDOW = 2  # any two consecutive slots hold distinct sounds
+CARRY_RANKED = 5  # a page hands on this many times its size of its best unplaced candidates ...
+CARRY_EXPLORATION = 1  # ... and up to this many times its size more of exploration's, for the reserved slots
+# When a platform passes a carry on (`foryou.carry` decides; the public "How For You works" page says so):
+CARRY_PAGES = 2  # at most this many pages in a row are ranked from carries; the next one asks the sources
+CARRY_TTL_S = 60.0  # a carry older than this is not used: trending, the traffic pools and the viewer's vector move on
 
 
 def primary_topic(video: VideoInfo) -> str:
@@ -201,3 +208,14 @@ def rerank_page(
         history=history,
     )
     return placed, len(ranked) > len(placed)
+
+
+def runners_up(ranked: Sequence[Scored], placed: Sequence[Placed], limit: int, merged: Carried) -> Carried:
+    """The candidates a page hands on to the next (`FeedPage.carry`): its best unplaced ones in the re-ranker's
+    order, and enough exploration candidates for the next page's reserved slots."""
+    taken = {p.item.video_id for p in placed}
+    order = sorted(ranked, key=lambda c: (-c.score, c.tiebreak, c.video_id))  # `rerank`'s order
+    rest = [c for c in order if c.video_id not in taken]
+    keep = rest[: CARRY_RANKED * limit]
+    keep += [c for c in rest[CARRY_RANKED * limit :] if c.exploration][: CARRY_EXPLORATION * limit]
+    return {c.video_id: merged[c.video_id] for c in keep}

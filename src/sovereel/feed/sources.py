@@ -18,22 +18,13 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from sovereel.feed.indexes import ItemIndex
-from sovereel.feed.interface import CandidateWorld, VideoInfo
+from sovereel.feed.interface import CandidateWorld, SourceHit, VideoInfo
 from sovereel.feed.params import FollowingParams, HistoryParams
-
-
-class SourceHit(NamedTuple):
-    """One proposal: a video, the source that proposed it and that source's own score."""
-
-    video_id: str
-    source: str
-    score: float
-    via: str = ""  # what led here: the seed video (co_engagement, content) or "pool N" (exploration)
 
 
 def decay(age_s: float, half_life_s: float) -> float:

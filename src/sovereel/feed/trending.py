@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import overload
 
-from sovereel.feed.interface import CandidateWorld, EngagementBucket, VideoInfo
+from sovereel.feed.interface import CandidateWorld, EngagementBucket, SourceHit, VideoInfo
 from sovereel.feed.params import TrendingParams
-from sovereel.feed.sources import RegionMemo, SourceHit, _top, decay
+from sovereel.feed.sources import RegionMemo, _top, decay
 
 TOP_SIZE = 4096  # videos a board keeps sorted; a walk past them (rare: most are eligible) sorts the rest once
 REBASE_HALF_LIVES = 256.0  # keys grow as 2^(age / half-life) from the reference time: move it before they overflow

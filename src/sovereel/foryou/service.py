@@ -13,6 +13,7 @@ from sovereel.errors import Busy, Invalid
 from sovereel.fair_lock import FairLock
 from sovereel.feed.cursor import InvalidCursor
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest
+from sovereel.foryou.carry import Carry, CarryBox, explicit_signals
 from sovereel.foryou.snapshot import EligibleVideos, VideoSnapshot
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
@@ -23,7 +24,7 @@ from sovereel.runtime.region import RegionRuntime
 from sovereel.storage.models import (
     Video,
 )
-from sovereel.telemetry import StageTimer
+from sovereel.telemetry import FORYOU_PAGES, StageTimer
 
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
@@ -66,6 +67,7 @@ class FeedService:
         self.rt = rt
         self.snapshot = VideoSnapshot(rt.db)
         self.turns = PageTurns(PAGE_WAIT_S)
+        self.carries = CarryBox()  # each scroll's candidates for its next page (`foryou.carry`)
         connect(rt.bus, "feed_snapshot", self.snapshot.on_message)
 
     def _recommend(self, request: FeedRequest, world: CandidateWorld, timer: StageTimer) -> FeedPage:
@@ -113,6 +115,10 @@ class FeedService:
         viewer = self._viewer_state(viewer_id, chain)
         gate = viewer.gate  # blocks, age-restricted videos, private and 13-15 accounts
         personalised = viewer.personalised
+        recent = state.recent(viewer_id) if personalised else ()
+        carry = self.carries.take(viewer_id, chain, page_no) if personalised else None
+        if carry is not None and not carry.fresh(now, recent, viewer.following):
+            carry = None
         world = replace(
             base,
             videos=EligibleVideos(catalogue, viewer_id, viewer.following, gate),
@@ -120,12 +126,13 @@ class FeedService:
             seen=viewer.watched,
             served=viewer.served,
             following=viewer.following,
-            recent_engagements=state.recent(viewer_id) if personalised else (),
+            recent_engagements=recent,
             recent_skips=state.recent_skips(viewer_id) if personalised else (),
             not_interested_videos=viewer.not_interested["video"],
             not_interested_creators=viewer.not_interested["creator"],
             not_interested_hashtags=viewer.not_interested["hashtag"],
             keyword_filters=viewer.keywords,
+            carried=carry.hits if carry is not None else None,
         )
         # The recommender's own cursor rides along, so creator and topic spacing hold across page breaks.
         request = FeedRequest(
@@ -139,10 +146,19 @@ class FeedService:
         timer.lap("world")
         page = self._recommend(request, world, timer)
         items = list(page.items)
+        FORYOU_PAGES.labels(candidates="carried" if page.from_carry else "retrieved").inc()
+        if page.carry and len(items) >= limit:
+            depth = carry.depth + 1 if page.from_carry and carry is not None else 0
+            kept = Carry(
+                page.carry, now, depth, explicit_signals(recent), recent[-1] if recent else None, viewer.following
+            )
+            self.carries.put(viewer_id, chain, page_no + 1, kept)
         if len(items) < limit:
             # Everything new has been seen: offer watched videos again rather than an empty feed.
             again = self._recommend(
-                request, replace(world, seen=frozenset(), served=viewer.served | {i.video_id for i in items}), timer
+                request,
+                replace(world, seen=frozenset(), served=viewer.served | {i.video_id for i in items}, carried=None),
+                timer,
             )
             for item in again.items:
                 if len(items) >= limit:

@@ -27,7 +27,7 @@ MAX_PAGE = 200
 _VIDEO_FIELDS = ("id", "created_at", "duration_s", "hashtags", "visibility", "moderation")
 _COUNT_FIELDS = ("like_count", "comment_count", "share_count", "view_count")
 _INPUT_FIELDS = (
-    "mode", "region", "now", "seed", "cold_start", "position", "slot", "source_scores", "via",
+    "mode", "region", "now", "seed", "cold_start", "carried", "position", "slot", "source_scores", "via",
     "predictions", "weights", "popularity", "max_popularity",
 )  # fmt: skip
 

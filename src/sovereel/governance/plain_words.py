@@ -13,6 +13,7 @@ from typing import Any
 from sovereel.feed.explain import TASK_PHRASES
 from sovereel.feed.interface import TASKS
 from sovereel.feed.params import SOURCES, Params
+from sovereel.feed.rerank import CARRY_PAGES, CARRY_TTL_S
 
 SOURCE_WORDS: dict[str, str] = {
     "embedding": "videos whose learned profile is close to yours (what people with tastes like yours enjoyed)",
@@ -132,6 +133,13 @@ def sources_section(params: Params) -> Section:
         "Before anything is ranked, For You gathers candidate videos from several sources, each allowed a "
         f"limited number; at most {params.max_candidates} candidates are ranked for one page."
     ]
+    paras.append(
+        f"As you scroll on, up to {CARRY_PAGES} pages in a row may be ranked from the best candidates the page before "
+        "gathered but did not show, by the model as it is at that moment, so what you just watched still changes "
+        f"their order. Candidates are gathered afresh after those pages, when the kept ones are over "
+        f"{_duration(CARRY_TTL_S)} old, and at once after a like, share, comment, follow or your first finished "
+        "video; what you mark Not interested or block meanwhile is never shown."
+    )
     if unused:
         paras.append("Switched off in this parameter set: " + "; ".join(SOURCE_WORDS[s] for s in unused) + ".")
     return Section("sources", "Where the candidate videos come from", paras, rows)
