@@ -20,16 +20,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sovereel.actions.accounts import do_signup
 from sovereel.demo.world import FIRST_NAMES
 from sovereel.errors import Conflict, Invalid
+from sovereel.foryou.service import MAX_SCROLL_PAGES
 from sovereel.governance.audit import KIND_RE
 from sovereel.governance.regions import demo_regions, token_region
 from sovereel.ids import id_tag, new_user_id
 from sovereel.runtime.region import RegionRuntime
 from sovereel.settings import load_settings
 from sovereel.storage.blobs.interface import check_key
-from sovereel.storage.models import User
+from sovereel.storage.models import FeedImpression, User
 from sovereel.usernames import username_skeleton
 from tests.support.api import ADULT_BIRTH_DATE, signup
 from tests.support.concurrency import run_in_threads
+from tests.support.foryou import TOPICS, seed_ready_videos
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sovereel"
 PASSWORD = "correct horse battery"
@@ -300,6 +302,35 @@ def test_feed_cursors_are_matched_whole(sqlite_client: TestClient, cursor: str) 
     assert r.json()["error"]["code"] == "bad_cursor"
     r = sqlite_client.get("/api/feed/foryou?cursor=AAAA%0A")
     assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize("page", [str(MAX_SCROLL_PAGES + 1), "2147483648", "9" * 20, "9" * 5000])
+def test_a_feed_cursor_past_the_longest_scroll_is_refused(sqlite_client: TestClient, page: str) -> None:
+    headers = signup(sqlite_client, "ana")
+    r = sqlite_client.get(f"/api/feed/foryou?cursor=abc:{page}", headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "bad_cursor"
+
+
+def test_the_longest_scroll_is_served_and_its_impressions_kept_beside_other_viewers(
+    client: TestClient, rt: RegionRuntime
+) -> None:
+    creator = signup(client, "maker")
+    maker_id = client.get("/api/me", headers=creator).json()["id"]
+    seed_ready_videos(rt, {f"{t}{k}": maker_id for t in TOPICS for k in range(2)}, per_topic=2)
+    far, near = signup(client, "far"), signup(client, "near")
+    r = client.get(f"/api/feed/foryou?limit=50&cursor=abc:{MAX_SCROLL_PAGES}", headers=far)
+    assert r.status_code == 200, r.text
+    assert client.get("/api/feed/foryou?limit=3", headers=near).status_code == 200
+    rt.impressions.flush()  # both pages' impressions go in one batch: the far one must not fail the near one's
+    with rt.db.session() as s:
+        positions = {
+            u.username: sorted(
+                i.position for i in s.scalars(select(FeedImpression).where(FeedImpression.user_id == u.id))
+            )
+            for u in s.scalars(select(User).where(User.username.in_(["far", "near"])))
+        }
+    assert positions["far"][0] == MAX_SCROLL_PAGES * 50 and positions["near"] == [0, 1, 2]
 
 
 def test_racing_lookalike_signups_leave_one_account(rt: RegionRuntime) -> None:

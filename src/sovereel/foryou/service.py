@@ -26,6 +26,11 @@ from sovereel.storage.models import (
 )
 from sovereel.telemetry import FORYOU_PAGES, StageTimer
 
+# The longest scroll a cursor may name, in pages: far past any person's, and small enough that every impression's
+# position (page x limit, limit <= 50) fits the 32-bit column. A larger one, written in a batch with other viewers'
+# impressions, failed that whole batch on PostgreSQL.
+MAX_SCROLL_PAGES = 1_000_000
+
 
 def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
     """A signed-in scroll's cursor: '<chain>:<page>[:<recommender cursor>]' (the chain names its impressions)."""
@@ -34,6 +39,8 @@ def _parse_chain(cursor: str | None) -> tuple[str, int, str | None]:
     chain, _, rest = cursor.partition(":")
     page, _, inner = rest.partition(":")
     if not (chain.isascii() and chain.isalnum() and len(chain) <= 32 and page.isascii() and page.isdigit()):
+        raise Invalid("malformed cursor", code="bad_cursor")
+    if len(page) > 7 or int(page) > MAX_SCROLL_PAGES:  # the length first: int() of a long digit string is slow
         raise Invalid("malformed cursor", code="bad_cursor")
     return chain, int(page), inner or None
 
