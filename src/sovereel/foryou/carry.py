@@ -4,7 +4,7 @@ A page's sources propose some 600 candidates; the model ranks them all and the r
 the rest (`FeedPage.carry`) are kept here, in the serving process, for the scroll's next page. That page is then
 ranked from them alone, by the model as it is when the page is asked for: every second watched since still
 moves the order, and the carried candidates pass the filters again (what was watched, marked, blocked or made
-private meanwhile is gone). It saves the sources' work and ranking ~600 candidates instead of ~60.
+private meanwhile is gone). It saves the sources' work, and ranks ~60 candidates instead of ~600.
 
 Retrieval waits at most a page or two, and never past an explicit signal. A carry is not used, and the sources are
 asked again, when any of these holds:
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sovereel.feed.interface import Carried, Engagement
 from sovereel.feed.rerank import CARRY_PAGES, CARRY_TTL_S
 
-MAX_SCROLLS = 2048  # ~50 candidates each: a few tens of MB at most
+MAX_SCROLLS = 2048  # up to ~60 candidates each: a few tens of MB at most
 
 
 def explicit_signals(recent: tuple[Engagement, ...]) -> tuple[Engagement, ...]:
