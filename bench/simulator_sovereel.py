@@ -36,7 +36,7 @@ from sovereel.feed.interface import TASKS, CandidateWorld, FeedRequest, Scorer, 
 from sovereel.feed.params import default_params
 from sovereel.feed.pipeline import ForYouRecommender
 from sovereel.feed.text_embed import HashingTextEmbedder
-from sovereel.foryou.carry import Carry, explicit_signals
+from sovereel.foryou.carry import Carry, carry_after
 from sovereel.foryou.event_rows import model_events
 from sovereel.foryou.live_state import RegionFeedState, Signal
 
@@ -151,9 +151,7 @@ class SovereelPolicy:
         page = self._recommender.recommend(FeedRequest(user_id=user_id, region=REGION, limit=k, now=now), world)
         self.carried_pages += page.from_carry
         if self._carries is not None and page.carry and len(page.items) >= k:
-            depth = carry.depth + 1 if page.from_carry and carry is not None else 0
-            newest = recent[-1] if recent else None
-            self._carries[user_id] = Carry(page.carry, now, depth, explicit_signals(recent), newest, following)
+            self._carries[user_id] = carry_after(page, carry, now, recent, following)
         return [item.video_id for item in page.items]
 
     def observe(self, events: Sequence[Feedback]) -> None:

@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sovereel.feed.interface import Carried, Engagement
+from sovereel.feed.interface import Carried, Engagement, FeedPage
 from sovereel.feed.rerank import CARRY_PAGES, CARRY_TTL_S
 
 MAX_SCROLLS = 2048  # up to ~60 candidates each: a few tens of MB at most
@@ -56,6 +56,14 @@ class Carry:
             and explicit_signals(recent) == self.signals
             and following == self.following
         )
+
+
+def carry_after(
+    page: FeedPage, used: Carry | None, now: float, recent: tuple[Engagement, ...], following: frozenset[str]
+) -> Carry:
+    """What `page` hands on to the next page of its scroll (`used`: the carry it was offered, if any)."""
+    depth = used.depth + 1 if page.from_carry and used is not None else 0
+    return Carry(page.carry, now, depth, explicit_signals(recent), recent[-1] if recent else None, following)
 
 
 class CarryBox:

@@ -13,7 +13,7 @@ from sovereel.errors import Busy, Invalid
 from sovereel.fair_lock import FairLock
 from sovereel.feed.cursor import InvalidCursor
 from sovereel.feed.interface import CandidateWorld, FeedItem, FeedPage, FeedRequest
-from sovereel.foryou.carry import Carry, CarryBox, explicit_signals
+from sovereel.foryou.carry import CarryBox, carry_after
 from sovereel.foryou.snapshot import EligibleVideos, VideoSnapshot
 from sovereel.ids import new_id
 from sovereel.queries.safety import FeedGate, feed_gate
@@ -155,10 +155,7 @@ class FeedService:
         items = list(page.items)
         FORYOU_PAGES.labels(candidates="carried" if page.from_carry else "retrieved").inc()
         if page.carry and len(items) >= limit:
-            depth = carry.depth + 1 if page.from_carry and carry is not None else 0
-            kept = Carry(
-                page.carry, now, depth, explicit_signals(recent), recent[-1] if recent else None, viewer.following
-            )
+            kept = carry_after(page, carry, now, recent, viewer.following)
             self.carries.put(viewer_id, chain, page_no + 1, kept)
         if len(items) < limit:
             # Everything new has been seen: offer watched videos again rather than an empty feed.
